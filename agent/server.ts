@@ -1,0 +1,116 @@
+/**
+ * The agent's server: accepts TCP connections (through pods/portforward they arrive on the pod's
+ * loopback), authenticates each as a session, and serves it. Several sessions may be open at once
+ * (a reconnecting CLI overlaps its old one); a failure in one never touches the others.
+ *
+ * The agent exits by itself once no session has been connected for its idle timeout, so a CLI that
+ * was killed with SIGKILL still leaves nothing running.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { RequestOp } from '../src/protocol/constants.ts';
+import { Session, RequestError } from '../src/session/session.ts';
+import { connectOutgoing } from './outgoing.ts';
+import { lookupHost } from './dns.ts';
+import type { AgentLog } from './log.ts';
+
+export interface AgentOptions {
+  host: string;
+  port: number;
+  /** SHA-256 of the session token, as 32 bytes. Only a client holding the token is accepted. */
+  tokenSha256: Buffer;
+  /** Exit after this long with no session connected, ms. */
+  idleTimeoutMs: number;
+  keepaliveMs?: number;
+  log: AgentLog;
+  /** Called when the idle timeout expires. */
+  onIdle(): void;
+  agentName?: string;
+}
+
+export class AgentServer {
+  readonly #options: AgentOptions;
+  readonly #server: Server;
+  readonly #sessions = new Set<Session>();
+  readonly #sockets = new Set<Socket>();
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: AgentOptions) {
+    this.#options = options;
+    this.#server = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.#onConnection(socket));
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.port, this.#options.host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#armIdleTimer();
+    return this.#server.address() as AddressInfo;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Stops listening and ends every session. */
+  async close(): Promise<void> {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    await Promise.all([...this.#sessions].map((s) => s.close(1000)));
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #verifyToken = (token: Buffer): boolean => {
+    const digest = createHash('sha256').update(token).digest();
+    return timingSafeEqual(digest, this.#options.tokenSha256);
+  };
+
+  async #onConnection(socket: Socket): Promise<void> {
+    const log = this.#options.log;
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => {});
+    let session: Session;
+    try {
+      session = await Session.accept(socket, {
+        verifyToken: this.#verifyToken,
+        agent: this.#options.agentName,
+        keepaliveMs: this.#options.keepaliveMs,
+      });
+    } catch (err) {
+      log.warn('session refused', { peer: socket.remoteAddress, error: (err as Error).message });
+      return;
+    }
+    this.#sessions.add(session);
+    this.#disarmIdleTimer();
+    log.info('session started', { client: session.peerName, sessions: this.#sessions.size });
+    session.on('stream', (stream) => connectOutgoing(stream, log));
+    session.handleRequests(async (op, body) => {
+      if (op === RequestOp.dnsLookup) return lookupHost(body);
+      throw new RequestError('ENOTSUP', `request op ${op} is not supported by this agent`);
+    });
+    session.on('close', (err?: Error) => {
+      this.#sessions.delete(session);
+      log.info('session ended', { reason: err?.message ?? 'closed by client', sessions: this.#sessions.size });
+      this.#armIdleTimer();
+    });
+  }
+
+  #armIdleTimer(): void {
+    if (this.#sessions.size > 0 || this.#idleTimer) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#sessions.size === 0) this.#options.onIdle();
+    }, this.#options.idleTimeoutMs);
+  }
+
+  #disarmIdleTimer(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+}

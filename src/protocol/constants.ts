@@ -1,0 +1,164 @@
+/**
+ * Every number that appears on the wire between the CLI and the agent. No other file writes a wire
+ * number: they import these names. The prose specification is docs/protocol.md; its tests
+ * (constants.test.ts) check that the two agree.
+ *
+ * New frame types, reasons and capabilities only ever go at the end, with a new number.
+ */
+
+/** The protocol version this build speaks. Both sides must speak the same version. */
+export const PROTOCOL_VERSION = 1;
+
+/** First four bytes of a HELLO payload: "KMRD". Lets the agent spot a peer that is not a CLI. */
+export const HELLO_MAGIC = 0x4b4d5244;
+
+/** Frame header: length u32, type u8, flags u8, stream id u32, all big-endian. */
+export const HEADER_SIZE = 10;
+
+/** Largest payload a frame may carry. A bigger length field ends the session. */
+export const MAX_FRAME_PAYLOAD = 1024 * 1024;
+
+/** Largest payload the sender puts in one DATA frame, so that streams take turns often. */
+export const DATA_CHUNK = 64 * 1024;
+
+/** Frame types. */
+export const FrameType = {
+  /** cli → agent, stream 0. First frame of a session: magic, version, capabilities, token. */
+  hello: 1,
+  /** agent → cli, stream 0. Accepts the HELLO: version, agreed capabilities, agent build. */
+  welcome: 2,
+  /** either → either. Opens a stream: window, transport, destination, optional fields. */
+  open: 3,
+  /** either → either. The destination is connected; carries the responder's window. */
+  openOk: 4,
+  /** either → either. Stream bytes. Flag FIN: the sender will send no more on this stream. */
+  data: 5,
+  /** either → either. Grants the peer more credit on a stream. */
+  windowUpdate: 6,
+  /** either → either. Aborts a stream in both directions, with a reason. */
+  reset: 7,
+  /** either → either, stream 0. Keepalive and round-trip probe; flag ACK marks the answer. */
+  ping: 8,
+  /** either → either, stream 0. No new streams; carries a code and a message. */
+  goAway: 9,
+  /** either → either. A request; the stream id field is the request id. */
+  request: 10,
+  /** either → either. The answer to a request with the same id. */
+  response: 11,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Frame flags. */
+export const FrameFlag = {
+  /** On DATA: the last frame the sender sends on this stream (TCP half-close). */
+  fin: 0x01,
+  /** On PING: this is the answer. */
+  ack: 0x02,
+} as const;
+
+/** Stream transports named in OPEN. */
+export const Transport = {
+  tcp: 1,
+  /** Reserved for datagram streams; an agent without the udp capability resets such opens. */
+  udp: 2,
+} as const;
+export type Transport = (typeof Transport)[keyof typeof Transport];
+
+/** Address types, as in SOCKS5 (RFC 1928 section 5) so a SOCKS request maps across unchanged. */
+export const AddressType = {
+  ipv4: 1,
+  hostname: 3,
+  ipv6: 4,
+} as const;
+export type AddressType = (typeof AddressType)[keyof typeof AddressType];
+
+/** Optional fields after the fixed part of an OPEN payload: tag u8, length u16, value. */
+export const OpenField = {
+  /** The address the stream's bytes came from (for streams the agent opens toward the CLI). */
+  source: 1,
+} as const;
+
+/** Why a stream was reset. */
+export const ResetReason = {
+  /** The opener or the receiver gave up on the stream. */
+  cancelled: 0,
+  /** The destination actively refused the connection (ECONNREFUSED). */
+  refused: 1,
+  /** No route to the destination host (EHOSTUNREACH). */
+  hostUnreachable: 2,
+  /** No route to the destination network (ENETUNREACH). */
+  networkUnreachable: 3,
+  /** The hostname did not resolve in the cluster (ENOTFOUND, EAI_AGAIN). */
+  dnsFailure: 4,
+  /** The connection attempt timed out (ETIMEDOUT). */
+  timeout: 5,
+  /** The destination reset an established connection (ECONNRESET, EPIPE). */
+  connectionReset: 6,
+  /** The agent's policy does not allow this destination or operation. */
+  notAllowed: 7,
+  /** The stream broke the protocol (for example a FIN twice). */
+  protocolError: 8,
+  /** Something failed inside the agent. */
+  internal: 9,
+  /** The session is going away and takes no new streams. */
+  goingAway: 10,
+  /** The transport or address type is not supported by this agent. */
+  unsupported: 11,
+} as const;
+export type ResetReason = (typeof ResetReason)[keyof typeof ResetReason];
+
+/** Why a session ended (GOAWAY code). */
+export const GoAwayCode = {
+  /** Orderly shutdown. */
+  normal: 0,
+  /** The peer broke the protocol; the message says how. */
+  protocolError: 1,
+  /** The token was wrong. */
+  authFailed: 2,
+  /** The peer speaks another protocol version. */
+  versionMismatch: 3,
+  /** Nothing happened for the idle timeout. */
+  idle: 4,
+  /** Something failed inside the sender. */
+  internal: 5,
+} as const;
+export type GoAwayCode = (typeof GoAwayCode)[keyof typeof GoAwayCode];
+
+/** Capability bits exchanged in HELLO and WELCOME; the session uses their intersection. */
+export const Capability = {
+  /** Outgoing TCP streams to any address the agent can reach. */
+  tcpConnect: 1 << 0,
+  /** DNS lookups in the cluster (request op dnsLookup). */
+  dns: 1 << 1,
+  /** Datagram streams (reserved). */
+  udp: 1 << 2,
+  /** Incoming traffic: streams the agent opens toward the CLI. */
+  incoming: 1 << 3,
+  /** Remote file operations (reserved). */
+  files: 1 << 4,
+  /** The target's environment (reserved). */
+  env: 1 << 5,
+} as const;
+
+/** Request operations (REQUEST payload starts with one u16 op). */
+export const RequestOp = {
+  /** Resolve a hostname in the cluster. Body: {host, family?}. Answer: {addresses}. */
+  dnsLookup: 1,
+} as const;
+export type RequestOp = (typeof RequestOp)[keyof typeof RequestOp];
+
+/** RESPONSE status byte. */
+export const ResponseStatus = {
+  ok: 0,
+  /** Body: {code, message}. */
+  error: 1,
+} as const;
+
+/** Token length in bytes: 32 random bytes, sent raw in HELLO. */
+export const TOKEN_BYTES = 32;
+
+/**
+ * Credit each side has on a new stream before it hears otherwise: the opener may send this many
+ * bytes right behind OPEN, with no round trip. Windows then grow by WINDOW_UPDATE only.
+ */
+export const INITIAL_WINDOW = 256 * 1024;

@@ -1,0 +1,392 @@
+/**
+ * A multiplexed session over one duplex byte stream (a TCP socket, the portforward WebSocket, an
+ * in-memory pair). The CLI and the agent both use this class: the CLI calls `Session.connect`, the
+ * agent `Session.accept`. See docs/protocol.md for the wire format.
+ *
+ * Streams opened by the CLI have odd ids, streams opened by the agent even ids (as in yamux), so
+ * the two sides never collide. Requests use their own id space.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import {
+  FrameFlag, FrameType, GoAwayCode, INITIAL_WINDOW, PROTOCOL_VERSION, ResetReason,
+  ResponseStatus, RequestOp, Transport,
+} from '../protocol/constants.ts';
+import { FrameDecoder, type FrameSink } from '../protocol/decoder.ts';
+import { ProtocolError, ProtocolErrorCode } from '../protocol/errors.ts';
+import {
+  checkPing, decodeGoAway, decodeOpen, decodeOpenOk, decodeRequest, decodeReset, decodeResponse,
+  decodeWindowUpdate, encodeDataHeader, encodeGoAway, encodeOpen, encodeOpenOk, encodePing,
+  encodeRequest, encodeReset, encodeResponse, encodeWindowUpdate, type Open,
+} from '../protocol/frames.ts';
+import { destinationProblem, type Destination } from '../protocol/address.ts';
+import { ReceiveWindow, WindowBudget } from './flow-control.ts';
+import { FrameWriter } from './writer.ts';
+import { Keepalive } from './keepalive.ts';
+import { MuxStream, type StreamHost } from './stream.ts';
+import { clientHandshake, serverHandshake, type AcceptOptions, type ConnectOptions, type Handshaken } from './handshake.ts';
+
+export type Role = 'client' | 'agent';
+
+/** A request handler on the answering side. Throw an Error with a `code` to answer with an error. */
+export type RequestHandler = (op: number, body: unknown) => Promise<unknown>;
+
+export interface SessionOptions {
+  /** Interval between keepalive pings, ms. */
+  keepaliveMs?: number;
+  /** The session is dead after this long with nothing from the peer, ms. Default 3 × keepaliveMs. */
+  keepaliveTimeoutMs?: number;
+  /** Most streams the peer may have open at once; further opens are reset. */
+  maxStreams?: number;
+}
+
+const DEFAULT_KEEPALIVE_MS = 10_000;
+const DEFAULT_MAX_STREAMS = 4096;
+
+/** An error answer to a request. */
+export class RequestError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'RequestError';
+    this.code = code;
+  }
+}
+
+export class Session extends EventEmitter implements FrameSink, StreamHost {
+  readonly role: Role;
+  /** Capabilities both sides have. */
+  readonly capabilities: number;
+  /** The peer's name and version, from its HELLO or WELCOME. */
+  readonly peerName: string;
+  readonly #transport: Duplex;
+  readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  readonly #keepalive: Keepalive;
+  readonly #budget = new WindowBudget();
+  readonly #streams = new Map<number, MuxStream>();
+  readonly #requests = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  readonly #maxStreams: number;
+  #nextStreamId: number;
+  /** Highest stream id the peer has opened: data for lower closed ids is a harmless race. */
+  #peerHighestId = 0;
+  #nextRequestId = 1;
+  #requestHandler: RequestHandler | undefined;
+  #goingAway = false;
+  #closed = false;
+  #dataStream: MuxStream | undefined;
+
+  /** Opens a session as the CLI: sends HELLO, waits for WELCOME. Rejects with a ProtocolError. */
+  static async connect(transport: Duplex, options: ConnectOptions & SessionOptions): Promise<Session> {
+    const done = await clientHandshake(transport, options);
+    return new Session(transport, 'client', done, options);
+  }
+
+  /** Accepts a session as the agent: checks HELLO (token first), sends WELCOME. */
+  static async accept(transport: Duplex, options: AcceptOptions & SessionOptions): Promise<Session> {
+    const done = await serverHandshake(transport, options);
+    return new Session(transport, 'agent', done, options);
+  }
+
+  private constructor(transport: Duplex, role: Role, done: Handshaken, options: SessionOptions) {
+    super();
+    this.role = role;
+    this.capabilities = done.capabilities;
+    this.peerName = done.peerName;
+    this.#transport = transport;
+    this.#nextStreamId = role === 'client' ? 1 : 2;
+    this.#maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+    this.#writer = new FrameWriter(transport);
+    this.#decoder = new FrameDecoder(this);
+    const intervalMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+    this.#keepalive = new Keepalive({
+      intervalMs,
+      timeoutMs: options.keepaliveTimeoutMs ?? 3 * intervalMs,
+      sendPing: (opaque) => this.#writer.control(encodePing(opaque, false)),
+      onTimeout: () => this.#fail(new ProtocolError(ProtocolErrorCode.keepaliveTimeout,
+        `the peer sent nothing for ${options.keepaliveTimeoutMs ?? 3 * intervalMs} ms (keepalive timeout)`)),
+    });
+    transport.on('data', (chunk: Buffer) => this.#onTransportData(chunk));
+    transport.on('error', (err: Error) => this.#fail(new ProtocolError(ProtocolErrorCode.transportClosed, `transport failed: ${err.message}`)));
+    transport.on('close', () => this.#onTransportClosed());
+    transport.on('end', () => this.#onTransportClosed());
+    for (const chunk of done.leftover) this.#onTransportData(chunk);
+    transport.resume();
+  }
+
+  /** Smoothed round-trip time to the peer, ms. */
+  get rtt(): number {
+    return this.#keepalive.rtt;
+  }
+
+  /** Streams open now. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Opens a stream to `destination`. Returns at once; bytes written now are sent right behind the
+   * OPEN. The stream emits 'established' when the peer connected, or 'error' (StreamResetError).
+   * Throws if the destination is invalid or the session is closing.
+   */
+  openStream(destination: Destination, extra: { source?: Destination; transport?: Transport } = {}): MuxStream {
+    const problem = destinationProblem(destination);
+    if (problem) throw new RangeError(`cannot open a stream to ${destination.host}:${destination.port}: ${problem}`);
+    if (this.#closed || this.#goingAway) throw new ProtocolError(ProtocolErrorCode.unexpected, 'the session is closing and opens no new streams');
+    const id = this.#nextStreamId;
+    this.#nextStreamId += 2;
+    const open: Open = { window: INITIAL_WINDOW, transport: extra.transport ?? Transport.tcp, destination, source: extra.source };
+    const stream = this.#newStream(id, open);
+    this.#writer.control(encodeOpen(id, open));
+    return stream;
+  }
+
+  /** Resolves `host` in the cluster. Rejects with a RequestError (code ENOTFOUND, ...). */
+  async lookup(host: string, family?: 4 | 6): Promise<{ addresses: string[] }> {
+    return await this.request(RequestOp.dnsLookup, { host, family }) as { addresses: string[] };
+  }
+
+  /** Sends a request and waits for its response. */
+  request(op: RequestOp, body: unknown): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new ProtocolError(ProtocolErrorCode.transportClosed, 'the session is closed'));
+    const id = this.#nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.#requests.set(id, { resolve, reject });
+      this.#writer.control(encodeRequest(id, op, body));
+    });
+  }
+
+  /** Sets the function that answers the peer's requests. */
+  handleRequests(handler: RequestHandler): void {
+    this.#requestHandler = handler;
+  }
+
+  /** Orderly shutdown: GOAWAY, then close once the open streams are done (or after `graceMs`). */
+  async close(graceMs = 5_000): Promise<void> {
+    if (this.#closed) return;
+    if (!this.#goingAway) {
+      this.#goingAway = true;
+      this.#writer.control(encodeGoAway(GoAwayCode.normal, 'session closed'));
+    }
+    const closed = new Promise<void>((resolve) => this.once('close', () => resolve()));
+    if (this.#streams.size === 0) this.#finish(undefined);
+    const timer = setTimeout(() => this.#finish(undefined), graceMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  /** Ends the session at once. With `err`, the peer is told why in a GOAWAY. */
+  destroy(err?: Error): void {
+    if (err) this.#fail(err instanceof ProtocolError ? err : new ProtocolError(ProtocolErrorCode.transportClosed, err.message, GoAwayCode.internal));
+    else this.#finish(undefined);
+  }
+
+  // ---- StreamHost ----
+
+  wake(stream: MuxStream): void {
+    this.#writer.wake(stream);
+  }
+
+  dataHeader(streamId: number, length: number, fin: boolean): Buffer {
+    return encodeDataHeader(streamId, length, fin);
+  }
+
+  sendWindowUpdate(streamId: number, increment: number): void {
+    this.#writer.control(encodeWindowUpdate(streamId, increment));
+    this.#keepalive.probe();
+  }
+
+  sendOpenOk(streamId: number, window: number): void {
+    this.#writer.control(encodeOpenOk(streamId, window));
+  }
+
+  sendReset(streamId: number, reason: ResetReason, message: string): void {
+    this.#writer.control(encodeReset(streamId, reason, message));
+  }
+
+  release(stream: MuxStream): void {
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    this.#writer.forget(stream);
+    if (this.#goingAway && this.#streams.size === 0) this.#finish(undefined);
+  }
+
+  // ---- FrameSink ----
+
+  onDataStart(streamId: number, _flags: number, length: number): void {
+    const stream = this.#streamFor(streamId, 'DATA');
+    this.#dataStream = stream;
+    if (stream && !stream.onDataStart(length)) {
+      throw new ProtocolError(ProtocolErrorCode.windowViolation,
+        `DATA of ${length} bytes on stream ${streamId} exceeds the credit the peer was given (window ${stream.receiveWindow})`);
+    }
+  }
+
+  onData(_streamId: number, piece: Buffer): void {
+    this.#dataStream?.onData(piece);
+  }
+
+  onDataEnd(_streamId: number, flags: number): void {
+    if (flags & FrameFlag.fin) this.#dataStream?.onFin();
+    this.#dataStream = undefined;
+  }
+
+  onFrame(type: FrameType, flags: number, streamId: number, payload: Buffer): void {
+    switch (type) {
+      case FrameType.open: return this.#onOpen(streamId, payload);
+      case FrameType.openOk: return this.#streamFor(streamId, 'OPEN_OK')?.onOpenOk(this.#checkOpenOk(payload, streamId));
+      case FrameType.windowUpdate: return this.#streamFor(streamId, 'WINDOW_UPDATE')?.onWindowUpdate(decodeWindowUpdate(payload));
+      case FrameType.reset: {
+        const { reason, message } = decodeReset(payload);
+        return this.#streamFor(streamId, 'RESET')?.onReset(reason, message);
+      }
+      case FrameType.ping: return this.#onPing(flags, payload);
+      case FrameType.goAway: return this.#onGoAway(payload);
+      case FrameType.request: return this.#onRequest(streamId, payload);
+      case FrameType.response: return this.#onResponse(streamId, payload);
+      default:
+        throw new ProtocolError(ProtocolErrorCode.unexpected, `frame type ${type} is only valid during the handshake`);
+    }
+  }
+
+  // ---- frame handlers ----
+
+  #onOpen(streamId: number, payload: Buffer): void {
+    const peerParity = this.role === 'client' ? 0 : 1;
+    if (streamId === 0 || streamId % 2 !== peerParity || streamId <= this.#peerHighestId) {
+      throw new ProtocolError(ProtocolErrorCode.unexpected, `OPEN with stream id ${streamId}, which the peer may not use (reused, zero or wrong parity)`);
+    }
+    this.#peerHighestId = streamId;
+    const open = decodeOpen(payload);
+    if (this.#goingAway || this.#streams.size >= this.#maxStreams) {
+      const why = this.#goingAway ? 'the session is going away' : `too many open streams (limit ${this.#maxStreams})`;
+      this.#writer.control(encodeReset(streamId, ResetReason.goingAway, why));
+      return;
+    }
+    if (open.transport !== Transport.tcp) {
+      this.#writer.control(encodeReset(streamId, ResetReason.unsupported, `transport ${open.transport} is not supported (only TCP)`));
+      return;
+    }
+    const stream = this.#newStream(streamId, open);
+    stream.onWindowUpdate(open.window - INITIAL_WINDOW);
+    if (this.listenerCount('stream') === 0) {
+      stream.reject(ResetReason.notAllowed, `this ${this.role} accepts no streams`);
+      return;
+    }
+    this.emit('stream', stream);
+  }
+
+  #checkOpenOk(payload: Buffer, streamId: number): number {
+    const { window } = decodeOpenOk(payload);
+    if (window < INITIAL_WINDOW) {
+      throw new ProtocolError(ProtocolErrorCode.malformed, `OPEN_OK on stream ${streamId} grants ${window} bytes, less than the initial ${INITIAL_WINDOW}`);
+    }
+    return window;
+  }
+
+  #onPing(flags: number, payload: Buffer): void {
+    checkPing(payload);
+    if (flags & FrameFlag.ack) this.#keepalive.onPong(payload);
+    else this.#writer.control(encodePing(Buffer.from(payload), true));
+  }
+
+  #onGoAway(payload: Buffer): void {
+    const { code, message } = decodeGoAway(payload);
+    this.emit('goaway', { code, message });
+    if (code !== GoAwayCode.normal) {
+      this.#finish(new ProtocolError(ProtocolErrorCode.peerGoAway, `the peer ended the session: ${message}`));
+      return;
+    }
+    this.#goingAway = true;
+    if (this.#streams.size === 0) this.#finish(undefined);
+  }
+
+  #onRequest(id: number, payload: Buffer): void {
+    const { op, body } = decodeRequest(payload);
+    const handler = this.#requestHandler;
+    const answer = handler
+      ? handler(op, body)
+      : Promise.reject(new RequestError('ENOTSUP', `request op ${op} is not supported by this ${this.role}`));
+    answer.then(
+      (result) => this.#writer.control(encodeResponse(id, ResponseStatus.ok, result ?? null)),
+      (err: Error & { code?: string }) => this.#writer.control(encodeResponse(id, ResponseStatus.error, { code: err.code ?? 'EINTERNAL', message: err.message })),
+    );
+  }
+
+  #onResponse(id: number, payload: Buffer): void {
+    const pending = this.#requests.get(id);
+    if (!pending) throw new ProtocolError(ProtocolErrorCode.unexpected, `RESPONSE to request ${id}, which was never sent or already answered`);
+    this.#requests.delete(id);
+    const { status, body } = decodeResponse(payload);
+    if (status === ResponseStatus.ok) pending.resolve(body);
+    else {
+      const { code, message } = (body ?? {}) as { code?: string; message?: string };
+      pending.reject(new RequestError(code ?? 'EINTERNAL', message ?? 'request failed'));
+    }
+  }
+
+  /**
+   * The stream a frame is for. A frame for a stream that is already gone is a harmless race (it
+   * was reset or finished while the frame was in flight) and is ignored; a frame for a stream that
+   * never existed is a protocol error.
+   */
+  #streamFor(streamId: number, what: string): MuxStream | undefined {
+    const stream = this.#streams.get(streamId);
+    if (stream) return stream;
+    const ours = streamId % 2 === (this.role === 'client' ? 1 : 0);
+    const existed = streamId !== 0 && (ours ? streamId < this.#nextStreamId : streamId <= this.#peerHighestId);
+    if (!existed) throw new ProtocolError(ProtocolErrorCode.unexpected, `${what} on stream ${streamId}, which was never opened`);
+    return undefined;
+  }
+
+  #newStream(id: number, open: Open): MuxStream {
+    const window = new ReceiveWindow(this.#budget, () => this.#keepalive.rtt);
+    const stream = new MuxStream(id, open, this, window);
+    this.#streams.set(id, stream);
+    return stream;
+  }
+
+  // ---- transport and shutdown ----
+
+  #onTransportData(chunk: Buffer): void {
+    if (this.#closed) return;
+    this.#keepalive.heard();
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      this.#fail(err instanceof ProtocolError ? err : new ProtocolError(ProtocolErrorCode.malformed, String(err)));
+    }
+  }
+
+  #onTransportClosed(): void {
+    if (this.#closed) return;
+    this.#finish(this.#goingAway ? undefined : new ProtocolError(ProtocolErrorCode.transportClosed, 'the connection to the peer closed'));
+  }
+
+  /** Ends the session because of `err`, telling the peer why first. */
+  #fail(err: ProtocolError): void {
+    if (this.#closed) return;
+    this.#writer.control(encodeGoAway(err.goAwayCode, err.message));
+    this.#finish(err);
+  }
+
+  #finish(err: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#keepalive.stop();
+    this.#writer.flushAndEnd();
+    for (const stream of [...this.#streams.values()]) stream.onSessionClosed(err);
+    this.#streams.clear();
+    for (const pending of this.#requests.values()) pending.reject(err ?? new ProtocolError(ProtocolErrorCode.transportClosed, 'the session closed'));
+    this.#requests.clear();
+    // Give the GOAWAY a moment to leave, then make sure the transport is gone.
+    const transport = this.#transport;
+    setTimeout(() => transport.destroy(), 1000).unref();
+    this.emit('close', err);
+  }
+}
+

@@ -1,0 +1,272 @@
+/**
+ * One stream of a session, as a Node Duplex: what the application writes goes to the peer in DATA
+ * frames within the peer's credit; what the peer sends is pushed to the readable side, and credit
+ * is returned as the application consumes it. `end()` half-closes (FIN), `destroy()` resets.
+ */
+import { Duplex } from 'node:stream';
+import { INITIAL_WINDOW, ResetReason } from '../protocol/constants.ts';
+import { StreamResetError, resetReasonForErrno } from '../protocol/errors.ts';
+import type { Open } from '../protocol/frames.ts';
+import type { DataSource } from './writer.ts';
+import type { ReceiveWindow } from './flow-control.ts';
+
+/** How many bytes a stream queues for sending before it stops accepting writes from the application. */
+const SEND_BUFFER = 256 * 1024;
+
+/** What a stream needs from its session. Implemented by Session; streams never touch the transport. */
+export interface StreamHost {
+  wake(stream: MuxStream): void;
+  dataHeader(streamId: number, length: number, fin: boolean): Buffer;
+  sendWindowUpdate(streamId: number, increment: number): void;
+  sendOpenOk(streamId: number, window: number): void;
+  sendReset(streamId: number, reason: ResetReason, message: string): void;
+  /** The stream is finished in both directions or reset: forget it. */
+  release(stream: MuxStream): void;
+}
+
+interface QueuedWrite {
+  chunk: Buffer;
+  callback: ((err?: Error | null) => void) | undefined;
+}
+
+export class MuxStream extends Duplex implements DataSource {
+  readonly id: number;
+  /** What the OPEN frame said: destination, transport, source. */
+  readonly open: Open;
+  readonly #host: StreamHost;
+  readonly #window: ReceiveWindow;
+  #credit = INITIAL_WINDOW;
+  #queue: QueuedWrite[] = [];
+  #queuedBytes = 0;
+  #finQueued = false;
+  /** _final's callback, held until the FIN has been handed to the writer. */
+  #finalCallback: ((err?: Error | null) => void) | undefined;
+  #finSent = false;
+  #finReceived = false;
+  #reset = false;
+  #established = false;
+  #pushedTotal = 0;
+  #consumedTotal = 0;
+  #released = false;
+
+  constructor(id: number, open: Open, host: StreamHost, window: ReceiveWindow) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.id = id;
+    this.open = open;
+    this.#host = host;
+    this.#window = window;
+  }
+
+  /** True once the responder confirmed the destination is connected (OPEN_OK). */
+  get established(): boolean {
+    return this.#established;
+  }
+
+  /** The current receive window, in bytes (grows as the stream proves fast). */
+  get receiveWindow(): number {
+    return this.#window.size;
+  }
+
+  /** Bytes this side may still send before the peer grants more. */
+  get sendCredit(): number {
+    return this.#credit;
+  }
+
+  /** Bytes written by the application and not yet handed to the transport. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  // ---- responder side ----
+
+  /** Confirms the open to the peer (sends OPEN_OK). Call once the destination is connected. */
+  accept(): void {
+    if (this.#reset || this.#established) return;
+    this.#established = true;
+    this.#host.sendOpenOk(this.id, this.#window.size);
+  }
+
+  /** Refuses the open: resets the stream with `reason`, and ends it here without an error. */
+  reject(reason: ResetReason, message: string): void {
+    if (this.#reset) return;
+    this.#reset = true;
+    this.#host.sendReset(this.id, reason, message);
+    this.#dropQueue();
+    this.destroy();
+  }
+
+  // ---- called by the session ----
+
+  /** The peer's OPEN_OK arrived with its receive window. */
+  onOpenOk(window: number): void {
+    this.#established = true;
+    this.#credit += window - INITIAL_WINDOW;
+    this.emit('established');
+    if (this.sendable) this.#host.wake(this);
+  }
+
+  /** A DATA frame of `length` bytes is about to arrive. Returns false on a window violation. */
+  onDataStart(length: number): boolean {
+    return this.#window.receive(length);
+  }
+
+  onData(piece: Buffer): void {
+    if (this.#reset || this.destroyed) return;
+    this.#pushedTotal += piece.length;
+    this.push(piece);
+    this.#returnCredit();
+  }
+
+  onFin(): void {
+    if (this.#finReceived) return;
+    this.#finReceived = true;
+    this.push(null);
+    this.#maybeRelease();
+  }
+
+  onWindowUpdate(increment: number): void {
+    this.#credit += increment;
+    if (this.sendable) this.#host.wake(this);
+  }
+
+  /** The peer reset the stream. */
+  onReset(reason: ResetReason, message: string): void {
+    if (this.#reset) return;
+    this.#reset = true;
+    this.#dropQueue();
+    const text = message || `stream reset by peer (${reason})`;
+    this.destroy(new StreamResetError(reason, text, true));
+  }
+
+  /** The session ended under the stream. */
+  onSessionClosed(err: Error | undefined): void {
+    if (this.#reset || this.destroyed) return;
+    this.#reset = true;
+    this.#dropQueue();
+    this.destroy(new StreamResetError(ResetReason.goingAway, err ? `session closed: ${err.message}` : 'session closed', false));
+  }
+
+  // ---- DataSource, for the writer ----
+
+  get sendable(): boolean {
+    if (this.#reset) return false;
+    if (this.#queuedBytes > 0) return this.#credit > 0;
+    return this.#finQueued && !this.#finSent;
+  }
+
+  pullFrame(max: number): [Buffer, Buffer?] | undefined {
+    if (!this.sendable) return undefined;
+    if (this.#queuedBytes === 0) {
+      this.#finSent = true;
+      queueMicrotask(() => this.#maybeRelease());
+      return [this.#host.dataHeader(this.id, 0, true)];
+    }
+    const head = this.#queue[0];
+    const n = Math.min(max, this.#credit, head.chunk.length);
+    let payload: Buffer;
+    if (n === head.chunk.length) {
+      payload = head.chunk;
+      this.#queue.shift();
+    } else {
+      payload = head.chunk.subarray(0, n);
+      head.chunk = head.chunk.subarray(n);
+    }
+    this.#credit -= n;
+    this.#queuedBytes -= n;
+    const fin = this.#queuedBytes === 0 && this.#finQueued;
+    if (fin) this.#finSent = true;
+    this.#releaseWriters();
+    if (fin) queueMicrotask(() => this.#maybeRelease());
+    return [this.#host.dataHeader(this.id, n, fin), payload];
+  }
+
+  // ---- Duplex ----
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.#reset) {
+      callback(new StreamResetError(ResetReason.cancelled, 'write after the stream was reset', false));
+      return;
+    }
+    this.#queuedBytes += chunk.length;
+    // Let the application keep writing while the queue is short; hold it back once it is long.
+    const hold = this.#queuedBytes > SEND_BUFFER;
+    this.#queue.push({ chunk, callback: hold ? callback : undefined });
+    if (!hold) callback();
+    if (this.sendable) this.#host.wake(this);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.#finQueued = true;
+    this.#finalCallback = callback;
+    if (this.sendable) this.#host.wake(this);
+  }
+
+  override _read(): void {
+    this.#returnCredit();
+  }
+
+  // Readable calls _read before it takes data out of its buffer, so consumption is only visible
+  // after read() returns: return credit there, or the last chunks of a window are never returned.
+  override read(size?: number): any {
+    const chunk = super.read(size);
+    if (chunk !== null) this.#returnCredit();
+    return chunk;
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    if (!this.#reset && !(this.#finSent && this.#finReceived)) {
+      this.#reset = true;
+      const reason = err ? resetReasonForErrno((err as NodeJS.ErrnoException).code) : ResetReason.cancelled;
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      this.#host.sendReset(this.id, reason, err ? (code ? `${code}: ${err.message}` : err.message) : 'cancelled');
+    }
+    this.#dropQueue();
+    this.#release();
+    callback(err);
+  }
+
+  /** Returns credit for what the application has consumed since the last call. */
+  #returnCredit(): void {
+    if (this.#reset || this.#finReceived) return;
+    const consumed = this.#pushedTotal - this.readableLength;
+    const delta = consumed - this.#consumedTotal;
+    if (delta <= 0) return;
+    this.#consumedTotal = consumed;
+    const increment = this.#window.consume(delta, performance.now());
+    if (increment > 0) this.#host.sendWindowUpdate(this.id, increment);
+  }
+
+  #releaseWriters(): void {
+    if (this.#queuedBytes > SEND_BUFFER) return;
+    for (const entry of this.#queue) {
+      const cb = entry.callback;
+      if (cb) {
+        entry.callback = undefined;
+        cb();
+      }
+    }
+  }
+
+  #dropQueue(): void {
+    const pending = this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    for (const entry of pending) entry.callback?.(new StreamResetError(ResetReason.cancelled, 'stream reset', false));
+  }
+
+  #maybeRelease(): void {
+    if (this.#finSent && this.#finalCallback) {
+      const callback = this.#finalCallback;
+      this.#finalCallback = undefined;
+      callback();
+    }
+    if (this.#finSent && this.#finReceived) this.#release();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#window.release();
+    this.#host.release(this);
+  }
+}
