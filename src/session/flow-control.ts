@@ -15,10 +15,10 @@
 import { INITIAL_WINDOW } from '../protocol/constants.ts';
 
 /** Largest window one stream can grow to. */
-export const MAX_STREAM_WINDOW = 16 * 1024 * 1024;
+export const MAX_STREAM_WINDOW = 4 * 1024 * 1024;
 
 /** How many bytes of growth past INITIAL_WINDOW all streams of a session may hold at once. */
-export const SESSION_WINDOW_BUDGET = 64 * 1024 * 1024;
+export const SESSION_WINDOW_BUDGET = 16 * 1024 * 1024;
 
 /** The session-wide cap on window growth, shared by every stream's ReceiveWindow. */
 export class WindowBudget {

@@ -238,13 +238,14 @@ export class MuxStream extends Duplex implements DataSource {
 
   #releaseWriters(): void {
     if (this.#queuedBytes > SEND_BUFFER) return;
+    // Collect first: a callback makes the Writable call _write at once, which appends to the queue
+    // and decides for itself whether to hold.
+    const callbacks: Array<(err?: Error | null) => void> = [];
     for (const entry of this.#queue) {
-      const cb = entry.callback;
-      if (cb) {
-        entry.callback = undefined;
-        cb();
-      }
+      if (entry.callback) callbacks.push(entry.callback);
+      entry.callback = undefined;
     }
+    for (const callback of callbacks) callback();
   }
 
   #dropQueue(): void {
