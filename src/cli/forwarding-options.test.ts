@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MirrordError } from '../errors.ts';
+import { planForwarding, SOCKS_AUTH_ENV } from './forwarding-options.ts';
+
+function usageError(fn: () => unknown, fragment: RegExp): void {
+  assert.throws(fn, (err: unknown) => err instanceof MirrordError && err.exitCode === 2 && fragment.test(err.message));
+}
+
+test('a plan from -L and --socks with defaults', () => {
+  const plan = planForwarding({ local: ['8080:web:80', 'db:5432'], socks: '1080' }, {});
+  assert.deepEqual(plan.forwards.map((f) => [f.localPort, f.host, f.port]), [[8080, 'web', 80], [5432, 'db', 5432]]);
+  assert.deepEqual(plan.socks, { address: '127.0.0.1', port: 1080, text: '1080' });
+  assert.equal(plan.bindAddress, '127.0.0.1');
+  assert.equal(plan.exposedWarning, undefined);
+  assert.equal(plan.agentIdleTimeoutMs, 60_000);
+  assert.equal(plan.namespace, undefined);
+  assert.equal(plan.socksAuth, undefined);
+});
+
+test('non-loopback listeners carry a warning', () => {
+  const plan = planForwarding({ local: ['8080:web:80'], address: '0.0.0.0' }, {});
+  assert.match(plan.exposedWarning ?? '', /0\.0\.0\.0/);
+  const socksOnly = planForwarding({ socks: '10.1.2.3:1080' }, {});
+  assert.match(socksOnly.exposedWarning ?? '', /10\.1\.2\.3/);
+});
+
+test('-n and -a', () => {
+  assert.equal(planForwarding({ socks: '1080', agentNamespace: 'x' }, {}).namespace, 'x');
+  assert.equal(planForwarding({ socks: '1080', namespace: 'x', agentNamespace: 'x' }, {}).namespace, 'x');
+  usageError(() => planForwarding({ socks: '1080', namespace: 'x', agentNamespace: 'y' }, {}), /disagree/);
+});
+
+test('socks auth from the flag or the environment', () => {
+  assert.deepEqual(planForwarding({ socks: '1080' }, { [SOCKS_AUTH_ENV]: 'u:p' }).socksAuth, { username: 'u', password: 'p' });
+  assert.deepEqual(planForwarding({ socks: '1080', socksAuth: 'a:b' }, { [SOCKS_AUTH_ENV]: 'u:p' }).socksAuth, { username: 'a', password: 'b' });
+  usageError(() => planForwarding({ socks: '1080' }, { [SOCKS_AUTH_ENV]: 'nocolon' }), /KUBECTL_MIRRORD_SOCKS_AUTH/);
+  usageError(() => planForwarding({ local: ['1:a:1'], socksAuth: 'a:b' }, {}), /without --socks/);
+});
+
+test('bad plans', () => {
+  usageError(() => planForwarding({}, {}), /nothing to forward/);
+  usageError(() => planForwarding({ local: ['80:a:80'], remote: ['8080'] }, {}), /-R is not built yet/);
+  usageError(() => planForwarding({ socks: '1080', agentIdleTimeout: 'soon' }, {}), /--agent-idle-timeout 'soon'/);
+  usageError(() => planForwarding({ socks: '1080', agentStartupTimeout: '0' }, {}), /--agent-startup-timeout/);
+  assert.equal(planForwarding({ socks: '1080', agentIdleTimeout: '500ms' }, {}).agentIdleTimeoutMs, 500);
+  assert.equal(planForwarding({ socks: '1080', agentIdleTimeout: '2m' }, {}).agentIdleTimeoutMs, 120_000);
+  assert.equal(planForwarding({ socks: '1080', agentIdleTimeout: '5' }, {}).agentIdleTimeoutMs, 5000);
+});

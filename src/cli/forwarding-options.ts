@@ -1,0 +1,134 @@
+/**
+ * The flags shared by `port-forward` and `socks`, and their validation into a plain `ForwardingPlan`
+ * (no commander types past this file). Validation is pure, so every bad input is unit tested.
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { isLoopbackAddress } from '../forward/address-spec.ts';
+import type { ForwardSpec } from '../forward/forward-spec.ts';
+import { parseBindAddress, parseForwardSpecs } from '../forward/forward-spec.ts';
+import type { SocksCredentials, SocksListenSpec } from '../socks/socks-spec.ts';
+import { parseSocksAuth, parseSocksSpec } from '../socks/socks-spec.ts';
+import { parseDuration } from './duration.ts';
+import { notBuiltYet } from './not-built.ts';
+
+/** The environment variable that may carry `user:pass` for the SOCKS server. */
+export const SOCKS_AUTH_ENV = 'KUBECTL_MIRRORD_SOCKS_AUTH';
+
+/** Flags exactly as commander hands them over. */
+export interface RawForwardingFlags {
+  local?: string[];
+  remote?: string[];
+  socks?: string;
+  socksAuth?: string;
+  address?: string;
+  namespace?: string;
+  agentNamespace?: string;
+  agentImage?: string;
+  agentIdleTimeout?: string;
+  agentStartupTimeout?: string;
+  kubeconfig?: string;
+  context?: string;
+  exitOnDisconnect?: boolean;
+  verbose?: boolean;
+}
+
+/** Everything a forwarding run needs, validated. */
+export interface ForwardingPlan {
+  forwards: ForwardSpec[];
+  socks: SocksListenSpec | undefined;
+  socksAuth: SocksCredentials | undefined;
+  /** Bind address of the -L listeners (and of --socks when it names none). */
+  bindAddress: string;
+  /** Set when the listeners are reachable from other machines: the CLI prints it as a warning. */
+  exposedWarning: string | undefined;
+  kubeconfigPath: string | undefined;
+  context: string | undefined;
+  /** Undefined: the kubeconfig context's namespace. */
+  namespace: string | undefined;
+  agentImage: string | undefined;
+  agentIdleTimeoutMs: number;
+  agentStartupTimeoutMs: number;
+  exitOnDisconnect: boolean;
+  verbose: boolean;
+}
+
+export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_AGENT_STARTUP_TIMEOUT_MS = 60_000;
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Adds the cluster and agent flags both forwarding commands share. */
+export function addClusterFlags(command: Command): Command {
+  return command
+    .option('-n, --namespace <namespace>', "namespace for the agent (default: the kubeconfig context's)")
+    .option('-a, --agent-namespace <namespace>', 'same as --namespace (mirrord spelling)')
+    .option('--address <ip>', 'bind address for local listeners; non-loopback addresses are exposed to your network', '127.0.0.1')
+    .option('--socks-auth <user:pass>', `require SOCKS5 username/password (or set ${SOCKS_AUTH_ENV})`)
+    .option('--agent-image <image>', 'agent container image (default: pinned to this CLI version)')
+    .option('--agent-idle-timeout <duration>', 'agent exits after this long with no client (e.g. 60s)', '60s')
+    .option('--agent-startup-timeout <duration>', 'give up if the agent is not ready after this long', '60s')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: the current context)')
+    .option('--exit-on-disconnect', `exit with code 7 when the agent connection drops instead of reconnecting`)
+    .option('-v, --verbose', 'log every connection, and print stack traces on errors');
+}
+
+/** `-L` and `-R` as commander options (repeatable). */
+export function addForwardFlags(command: Command): Command {
+  return command
+    .option('-L, --local <[local_port:]host:port>', 'forward a local port to host:port as the cluster sees it (repeatable)', collect)
+    .option('-R, --remote <spec>', 'reverse traffic from the cluster (not built yet: issue 5)', collect)
+    .option('--socks <[addr:]port>', 'also run a SOCKS5 server here');
+}
+
+function namespaceOf(flags: RawForwardingFlags): string | undefined {
+  const { namespace, agentNamespace } = flags;
+  if (namespace !== undefined && agentNamespace !== undefined && namespace !== agentNamespace) {
+    throw new UsageError('ENAMESPACE', `-n/--namespace '${namespace}' and -a/--agent-namespace '${agentNamespace}' disagree`, {
+      hint: 'give one of them, or the same namespace to both',
+    });
+  }
+  return namespace ?? agentNamespace;
+}
+
+/**
+ * Validates the flags. `env` is passed in (not read from `process.env`) so tests can vary it.
+ * @param socksFlag how the SOCKS listen spec was given, for messages (`socks` takes it positionally).
+ * @throws UsageError for any bad flag, naming it and what would be accepted.
+ */
+export function planForwarding(flags: RawForwardingFlags, env: Record<string, string | undefined>, socksFlag = '--socks'): ForwardingPlan {
+  if (flags.remote && flags.remote.length > 0) throw notBuiltYet('-R', 'issue 5 (port-forward -R with steal/mirror)');
+  const forwards = parseForwardSpecs(flags.local ?? []);
+  const bindAddress = parseBindAddress(flags.address ?? '127.0.0.1');
+  const socks = flags.socks === undefined ? undefined : parseSocksSpec(flags.socks, bindAddress, socksFlag);
+  if (forwards.length === 0 && socks === undefined) {
+    throw new UsageError('ENOFORWARD', 'nothing to forward: give at least one -L or --socks', {
+      hint: 'e.g. kubectl mirrord port-forward -L 8080:my-service:80 --socks 1080',
+    });
+  }
+  const authText = flags.socksAuth ?? env[SOCKS_AUTH_ENV];
+  const authSource = flags.socksAuth !== undefined ? '--socks-auth' : SOCKS_AUTH_ENV;
+  const socksAuth = authText === undefined || authText === '' ? undefined : parseSocksAuth(authText, authSource);
+  if (flags.socksAuth !== undefined && socks === undefined) {
+    throw new UsageError('ESOCKSAUTH', '--socks-auth was given without --socks', { hint: 'add --socks [addr:]port' });
+  }
+  const exposed = [...(forwards.length > 0 ? [bindAddress] : []), ...(socks ? [socks.address] : [])].filter((a) => !isLoopbackAddress(a));
+  return {
+    forwards,
+    socks,
+    socksAuth,
+    bindAddress,
+    exposedWarning: exposed.length > 0 ? `listening on ${[...new Set(exposed)].join(', ')}: other machines on your network can reach the cluster through it` : undefined,
+    kubeconfigPath: flags.kubeconfig,
+    context: flags.context,
+    namespace: namespaceOf(flags),
+    agentImage: flags.agentImage,
+    agentIdleTimeoutMs: parseDuration(flags.agentIdleTimeout ?? '60s', '--agent-idle-timeout'),
+    agentStartupTimeoutMs: parseDuration(flags.agentStartupTimeout ?? '60s', '--agent-startup-timeout'),
+    exitOnDisconnect: flags.exitOnDisconnect === true,
+    verbose: flags.verbose === true,
+  };
+}

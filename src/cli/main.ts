@@ -1,0 +1,27 @@
+/**
+ * The CLI entry point (run by bin/kubectl-mirrord). Parses the command line, runs the command, and is
+ * the only place that prints errors and sets the exit code.
+ */
+import { CommanderError } from 'commander';
+import { ExitCode } from '../errors.ts';
+import { buildProgram } from './program.ts';
+import { reportError } from './report-error.ts';
+
+const argv = process.argv.slice(2);
+const verbose = argv.includes('-v') || argv.includes('--verbose');
+
+try {
+  await buildProgram().parseAsync(argv, { from: 'user' });
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander has already printed its message (and the help hint). Help and --version end in 0;
+    // every other commander error is bad usage.
+    const helpOrVersion = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    process.exitCode = helpOrVersion ? ExitCode.ok : ExitCode.usage;
+  } else {
+    process.exitCode = reportError(err, verbose);
+  }
+}
+// A forwarding command has closed its listeners and removed its agent by now; lingering sockets or
+// timers (an HTTP keep-alive agent, a watch being torn down) must not keep the CLI alive.
+process.exit(process.exitCode ?? ExitCode.ok);

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { ExitCode } from '../errors.ts';
+
+const run = promisify(execFile);
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+// A module hook, loaded before main.ts, that fails any resolution of @kubernetes/client-node.
+const GUARD = `data:text/javascript,${encodeURIComponent(`
+import { registerHooks } from 'node:module';
+registerHooks({ resolve(specifier, context, next) {
+  if (specifier.startsWith('@kubernetes/client-node')) throw new Error('client-node loaded by --help');
+  return next(specifier, context);
+} });`)}`;
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', GUARD, MAIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('--help lists the commands and every exit code, without loading client-node', async () => {
+  for (const args of [['--help'], ['port-forward', '--help'], ['socks', '--help']]) {
+    const { code, stdout, stderr } = await cli(args);
+    assert.equal(code, 0, stderr);
+    for (const value of Object.values(ExitCode)) assert.match(stdout, new RegExp(`^\\s+${value}  \\S`, 'm'), `exit code ${value} in ${args.join(' ')} --help`);
+  }
+  assert.match((await cli(['--help'])).stdout, /port-forward[\s\S]*socks[\s\S]*exec[\s\S]*ls/);
+});
+
+test('--version prints the package version', async () => {
+  const { stdout } = await cli(['--version']);
+  assert.match(stdout.trim(), /^\d+\.\d+\.\d+/);
+});
+
+test('exec and ls exist and say they are not built yet (exit 2); unknown flags are usage errors', async () => {
+  for (const args of [['exec', 'curl'], ['ls']]) {
+    const { code, stderr } = await cli(args);
+    assert.equal(code, ExitCode.usage);
+    assert.match(stderr, /^error: kubectl mirrord (exec|ls) is not built yet\nhint: /);
+  }
+  const bad = await cli(['port-forward', '--bogus']);
+  assert.equal(bad.code, ExitCode.usage);
+  assert.match(bad.stderr, /unknown option '--bogus'/);
+});

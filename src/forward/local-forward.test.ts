@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { MirrordError } from '../errors.ts';
+import { parseForwardSpec } from './forward-spec.ts';
+import { LocalForward } from './local-forward.ts';
+import type { ConnectionEvent } from './local-forward.ts';
+import { startTestAgent } from './test-agent.ts';
+
+async function server(onConnection: (socket: net.Socket) => void, host = '127.0.0.1'): Promise<net.Server> {
+  const s = net.createServer({ allowHalfOpen: true }, onConnection);
+  s.listen(0, host);
+  await once(s, 'listening');
+  return s;
+}
+
+function readAll(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+  });
+}
+
+test('-L: one stream per connection, bytes both ways, half-close both ways', async (t) => {
+  const agent = await startTestAgent();
+  // The destination reads until the user's FIN, then answers with a digest of what it got and FINs.
+  const dest = await server((socket) => {
+    readAll(socket).then((all) => socket.end(`got ${all.length} bytes`));
+  });
+  const events: ConnectionEvent[] = [];
+  const spec = parseForwardSpec(`0:127.0.0.1:${(dest.address() as AddressInfo).port}`);
+  const forward = await LocalForward.bind(spec, '127.0.0.1', agent.source, (e) => events.push(e));
+  t.after(async () => {
+    await forward.close();
+    dest.close();
+    await agent.close();
+  });
+  for (let i = 0; i < 3; i++) {
+    const client = net.connect({ port: forward.port, host: '127.0.0.1', allowHalfOpen: true });
+    const payload = randomBytes(200_000 + i);
+    client.end(payload); // the FIN must reach the destination, and its answer must still come back
+    const answer = await readAll(client);
+    assert.equal(answer.toString(), `got ${payload.length} bytes`);
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(agent.sessions.length, 1, 'all connections share one session');
+  assert.equal(events.length, 3);
+  assert.ok(events.every((e) => e.outcome === 'closed'));
+});
+
+test('-L: a refused destination resets the user connection, and the listener keeps serving', async (t) => {
+  const agent = await startTestAgent();
+  const closed = await server(() => {});
+  const deadPort = (closed.address() as AddressInfo).port;
+  closed.close();
+  const events: ConnectionEvent[] = [];
+  const forward = await LocalForward.bind(parseForwardSpec(`0:127.0.0.1:${deadPort}`), '127.0.0.1', agent.source, (e) => events.push(e));
+  t.after(async () => {
+    await forward.close();
+    await agent.close();
+  });
+  for (let i = 0; i < 2; i++) {
+    const client = net.connect(forward.port, '127.0.0.1');
+    client.write('hello');
+    const [err] = await once(client, 'error');
+    assert.equal((err as NodeJS.ErrnoException).code, 'ECONNRESET');
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(events.length, 2);
+  assert.equal(events[0].outcome, 'failed');
+  assert.equal((events[0].error as { code?: string }).code, 'ECONNREFUSED');
+});
+
+test('-L: a port in use is a LocalError naming the flag', async (t) => {
+  const taken = await server(() => {});
+  t.after(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  await assert.rejects(LocalForward.bind(parseForwardSpec(`${port}:web:80`), '127.0.0.1', { session: () => Promise.reject(new Error('unused')) }, () => {}), (err: unknown) => {
+    assert.ok(err instanceof MirrordError);
+    assert.equal(err.code, 'EADDRINUSE');
+    assert.equal(err.exitCode, 6);
+    assert.match(err.message, new RegExp(`-L ${port}:web:80: 127\\.0\\.0\\.1:${port} is already in use`));
+    return true;
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * Joins a user-side TCP socket and an agent stream, both directions, honouring TCP half-close:
+ * the user's FIN becomes the stream's `end()` (a FIN at the destination) and the stream's end becomes
+ * the socket's FIN. `pipe` carries the backpressure: a slow side pauses the other.
+ *
+ * A stream reset (the destination refused, reset, or the session dropped) resets the user's socket
+ * (RST) so the user's program sees a failure rather than a clean EOF; a socket error resets the stream.
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+export interface SpliceResult {
+  /** Bytes user → destination and destination → user. */
+  sent: number;
+  received: number;
+  /** Why it ended, if it failed. */
+  error: Error | undefined;
+}
+
+/**
+ * Splices until both directions are done or either side fails. The socket must have been accepted
+ * with `allowHalfOpen: true`, or its FIN would close our sending side too.
+ */
+export function splice(socket: Socket, stream: Duplex): Promise<SpliceResult> {
+  return new Promise((resolve) => {
+    const result: SpliceResult = { sent: 0, received: 0, error: undefined };
+    let settled = false;
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      result.error = error;
+      resolve(result);
+    };
+    socket.on('data', (chunk: Buffer) => (result.sent += chunk.length));
+    stream.on('data', (chunk: Buffer) => (result.received += chunk.length));
+    stream.on('error', (err) => {
+      if (!socket.destroyed) socket.resetAndDestroy();
+      finish(err);
+    });
+    socket.on('error', (err) => {
+      stream.destroy();
+      finish(err);
+    });
+    socket.on('close', () => {
+      // The socket is fully closed. A stream we already ended keeps flushing what it holds to the
+      // destination; one never ended has nobody to talk to and is reset.
+      if (!stream.destroyed && !stream.writableEnded) stream.destroy();
+      finish();
+    });
+    stream.on('close', () => {
+      if (!socket.destroyed && !stream.readableEnded) socket.resetAndDestroy();
+    });
+    socket.pipe(stream);
+    stream.pipe(socket);
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * The SOCKS5 server. Its handshake and request parsing, and the username/password sub-negotiation
+ * (RFC 1929), come from @mongodb-js/socksv5 (`lib/server.parser` and `lib/auth/*`, loaded directly,
+ * as a bundle must). The reply is ours: the library's `Server` answers CONNECT success before we know
+ * whether the agent reached the destination, and its deny can only say "not allowed" in a truncated
+ * reply. Here each CONNECT opens one stream on the session, waits for 'established', and then
+ * answers success, or the reply code that says why it failed.
+ */
+import { createRequire } from 'node:module';
+import type net from 'node:net';
+import { once } from 'node:events';
+import { isIPv6 } from 'node:net';
+import type { EventEmitter } from 'node:events';
+import { formatHostPort } from '../forward/address-spec.ts';
+import type { ConnectionEvent, ConnectionLog, SessionSource } from '../forward/local-forward.ts';
+import { boundPort, listenTcp } from '../forward/listen.ts';
+import { splice } from '../forward/splice.ts';
+import { encodeReply, replyForErrorCode, SocksReply } from './reply-codes.ts';
+import type { SocksCredentials, SocksListenSpec } from './socks-spec.ts';
+
+interface SocksRequest {
+  cmd: 'connect' | 'bind' | 'udp';
+  dstAddr: string;
+  dstPort: number;
+}
+
+interface AuthHandler {
+  METHOD: number;
+  server(stream: net.Socket, done: (result: unknown) => void): void;
+}
+
+type ParserInstance = EventEmitter & { authed: boolean; start(): void; stop(): void };
+
+const require = createRequire(import.meta.url);
+const Parser = require('@mongodb-js/socksv5/lib/server.parser.js') as new (socket: net.Socket) => ParserInstance;
+const NoAuth = require('@mongodb-js/socksv5/lib/auth/None.js') as () => AuthHandler;
+const UserPasswordAuth = require('@mongodb-js/socksv5/lib/auth/UserPassword.js') as (
+  check: (user: string, password: string, done: (ok: boolean) => void) => void,
+) => AuthHandler;
+
+/** "No acceptable methods" (RFC 1928 section 3). */
+const NO_ACCEPTABLE_METHODS = Buffer.from([0x05, 0xff]);
+
+export class SocksServer {
+  readonly spec: SocksListenSpec;
+  readonly #server: net.Server;
+  readonly #sockets: Set<net.Socket>;
+
+  private constructor(spec: SocksListenSpec, server: net.Server, sockets: Set<net.Socket>) {
+    this.spec = spec;
+    this.#server = server;
+    this.#sockets = sockets;
+  }
+
+  /**
+   * Binds the server (before any agent exists, so a port in use leaves nothing behind).
+   * @param credentials when set, clients must authenticate with them (RFC 1929) and no other method.
+   * @throws LocalError when the port cannot be bound.
+   */
+  static async bind(spec: SocksListenSpec, credentials: SocksCredentials | undefined, source: SessionSource, log: ConnectionLog): Promise<SocksServer> {
+    const auth = credentials ? UserPasswordAuth((user, password, done) => done(user === credentials.username && password === credentials.password)) : NoAuth();
+    const sockets = new Set<net.Socket>();
+    const server = await listenTcp(spec.address, spec.port, `--socks ${spec.text}`, (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+      negotiate(socket, auth, (request) => void connect(socket, request, source, log));
+    });
+    return new SocksServer(spec, server, sockets);
+  }
+
+  /** The port actually bound. */
+  get port(): number {
+    return boundPort(this.#server);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.resetAndDestroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** Method selection, authentication and the request, through the library's parser. */
+function negotiate(socket: net.Socket, auth: AuthHandler, onRequest: (request: SocksRequest) => void): void {
+  const parser = new Parser(socket);
+  parser.on('error', () => {
+    // Not SOCKS5, or a malformed request: nothing sensible can be answered.
+    if (!socket.destroyed) socket.destroy();
+  });
+  parser.on('methods', (methods: Buffer) => {
+    if (!methods.includes(auth.METHOD)) {
+      socket.end(NO_ACCEPTABLE_METHODS);
+      return;
+    }
+    auth.server(socket, (result) => {
+      if (result !== true) {
+        socket.end();
+        return;
+      }
+      parser.authed = true;
+      parser.start();
+    });
+    socket.write(Buffer.from([0x05, auth.METHOD]));
+    socket.resume();
+  });
+  parser.on('request', (request: SocksRequest) => {
+    if (request.cmd !== 'connect') {
+      socket.end(encodeReply(SocksReply.commandNotSupported));
+      return;
+    }
+    onRequest(request);
+  });
+}
+
+/** The parser spells IPv6 in full (`fd00:0000:...`); the agent and logs get the short form. */
+function normalHost(host: string): string {
+  return isIPv6(host) ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
+}
+
+async function connect(socket: net.Socket, request: SocksRequest, source: SessionSource, log: ConnectionLog): Promise<void> {
+  const started = Date.now();
+  const host = normalHost(request.dstAddr);
+  const destination = formatHostPort(host, request.dstPort);
+  const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+  const event = (outcome: ConnectionEvent['outcome'], sent: number, received: number, error?: Error) =>
+    log({ via: 'socks', peer, destination, outcome, sent, received, error, durationMs: Date.now() - started });
+  let stream;
+  try {
+    const session = await source.session();
+    stream = session.openStream({ host, port: request.dstPort });
+    await once(stream, 'established');
+  } catch (err) {
+    stream?.destroy();
+    const code = (err as { code?: string }).code;
+    if (!socket.destroyed) socket.end(encodeReply(replyForErrorCode(code)));
+    event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)));
+    return;
+  }
+  if (socket.destroyed) {
+    stream.destroy();
+    return;
+  }
+  socket.write(encodeReply(SocksReply.succeeded));
+  const result = await splice(socket, stream);
+  event(result.error ? 'failed' : 'closed', result.sent, result.received, result.error);
+}
