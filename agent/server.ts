@@ -34,6 +34,7 @@ export class AgentServer {
   readonly #sessions = new Set<Session>();
   readonly #sockets = new Set<Socket>();
   #idleTimer: NodeJS.Timeout | undefined;
+  #closing = false;
 
   constructor(options: AgentOptions) {
     this.#options = options;
@@ -59,7 +60,8 @@ export class AgentServer {
 
   /** Stops listening and ends every session. */
   async close(): Promise<void> {
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#closing = true;
+    this.#disarmIdleTimer();
     await Promise.all([...this.#sessions].map((s) => s.close(1000)));
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -102,7 +104,8 @@ export class AgentServer {
   }
 
   #armIdleTimer(): void {
-    if (this.#sessions.size > 0 || this.#idleTimer) return;
+    // Sessions that end during close() must not start a new countdown that keeps the process alive.
+    if (this.#closing || this.#sessions.size > 0 || this.#idleTimer) return;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
       if (this.#sessions.size === 0) this.#options.onIdle();

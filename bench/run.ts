@@ -1,23 +1,42 @@
 /**
  * `npm run bench`: measures side by side in one run and prints tables of measurements, ratios and
  * goals. `--json` prints one JSON object instead, whose `ratios` maps each name to a number.
- * `--quick` uses smaller transfers (for a smoke run; the figures are noisier).
+ * `--quick` uses smaller transfers (for a smoke run; the figures are noisier). `--only NAME` runs one
+ * case: session (loopback, no root) or portforward (the sandbox cluster; needs root).
  */
 import { parseArgs } from 'node:util';
 import { benchSession } from './cases/session.ts';
+import { benchPortForward } from './cases/portforward.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    /** Only the cases named, e.g. --only session. */
+    only: { type: 'string', multiple: true },
+  },
+});
+const wanted = (name: string) => !values.only || values.only.includes(name);
 const log = (line: string) => { if (!values.json) console.error(`… ${line}`); };
 const GiB = 1024 * 1024 * 1024;
 
 const report = emptyReport();
-merge(report, await benchSession({
-  bytes: values.quick ? GiB / 8 : GiB,
-  rounds: values.quick ? 1 : 3,
-  latencyCount: values.quick ? 200 : 1000,
-  memoryBytes: values.quick ? GiB / 4 : GiB,
-}, log));
+if (wanted('session')) {
+  merge(report, await benchSession({
+    bytes: values.quick ? GiB / 8 : GiB,
+    rounds: values.quick ? 1 : 3,
+    latencyCount: values.quick ? 200 : 1000,
+    memoryBytes: values.quick ? GiB / 4 : GiB,
+  }, log));
+}
+if (wanted('portforward')) {
+  if (process.getuid?.() !== 0) {
+    report.goals.push({ name: 'sandbox benchmarks', met: false, detail: 'skipped: the sandbox needs root' });
+  } else {
+    merge(report, await benchPortForward({ bytes: values.quick ? GiB / 8 : GiB / 2, latencyCount: values.quick ? 100 : 500 }, log));
+  }
+}
 
 if (values.json) {
   const measurements = Object.fromEntries(report.measurements.map((m) => [m.name, { value: m.value, unit: m.unit }]));

@@ -8,10 +8,17 @@
  *       With --stall-ms, each connection stops reading for N ms after BYTES bytes.
  *   node bench/traffic.ts echo
  *       Listens on 127.0.0.1:0 and echoes every connection.
- *   node bench/traffic.ts send --port P --bytes N [--connections C]
- *       Opens C connections to 127.0.0.1:P, writes N bytes spread over them, ends, waits for close.
+ *   node bench/traffic.ts send --port P --bytes N [--connections C] [--host H] [--socks S:P]
+ *       Opens C connections to H:P (default 127.0.0.1), writes N bytes spread over them, ends, and
+ *       waits for the receiver to close: {"event":"sent","bytes","ms"}. With --socks, each
+ *       connection goes through that SOCKS5 server (RFC 1928 CONNECT, no authentication).
+ *   node bench/traffic.ts latency --port P [--host H] [--socks S:P] --count N
+ *       N times in a row: connect, send one byte, wait for it to come back, close.
+ *       Prints {"event":"latency","p50","p99"} in milliseconds.
+ * Servers listen on --listen-host (default 127.0.0.1) and --listen-port (default 0: any free port).
  */
 import { connect, createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 
 const { positionals, values } = parseArgs({
@@ -20,6 +27,11 @@ const { positionals, values } = parseArgs({
     port: { type: 'string' },
     bytes: { type: 'string' },
     connections: { type: 'string', default: '1' },
+    host: { type: 'string', default: '127.0.0.1' },
+    socks: { type: 'string' },
+    count: { type: 'string', default: '200' },
+    'listen-host': { type: 'string', default: '127.0.0.1' },
+    'listen-port': { type: 'string', default: '0' },
     'stall-ms': { type: 'string', default: '0' },
     'stall-after': { type: 'string', default: '0' },
   },
@@ -29,7 +41,7 @@ const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.str
 
 function listen(onSocket: (socket: Socket) => void): void {
   const server = createServer({ noDelay: true }, onSocket);
-  server.listen(0, '127.0.0.1', () => {
+  server.listen(Number(values['listen-port']), values['listen-host'], () => {
     const address = server.address();
     say({ event: 'listening', port: typeof address === 'object' && address ? address.port : 0 });
   });
@@ -65,37 +77,85 @@ function echo(): void {
   });
 }
 
-async function send(port: number, total: number, connections: number): Promise<void> {
+/** Connects to the destination, directly or through a SOCKS5 server (CONNECT with no authentication). */
+async function dial(host: string, port: number): Promise<Socket> {
+  if (!values.socks) {
+    const socket = connect({ port, host, noDelay: true });
+    await once(socket, 'connect');
+    return socket;
+  }
+  const [socksHost, socksPort] = values.socks.split(':');
+  const socket = connect({ port: Number(socksPort), host: socksHost, noDelay: true });
+  await once(socket, 'connect');
+  const read = async (n: number): Promise<Buffer> => {
+    for (;;) {
+      const chunk = socket.read(n) as Buffer | null;
+      if (chunk) return chunk;
+      await once(socket, 'readable');
+    }
+  };
+  socket.write(Buffer.from([5, 1, 0]));
+  const method = await read(2);
+  if (method[1] !== 0) throw new Error(`SOCKS server refused "no authentication" (method ${method[1]})`);
+  const name = Buffer.from(host);
+  const request = Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([port >> 8, port & 0xff])]);
+  socket.write(request);
+  const reply = await read(4);
+  if (reply[1] !== 0) throw new Error(`SOCKS CONNECT failed with reply ${reply[1]}`);
+  const rest = reply[3] === 1 ? 4 + 2 : reply[3] === 4 ? 16 + 2 : (await read(1))[0] + 2;
+  await read(rest);
+  return socket;
+}
+
+async function send(host: string, port: number, total: number, connections: number): Promise<void> {
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const perConnection = Math.floor(total / connections);
-  const one = () => new Promise<void>((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', noDelay: true });
-    let left = perConnection;
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-          socket.once('drain', pump);
-          return;
+  const one = async () => {
+    const socket = await dial(host, port);
+    await new Promise<void>((resolve, reject) => {
+      let left = perConnection;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, chunk.length);
+          left -= n;
+          if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+            socket.once('drain', pump);
+            return;
+          }
         }
-      }
-      socket.end();
-    };
-    socket.once('connect', pump);
-    socket.resume();
-    socket.once('close', (hadError) => hadError ? reject(new Error('connection failed')) : resolve());
-    socket.on('error', reject);
-  });
+        socket.end();
+      };
+      socket.resume();
+      socket.once('close', (hadError) => hadError ? reject(new Error('connection failed')) : resolve());
+      socket.on('error', reject);
+      pump();
+    });
+  };
   const startMs = performance.now();
   await Promise.all(Array.from({ length: connections }, one));
   say({ event: 'sent', bytes: perConnection * connections, ms: performance.now() - startMs });
 }
 
+async function latency(host: string, port: number, count: number): Promise<void> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const socket = await dial(host, port);
+    socket.write('x');
+    await once(socket, 'data');
+    samples.push(performance.now() - t0);
+    socket.destroy();
+  }
+  samples.sort((a, b) => a - b);
+  const at = (p: number) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
+  say({ event: 'latency', p50: at(50), p99: at(99) });
+}
+
 const mode = positionals[0];
 if (mode === 'sink') sink(Number(values['stall-ms']), Number(values['stall-after']));
 else if (mode === 'echo') echo();
-else if (mode === 'send') await send(Number(values.port), Number(values.bytes), Number(values.connections));
+else if (mode === 'send') await send(values.host, Number(values.port), Number(values.bytes), Number(values.connections));
+else if (mode === 'latency') await latency(values.host, Number(values.port), Number(values.count));
 else {
   process.stderr.write('usage: traffic.ts sink|echo|send ...\n');
   process.exit(2);

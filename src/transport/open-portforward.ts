@@ -51,6 +51,7 @@ export async function openPortForward(kc: KubeConfig, target: PortForwardTarget,
     handshakeTimeout: options.handshakeTimeoutMs ?? 15_000,
     // One session multiplexes everything, so messages can be as large as the session's writes.
     maxPayload: 64 * 1024 * 1024,
+    ...(url.protocol === 'wss:' ? { generateMask: zeroMask } : {}),
   });
   return new Promise<PortForwardStream>((resolve, reject) => {
     ws.once('open', () => {
@@ -75,6 +76,18 @@ export async function openPortForward(kc: KubeConfig, target: PortForwardTarget,
       }, reject);
     });
   });
+}
+
+/**
+ * Client frames must be masked (RFC 6455 section 5.3). The mask exists to stop attacker-chosen
+ * bytes from looking like HTTP to a proxy or cache that reads the plain-text stream (section 10.3).
+ * Inside TLS no intermediary can read the frames, so the mask protects nothing there, while
+ * applying a random one costs a byte-by-byte XOR in JavaScript on both ends: measured here, 61 MB/s
+ * with random masks against 505 MB/s with a zero mask (which ws and kube-apiserver then skip).
+ * So over wss:// the key is all zeros; over plain ws:// it stays random.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }
 
 async function readBody(res: IncomingMessage): Promise<string> {
