@@ -1,0 +1,21 @@
+/**
+ * Test image `http-echo`: answers every HTTP request with JSON describing it (method, url, headers,
+ * the peer address, the pod's hostname). Listens on PORT (default 8080); with LISTEN_HOST it binds
+ * only that address (e.g. 127.0.0.1, to test port-forward to a loopback-only port).
+ */
+import http from 'node:http';
+import os from 'node:os';
+
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = { method: req.method, url: req.url, headers: req.headers, peer: req.socket.remoteAddress, hostname: os.hostname(), bodyBytes: Buffer.concat(chunks).length };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
+  });
+});
+
+const port = Number(process.env.PORT ?? 8080);
+const host = process.env.LISTEN_HOST;
+server.listen(port, host, () => console.log(`http-echo listening on ${host ?? '*'}:${port}`));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,144 @@
+/**
+ * A container's root filesystem: a directory under the node's state dir that becomes `/` (chroot)
+ * inside the container's own mount namespace. The host's /usr (and the merged-/usr symlinks) is
+ * bound read-only, /etc and /var are copy-on-write overlays of the host's, /tmp /run /root are
+ * tmpfs, /proc is the container's PID namespace's, and the kubelet's /etc/hosts, /etc/hostname and
+ * /etc/resolv.conf are bound over the overlay, as container runtimes do. The repository is bound
+ * read-only at its own path, so image commands (`node <repo>/...`) run unchanged.
+ *
+ * The mounting itself is a generated shell script run by `unshare --mount` (see container-launch.ts),
+ * so it happens inside the container's mount namespace and vanishes with it.
+ */
+import { existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** One bind mount from the host into the container. */
+export interface VolumeMount { source: string; target: string; readOnly: boolean }
+
+export interface RootfsSpec {
+  /** Per-container directory (rootfs, overlay upper/work dirs, the script). */
+  dir: string;
+  /** Files the kubelet manages for the pod: hosts, hostname, resolv.conf. */
+  podFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** Read-only host directories visible at the same path (the repo, Node's own directory). */
+  hostDirs: string[];
+  volumes: VolumeMount[];
+  /** securityContext.readOnlyRootFilesystem: / and the /etc, /var overlays end up read-only. */
+  readOnly?: boolean;
+}
+
+/** POSIX shell single-quoting: any byte string becomes one word. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const TOP_LEVEL_LINKS_OR_BINDS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32', 'usr', 'opt'];
+const OVERLAYS = ['etc', 'var'];
+const TMPFS = ['tmp', 'run', 'root', 'home'];
+
+/** Drops `rel` path segments that would climb out of the rootfs. */
+function inside(root: string, path: string): string {
+  return join(root, ...path.split('/').filter((s) => s && s !== '..' && s !== '.'));
+}
+
+/**
+ * Prepares the directories and writes the mount script; resolves to the script's path. The script
+ * takes the command to run in the rootfs as its arguments (`sh script cmd args...`).
+ */
+export async function prepareRootfs(spec: RootfsSpec): Promise<{ script: string; root: string }> {
+  const root = join(spec.dir, 'rootfs');
+  await mkdir(root, { recursive: true });
+  const lines = [
+    'set -e',
+    `R=${shellQuote(root)}`,
+    // The rootfs as a mount of its own, so it can be made read-only at the end.
+    'mount --bind "$R" "$R"',
+    ...(await systemLines(root)),
+    ...(await overlayAndTmpfsLines(root, spec.dir)),
+    ...podFileLines(spec.podFiles),
+    ...(await hostDirLines(root, spec.hostDirs)),
+    ...spec.volumes.flatMap((v) => volumeLines(v, root)),
+  ];
+  // Read-only last, once the kubelet's files and the volumes' mount points exist. /tmp, /run and
+  // the volumes stay writable (for /tmp and /run a deviation: a real read-only root has neither).
+  if (spec.readOnly) lines.push(...OVERLAYS.map((n) => `mount -o remount,ro "$R/${n}"`), 'mount -o remount,bind,ro "$R"');
+  lines.push(`hostname -F ${shellQuote(spec.podFiles.hostname)}`, 'exec chroot "$R" "$@"');
+  const script = join(spec.dir, 'mount-rootfs.sh');
+  await writeFile(script, lines.join('\n') + '\n');
+  return { script, root };
+}
+
+/** /usr (and /opt) bound read-only; merged-/usr links (/bin -> usr/bin) copied as links. */
+async function systemLines(root: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const name of TOP_LEVEL_LINKS_OR_BINDS) {
+    const host = `/${name}`;
+    if (!existsSync(host)) continue;
+    const at = join(root, name);
+    if (lstatSync(host).isSymbolicLink()) {
+      await rm(at, { force: true, recursive: true });
+      await symlink(readlinkSync(host), at);
+    } else {
+      await mkdir(at, { recursive: true });
+      lines.push(`mount --bind -o ro ${host} "$R/${name}"`);
+    }
+  }
+  return lines;
+}
+
+/** Copy-on-write /etc and /var, tmpfs /tmp /run /root /home, and the kernel filesystems. */
+async function overlayAndTmpfsLines(root: string, dir: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const name of OVERLAYS) {
+    const upper = join(dir, `${name}-upper`);
+    const work = join(dir, `${name}-work`);
+    await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(join(root, name), { recursive: true })]);
+    lines.push(`mount -t overlay overlay -o ${shellQuote(`lowerdir=/${name},upperdir=${upper},workdir=${work}`)} "$R/${name}"`);
+  }
+  for (const name of TMPFS) {
+    await mkdir(join(root, name), { recursive: true });
+    lines.push(`mount -t tmpfs -o mode=${name === 'tmp' ? '1777' : '755'} tmpfs "$R/${name}"`);
+  }
+  for (const name of ['proc', 'sys', 'dev']) await mkdir(join(root, name), { recursive: true });
+  lines.push('mount -t proc proc "$R/proc"', 'mount -t sysfs -o ro sysfs "$R/sys"', 'mount --rbind /dev "$R/dev"');
+  return lines;
+}
+
+/** The kubelet's /etc/hosts, /etc/hostname and /etc/resolv.conf, bound over the overlay's. */
+function podFileLines(files: RootfsSpec['podFiles']): string[] {
+  return ([['hosts', files.hosts], ['hostname', files.hostname], ['resolv.conf', files.resolvConf]] as const).flatMap(([file, source]) => [
+    // A symlinked /etc/resolv.conf (systemd-resolved) is replaced by a plain file to bind onto.
+    `rm -f "$R/etc/${file}"; : > "$R/etc/${file}"`,
+    `mount --bind ${shellQuote(source)} "$R/etc/${file}"`,
+  ]);
+}
+
+/** Host directories (the repository, Node) read-only at their own paths. */
+async function hostDirLines(root: string, dirs: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const dir of uniqueHostDirs(dirs)) {
+    const at = inside(root, dir);
+    await mkdir(at, { recursive: true });
+    lines.push(`mount --bind -o ro ${shellQuote(dir)} ${shellQuote(at)}`);
+  }
+  return lines;
+}
+
+function volumeLines(v: VolumeMount, root: string): string[] {
+  const at = shellQuote(inside(root, v.target));
+  const isFile = existsSync(v.source) && !lstatSync(v.source).isDirectory();
+  const make = isFile ? `mkdir -p "$(dirname ${at})"; [ -e ${at} ] || : > ${at}` : `mkdir -p ${at}`;
+  return [make, `mount --bind${v.readOnly ? ' -o ro' : ''} ${shellQuote(v.source)} ${at}`];
+}
+
+/** Drops directories already covered by another in the list (binding both would hide the inner). */
+function uniqueHostDirs(dirs: string[]): string[] {
+  const real = [...new Set(dirs.map((d) => realpathSync(d)))].sort();
+  return real.filter((d, i) => !real.slice(0, i).some((p) => d === p || d.startsWith(p + '/')));
+}
+
+/** The node-wide list of host directories a container needs: the repo and Node's install dir. */
+export function defaultHostDirs(repoRoot: string): string[] {
+  return [repoRoot, dirname(dirname(realpathSync(process.execPath)))];
+}

@@ -1,0 +1,138 @@
+/**
+ * Files a kubelet writes for a pod on the node: /etc/hosts, /etc/hostname, /etc/resolv.conf and the
+ * contents of configMap, secret, projected, downwardAPI and emptyDir volumes.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile, chmod } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { KObject, Store } from '../contract.ts';
+import { ContainerConfigError } from './container-env.ts';
+import { CLUSTER_DOMAIN, DNS_IP } from './network-constants.ts';
+import type { VolumeMount } from './container-rootfs.ts';
+
+export interface PodFiles { hosts: string; hostname: string; resolvConf: string }
+
+/**
+ * resolv.conf as the kubelet writes it (pkg/kubelet/network/dns/dns.go): for ClusterFirst (and
+ * ClusterFirstWithHostNet) the namespace's service domain, svc, the cluster domain and ndots:5;
+ * for Default (and ClusterFirst on the host network) the node's own file; for None only dnsConfig.
+ * dnsConfig's searches, nameservers and options are appended.
+ */
+export function resolvConf(namespace: string, pod?: KObject): string {
+  const cfg = pod?.spec?.dnsConfig;
+  const policy = pod?.spec?.dnsPolicy ?? 'ClusterFirst';
+  const nodeDefault = policy === 'Default' || (policy === 'ClusterFirst' && pod?.spec?.hostNetwork);
+  let search: string[] = [];
+  let servers: string[] = [];
+  let options: string[] = [];
+  if (nodeDefault) {
+    const host = readFileSync('/etc/resolv.conf', 'utf8').split('\n').map((l) => l.trim().split(/\s+/));
+    search = host.filter((l) => l[0] === 'search').flatMap((l) => l.slice(1));
+    servers = host.filter((l) => l[0] === 'nameserver').map((l) => l[1]);
+    options = host.filter((l) => l[0] === 'options').flatMap((l) => l.slice(1));
+  } else if (policy !== 'None') {
+    search = [`${namespace}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN];
+    servers = [DNS_IP];
+    options = ['ndots:5'];
+  }
+  search.push(...(cfg?.searches ?? []));
+  servers.push(...(cfg?.nameservers ?? []));
+  options.push(...((cfg?.options ?? []) as Array<{ name: string; value?: string }>).map((o) => (o.value ? `${o.name}:${o.value}` : o.name)));
+  return [search.length ? `search ${search.join(' ')}` : '', ...servers.map((s) => `nameserver ${s}`), options.length ? `options ${options.join(' ')}` : '']
+    .filter(Boolean).join('\n') + '\n';
+}
+
+/** /etc/hosts as the kubelet writes it (pkg/kubelet/kubelet_pods.go managedHostsFileContent). */
+export function hostsFile(pod: KObject, podIP: string, podIP6: string): string {
+  const hostname = pod.spec?.hostname ?? pod.metadata.name;
+  const fqdn = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.${CLUSTER_DOMAIN}\t` : '';
+  let out = '# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' +
+    'fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n' +
+    `${podIP}\t${fqdn}${hostname}\n${podIP6}\t${fqdn}${hostname}\n`;
+  for (const alias of pod.spec?.hostAliases ?? []) out += `\n# Entries added by HostAliases.\n${alias.ip}\t${(alias.hostnames ?? []).join('\t')}\n`;
+  return out;
+}
+
+/** Writes hosts/hostname/resolv.conf into `dir`; resolves to their paths. */
+export async function writePodFiles(dir: string, pod: KObject, podIP: string, podIP6: string): Promise<PodFiles> {
+  await mkdir(dir, { recursive: true });
+  const files = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
+  await writeFile(files.hosts, hostsFile(pod, podIP, podIP6));
+  await writeFile(files.hostname, `${pod.spec?.hostname ?? pod.metadata.name}\n`);
+  await writeFile(files.resolvConf, resolvConf(pod.metadata.namespace ?? 'default', pod));
+  return files;
+}
+
+function decoded(obj: KObject): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  const binary = obj.kind === 'Secret' ? 'base64' : 'utf8';
+  for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, string>)) out[k] = Buffer.from(v, binary);
+  for (const [k, v] of Object.entries((obj.binaryData ?? {}) as Record<string, string>)) out[k] = Buffer.from(v, 'base64');
+  // The API server folds stringData into data on write; accept it here too for stores that do not.
+  for (const [k, v] of Object.entries((obj.stringData ?? {}) as Record<string, string>)) out[k] = Buffer.from(v, 'utf8');
+  return out;
+}
+
+async function writeKeys(dir: string, data: Record<string, Buffer>, items: Array<{ key: string; path: string; mode?: number }> | undefined, mode: number): Promise<void> {
+  const entries = items ? items.filter((i) => i.key in data).map((i) => [i.path, data[i.key], i.mode ?? mode] as const)
+    : Object.entries(data).map(([k, v]) => [k, v, mode] as const);
+  for (const [path, content, m] of entries) {
+    const file = join(dir, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, content);
+    await chmod(file, m);
+  }
+}
+
+function source(store: Store, ns: string, kind: 'configMap' | 'secret', ref: any): Record<string, Buffer> {
+  const name = kind === 'secret' ? (ref.secretName ?? ref.name) : ref.name;
+  const obj = store.get(kind === 'secret' ? 'secrets' : 'configmaps', ns, name);
+  if (obj) return decoded(obj);
+  if (ref.optional) return {};
+  throw new ContainerConfigError(`${kind === 'secret' ? 'secret' : 'configmap'} "${name}" not found`);
+}
+
+/** Fills one volume's directory under `dir`. Throws ContainerConfigError on a missing source. */
+async function fillVolume(dir: string, vol: any, pod: KObject, store: Store): Promise<string> {
+  const ns = pod.metadata.namespace ?? 'default';
+  if (vol.hostPath) return vol.hostPath.path;
+  await mkdir(dir, { recursive: true });
+  // emptyDir is world-writable (0777), so containers running as any user can write to it.
+  if (vol.emptyDir) await chmod(dir, 0o777);
+  if (vol.configMap) await writeKeys(dir, source(store, ns, 'configMap', vol.configMap), vol.configMap.items, vol.configMap.defaultMode ?? 0o644);
+  if (vol.secret) await writeKeys(dir, source(store, ns, 'secret', vol.secret), vol.secret.items, vol.secret.defaultMode ?? 0o644);
+  for (const src of vol.projected?.sources ?? []) {
+    const mode = vol.projected.defaultMode ?? 0o644;
+    if (src.configMap) await writeKeys(dir, source(store, ns, 'configMap', src.configMap), src.configMap.items, mode);
+    if (src.secret) await writeKeys(dir, source(store, ns, 'secret', src.secret), src.secret.items, mode);
+    // The sandbox API server does not issue bound tokens; a placeholder keeps in-cluster clients' file reads working.
+    if (src.serviceAccountToken) await writeKeys(dir, { [src.serviceAccountToken.path]: Buffer.from('sandbox-token') }, undefined, mode);
+  }
+  return dir;
+}
+
+/**
+ * Writes every volume of the pod under `dir/<volume name>` and returns a lookup from volume name
+ * to the host path a container's volumeMount binds.
+ */
+export async function writeVolumes(dir: string, pod: KObject, store: Store): Promise<Map<string, PodVolume>> {
+  const out = new Map<string, PodVolume>();
+  for (const vol of pod.spec?.volumes ?? []) {
+    // configMap, secret, projected and downwardAPI volumes are always read-only in a container.
+    const readOnly = !!(vol.configMap || vol.secret || vol.projected || vol.downwardAPI);
+    out.set(vol.name, { path: await fillVolume(join(dir, vol.name), vol, pod, store), readOnly });
+  }
+  return out;
+}
+
+/** A volume's directory on the host, and whether containers always see it read-only. */
+export interface PodVolume { path: string; readOnly: boolean }
+
+/** A container's volumeMounts as bind mounts; a mount naming an unknown volume is a config error. */
+export function containerMounts(container: any, volumes: Map<string, PodVolume>): VolumeMount[] {
+  return (container.volumeMounts ?? []).map((m: any) => {
+    const vol = volumes.get(m.name);
+    if (!vol) throw new ContainerConfigError(`cannot find volume "${m.name}" to mount into container "${container.name}"`);
+    return { source: m.subPath ? join(vol.path, m.subPath) : vol.path, target: m.mountPath, readOnly: vol.readOnly || !!m.readOnly };
+  });
+}
