@@ -15,16 +15,27 @@ import { AgentServer } from './server.ts';
 import { createLog } from './log.ts';
 import { parseAgentSettings } from './settings.ts';
 
+/** The flags, or undefined once the one that was wrong is printed (parseArgs names it). */
+function readFlags(): Record<string, string | boolean | undefined> | undefined {
+  try {
+    return parseArgs({
+      options: {
+        listen: { type: 'string' },
+        'token-sha256': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      listen: { type: 'string' },
-      'token-sha256': { type: 'string' },
-      'idle-timeout': { type: 'string' },
-      'log-level': { type: 'string' },
-    },
-    strict: true,
-  });
+  const values = readFlags();
+  if (!values) return 2;
   const settings = parseAgentSettings(values, process.env);
   if ('error' in settings) {
     process.stderr.write(`error: ${settings.error}\n`);
@@ -51,6 +62,13 @@ async function main(): Promise<number> {
       void server.close().finally(() => process.exit(0));
     });
   }
+  // After an uncaught error no async cleanup can be trusted to run: remove the iptables rules
+  // with blocking calls (the guard would also remove them once this process is gone).
+  process.once('uncaughtException', (err) => {
+    log.warn('uncaught error; removing iptables rules and exiting', { error: err.stack ?? err.message });
+    server.closeSync();
+    process.exit(1);
+  });
   return -1;
 }
 

@@ -8,10 +8,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { RequestOp } from '../src/protocol/constants.ts';
+import { Capability, RequestOp } from '../src/protocol/constants.ts';
 import { Session, RequestError } from '../src/session/session.ts';
 import { connectOutgoing } from './outgoing.ts';
 import { lookupHost } from './dns.ts';
+import { IncomingTraffic } from './incoming/incoming-traffic.ts';
 import type { AgentLog } from './log.ts';
 
 export interface AgentOptions {
@@ -26,6 +27,8 @@ export interface AgentOptions {
   /** Called when the idle timeout expires. */
   onIdle(): void;
   agentName?: string;
+  /** Incoming traffic (-R) for every session; by default one with a random agent id. */
+  incoming?: IncomingTraffic;
 }
 
 export class AgentServer {
@@ -33,11 +36,13 @@ export class AgentServer {
   readonly #server: Server;
   readonly #sessions = new Set<Session>();
   readonly #sockets = new Set<Socket>();
+  readonly #incoming: IncomingTraffic;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
 
   constructor(options: AgentOptions) {
     this.#options = options;
+    this.#incoming = options.incoming ?? new IncomingTraffic({ log: options.log });
     this.#server = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.#onConnection(socket));
   }
 
@@ -58,13 +63,19 @@ export class AgentServer {
     return this.#sessions.size;
   }
 
-  /** Stops listening and ends every session. */
+  /** Stops listening, removes the incoming-traffic rules, and ends every session. */
   async close(): Promise<void> {
     this.#closing = true;
     this.#disarmIdleTimer();
+    await this.#incoming.close();
     await Promise.all([...this.#sessions].map((s) => s.close(1000)));
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Blocking removal of the iptables rules, for exit paths where the event loop stops (uncaught errors). */
+  closeSync(): void {
+    this.#incoming.closeSync();
   }
 
   #verifyToken = (token: Buffer): boolean => {
@@ -94,10 +105,17 @@ export class AgentServer {
     session.on('stream', (stream) => connectOutgoing(stream, log));
     session.handleRequests(async (op, body) => {
       if (op === RequestOp.dnsLookup) return lookupHost(body);
+      if (op === RequestOp.portSubscribe || op === RequestOp.portUnsubscribe) {
+        if (!(session.capabilities & Capability.incoming)) {
+          throw new RequestError('ENOTSUP', 'incoming traffic was not agreed in the handshake (capability incoming)');
+        }
+        return op === RequestOp.portSubscribe ? this.#incoming.subscribe(session, body) : this.#incoming.unsubscribe(session, body);
+      }
       throw new RequestError('ENOTSUP', `request op ${op} is not supported by this agent`);
     });
     session.on('close', (err?: Error) => {
       this.#sessions.delete(session);
+      this.#incoming.endSession(session).catch((e: Error) => log.warn('cannot end the session\'s subscriptions', { error: e.message }));
       log.info('session ended', { reason: err?.message ?? 'closed by client', sessions: this.#sessions.size });
       this.#armIdleTimer();
     });

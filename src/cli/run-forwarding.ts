@@ -7,12 +7,16 @@
 import { ExitCode, MirrordError } from '../errors.ts';
 import { LocalForward } from '../forward/local-forward.ts';
 import { formatHostPort } from '../forward/address-spec.ts';
+import { describeMode } from '../forward/reverse-spec.ts';
 import { AgentManager } from '../kube/agent-manager.ts';
 import { DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts';
 import { loadKubeContext } from '../kube/kubeconfig.ts';
 import type { KubeContext } from '../kube/kubeconfig.ts';
 import { checkNamespace, checkPermissions } from '../kube/preflight.ts';
 import { SocksServer } from '../socks/socks-server.ts';
+import type { Session } from '../session/session.ts';
+import type { ReverseForwards } from '../forward/reverse-forward.ts';
+import { startTargeted } from './run-targeted.ts';
 import { AgentLink } from '../transport/agent-link.ts';
 import { stderrColors as c } from '../ui/colors.ts';
 import { connectionLogger, describeError } from '../ui/connection-log.ts';
@@ -20,6 +24,14 @@ import { Spinner } from '../ui/spinner.ts';
 import { formatSummary } from '../ui/summary.ts';
 import type { ForwardingPlan } from './forwarding-options.ts';
 import { CLI_VERSION } from './version.ts';
+
+/** Starts, reconnects and removes the agent: AgentManager (targetless) or TargetedAgentManager. */
+export interface AgentProvider {
+  readonly agent: { podName: string } | undefined;
+  start(): Promise<Session>;
+  reconnect(): Promise<Session>;
+  cleanup(): Promise<void>;
+}
 
 interface Listeners {
   forwards: LocalForward[];
@@ -46,9 +58,10 @@ async function bindListeners(plan: ForwardingPlan, link: AgentLink): Promise<Lis
   return { forwards, socks, close };
 }
 
-function printSummary(plan: ForwardingPlan, listeners: Listeners, ctx: KubeContext): void {
+function printSummary(plan: ForwardingPlan, listeners: Listeners, ctx: KubeContext, reverse: ReverseForwards | undefined, target: string | undefined): void {
   say(
     formatSummary({
+      reverse: (reverse?.plans ?? []).map((r) => ({ from: `${target}:${r.remotePort}`, to: formatHostPort('127.0.0.1', r.localPort), mode: describeMode(r) })),
       forwards: listeners.forwards.map((f) => ({ address: plan.bindAddress, port: f.port, destination: formatHostPort(f.spec.host, f.spec.port) })),
       socks: listeners.socks ? { address: listeners.socks.spec.address, port: listeners.socks.port, auth: plan.socksAuth !== undefined } : undefined,
       namespace: ctx.namespace,
@@ -58,7 +71,7 @@ function printSummary(plan: ForwardingPlan, listeners: Listeners, ctx: KubeConte
 }
 
 /** Tells the user about drops once each, and about reconnects; -v adds every retry. */
-function reportLinkEvents(link: AgentLink, manager: AgentManager, verbose: boolean): void {
+function reportLinkEvents(link: AgentLink, manager: AgentProvider, verbose: boolean): void {
   link.on('disconnected', (err) => {
     say(c.yellow(`agent connection lost${err ? ` (${describeError(err)})` : ''}; reconnecting, local ports stay open`));
   });
@@ -88,14 +101,23 @@ function waitForEnd(link: AgentLink): Promise<ExitCode> {
 }
 
 /** Starts the agent under a spinner; Ctrl-C during startup still deletes what was created. */
-async function startAgent(ctx: KubeContext, manager: AgentManager, spinner: Spinner) {
+async function startAgent(manager: AgentProvider, spinner: Spinner, prepare: () => Promise<void>, attach: (session: Session) => Promise<void>) {
+  let onInterrupt: () => void = () => {};
   const interrupted = new Promise<never>((_, reject) => {
-    process.once('SIGINT', () => reject(new MirrordError('EINTERRUPTED', 'interrupted while the agent was starting', ExitCode.interrupted)));
+    onInterrupt = () => reject(new MirrordError('EINTERRUPTED', 'interrupted while the agent was starting', ExitCode.interrupted));
+    process.once('SIGINT', onInterrupt);
   });
+  // Nobody awaits `interrupted` once startup has finished.
+  interrupted.catch(() => {});
   try {
-    spinner.update(`checking access to namespace ${ctx.namespace}`);
-    await Promise.race([Promise.all([checkNamespace(ctx), checkPermissions(ctx)]), interrupted]);
+    await Promise.race([prepare(), interrupted]);
     const session = await Promise.race([manager.start(), interrupted]);
+    try {
+      await Promise.race([attach(session), interrupted]);
+    } catch (err) {
+      session.destroy();
+      throw err;
+    }
     spinner.stop(c.green(`agent ready in ${spinner.elapsed} s`) + c.dim(` (pod ${manager.agent?.podName})`));
     return session;
   } catch (err) {
@@ -103,7 +125,7 @@ async function startAgent(ctx: KubeContext, manager: AgentManager, spinner: Spin
     await manager.cleanup();
     throw err;
   } finally {
-    process.removeAllListeners('SIGINT');
+    process.off('SIGINT', onInterrupt);
   }
 }
 
@@ -113,24 +135,52 @@ async function startAgent(ctx: KubeContext, manager: AgentManager, spinner: Spin
  */
 export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
   if (plan.exposedWarning) say(c.yellow(`warning: ${plan.exposedWarning}`));
-  let manager: AgentManager | undefined;
-  const link = new AgentLink({ connect: () => (manager as AgentManager).reconnect(), exitOnDisconnect: plan.exitOnDisconnect });
+  let manager: AgentProvider | undefined;
+  let attach: (session: Session) => Promise<void> = async () => {};
+  const link = new AgentLink({
+    // A new session after a drop gets its -R subscriptions before it serves anything; if they
+    // fail, the link counts it as a failed attempt and retries.
+    connect: async () => {
+      const session = await (manager as AgentProvider).reconnect();
+      try {
+        await attach(session);
+      } catch (err) {
+        session.destroy();
+        throw err;
+      }
+      return session;
+    },
+    exitOnDisconnect: plan.exitOnDisconnect,
+  });
   const listeners = await bindListeners(plan, link);
   try {
     const ctx = loadKubeContext({ kubeconfigPath: plan.kubeconfigPath, context: plan.context, namespace: plan.namespace });
     const spinner = new Spinner('connecting to the cluster');
     // Startup progress drives the spinner; later (a replacement agent) it is shown only with -v.
     let progress = (text: string) => spinner.update(text);
-    manager = new AgentManager(ctx, {
+    const agentOptions = {
       image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
       idleTimeoutMs: plan.agentIdleTimeoutMs,
       startupTimeoutMs: plan.agentStartupTimeoutMs,
       cliVersion: CLI_VERSION,
-      onProgress: (text) => progress(text),
-    });
-    link.start(await startAgent(ctx, manager, spinner));
+      onProgress: (text: string) => progress(text),
+    };
+    let prepare = async () => {
+      spinner.update(`checking access to namespace ${ctx.namespace}`);
+      await Promise.all([checkNamespace(ctx), checkPermissions(ctx)]);
+    };
+    let reverse: ReverseForwards | undefined;
+    let describeTarget: () => string | undefined = () => undefined;
+    if (plan.targeting) {
+      const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: connectionLogger(plan.verbose, say), say });
+      ({ manager, prepare, attach, reverse } = run);
+      describeTarget = run.describe;
+    } else {
+      manager = new AgentManager(ctx, agentOptions);
+    }
+    link.start(await startAgent(manager, spinner, prepare, attach));
     progress = plan.verbose ? (text) => say(c.dim(text)) : () => {};
-    printSummary(plan, listeners, ctx);
+    printSummary(plan, listeners, ctx, reverse, describeTarget());
     reportLinkEvents(link, manager, plan.verbose);
     return await waitForEnd(link);
   } finally {

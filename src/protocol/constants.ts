@@ -19,7 +19,7 @@ export const HEADER_SIZE = 10;
 export const MAX_FRAME_PAYLOAD = 1024 * 1024;
 
 /** Largest payload the sender puts in one DATA frame, so that streams take turns often. */
-export const DATA_CHUNK = 64 * 1024;
+export const DATA_CHUNK = 256 * 1024;
 
 /** Frame types. */
 export const FrameType = {
@@ -144,6 +144,16 @@ export const Capability = {
 export const RequestOp = {
   /** Resolve a hostname in the cluster. Body: {host, family?}. Answer: {addresses}. */
   dnsLookup: 1,
+  /**
+   * cli → agent. Redirect a TCP port of the pod to this session (`-R`). Body: {port, mode: 'steal' |
+   * 'mirror', filter?: {header?, path?, ports?}}. Answer: {subscription}. Errors: EINVAL, ENOTLISTENING,
+   * EPERM, EEXIST.
+   */
+  portSubscribe: 2,
+  /** cli → agent. Ends a subscription. Body: {subscription}. Answer: null. */
+  portUnsubscribe: 3,
+  /** agent → cli. Something the user should know. Body: {kind: 'mirrorDropped', port, dropped, total}. Answer: null. */
+  notice: 4,
 } as const;
 export type RequestOp = (typeof RequestOp)[keyof typeof RequestOp];
 

@@ -9,7 +9,7 @@ import { ProtocolError, ProtocolErrorCode } from '../protocol/errors.ts';
 import { decodeGoAway, decodeHello, decodeWelcome, encodeGoAway, encodeHello, encodeWelcome, type Hello } from '../protocol/frames.ts';
 
 /** Everything this build can do. */
-export const ALL_CAPABILITIES = Capability.tcpConnect | Capability.dns;
+export const ALL_CAPABILITIES = Capability.tcpConnect | Capability.dns | Capability.incoming;
 
 /** The largest handshake frame accepted (HELLO is about 300 bytes at most). */
 const MAX_HANDSHAKE_FRAME = 4096;
@@ -64,10 +64,11 @@ export async function clientHandshake(transport: Duplex, options: ConnectOptions
     throw new ProtocolError(ProtocolErrorCode.unexpected, `the agent answered HELLO with frame type ${type}, not WELCOME`);
   }
   const welcome = decodeWelcome(payload);
-  if (welcome.version !== (options.version ?? PROTOCOL_VERSION)) {
+  const version = options.version ?? PROTOCOL_VERSION;
+  if (welcome.version !== version) {
     transport.destroy();
     throw new ProtocolError(ProtocolErrorCode.versionMismatch,
-      `the agent (${welcome.agent}) speaks protocol version ${welcome.version}, this CLI speaks ${PROTOCOL_VERSION}`);
+      `the agent (${welcome.agent}) speaks protocol version ${welcome.version}, this CLI speaks ${version}`);
   }
   return { capabilities: welcome.capabilities & capabilities, peerName: welcome.agent, leftover };
 }
@@ -118,6 +119,7 @@ function readFirstFrame(transport: Duplex, timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT
     const cleanup = () => {
       clearTimeout(timer);
       transport.off('data', onData);
+      transport.off('end', onClose);
       transport.off('close', onClose);
       transport.off('error', onError);
       transport.pause();
@@ -145,6 +147,9 @@ function readFirstFrame(transport: Duplex, timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT
     const onError = (err: Error) => fail(new ProtocolError(ProtocolErrorCode.transportClosed, `the connection to ${peer} failed during the handshake: ${err.message}`));
     const timer = setTimeout(() => fail(new ProtocolError(ProtocolErrorCode.keepaliveTimeout, `${peer} did not complete the handshake within ${timeoutMs} ms`)), timeoutMs);
     transport.on('data', onData);
+    // 'end' as well as 'close': a transport that allows half-open (an in-memory pair, some
+    // adapters) never closes by itself when the peer ends, and a handshake cannot finish then.
+    transport.on('end', onClose);
     transport.on('close', onClose);
     transport.on('error', onError);
   });

@@ -154,30 +154,41 @@ export class MuxStream extends Duplex implements DataSource {
     return this.#finQueued && !this.#finSent;
   }
 
-  pullFrame(max: number): [Buffer, Buffer?] | undefined {
+  pullFrame(max: number): Buffer[] | undefined {
     if (!this.sendable) return undefined;
     if (this.#queuedBytes === 0) {
       this.#finSent = true;
       queueMicrotask(() => this.#maybeRelease());
       return [this.#host.dataHeader(this.id, 0, true)];
     }
-    const head = this.#queue[0];
-    const n = Math.min(max, this.#credit, head.chunk.length);
-    let payload: Buffer;
-    if (n === head.chunk.length) {
-      payload = head.chunk;
-      this.#queue.shift();
-    } else {
-      payload = head.chunk.subarray(0, n);
-      head.chunk = head.chunk.subarray(n);
+    // Gather queued chunks into one frame, without copying: the application's writes are often
+    // smaller than a frame, and fewer, larger frames mean fewer, larger writes at the far end.
+    const frame: Buffer[] = [Buffer.alloc(0)];
+    const completed: Array<(err?: Error | null) => void> = [];
+    let n = 0;
+    const limit = Math.min(max, this.#credit);
+    while (n < limit && this.#queue.length > 0) {
+      const head = this.#queue[0];
+      const take = Math.min(limit - n, head.chunk.length);
+      if (take === head.chunk.length) {
+        frame.push(head.chunk);
+        this.#queue.shift();
+        if (head.callback) completed.push(head.callback);
+      } else {
+        frame.push(head.chunk.subarray(0, take));
+        head.chunk = head.chunk.subarray(take);
+      }
+      n += take;
     }
     this.#credit -= n;
     this.#queuedBytes -= n;
     const fin = this.#queuedBytes === 0 && this.#finQueued;
     if (fin) this.#finSent = true;
+    frame[0] = this.#host.dataHeader(this.id, n, fin);
     this.#releaseWriters();
+    for (const callback of completed) callback();
     if (fin) queueMicrotask(() => this.#maybeRelease());
-    return [this.#host.dataHeader(this.id, n, fin), payload];
+    return frame;
   }
 
   // ---- Duplex ----

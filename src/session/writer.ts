@@ -13,13 +13,23 @@ import { DATA_CHUNK } from '../protocol/constants.ts';
 /** How many bytes may sit in the transport's write buffer before the writer waits for 'drain'. */
 export const TRANSPORT_BUFFER = 256 * 1024;
 
+/**
+ * How many flushes in a row may run from the microtask queue before the writer waits for the next
+ * turn of the event loop. Over a transport that delivers synchronously (an in-memory pair) each
+ * frame this writer sends makes the peer answer in a microtask, which wakes this writer again: two
+ * sessions could hand frames back and forth forever without timers or I/O ever running. Over TCP
+ * the writer is woken from I/O callbacks and runs from setImmediate or 'drain' often, so the limit
+ * is rarely reached and deferring costs no latency there.
+ */
+const MICROTASK_FLUSHES_IN_A_ROW = 256;
+
 /** A stream as the writer sees it: it can hand over its next DATA frame. */
 export interface DataSource {
   /**
    * Returns the next DATA frame (header, then payload if any) of at most `max` payload bytes that
    * the stream has credit for, or undefined if it has nothing it may send now.
    */
-  pullFrame(max: number): [Buffer, Buffer?] | undefined;
+  pullFrame(max: number): Buffer[] | undefined;
   /** True if pullFrame would return a frame. */
   readonly sendable: boolean;
 }
@@ -31,6 +41,8 @@ export class FrameWriter {
   /** Streams with something to send, in turn order. A Set keeps insertion order and dedupes. */
   #ready = new Set<DataSource>();
   #scheduled = false;
+  /** Flushes run from the microtask queue since the writer last ran from a macrotask. */
+  #microtaskFlushes = 0;
   #waitingForDrain = false;
   #closed = false;
 
@@ -75,11 +87,23 @@ export class FrameWriter {
   #schedule(): void {
     if (this.#scheduled || this.#waitingForDrain) return;
     this.#scheduled = true;
+    if (this.#microtaskFlushes >= MICROTASK_FLUSHES_IN_A_ROW) {
+      setImmediate(() => this.#flushNextTurn());
+      return;
+    }
     // Batch everything queued in this turn of the event loop into one writev.
     queueMicrotask(() => {
       this.#scheduled = false;
+      this.#microtaskFlushes++;
       this.#flush();
     });
+  }
+
+  /** Runs a flush scheduled with setImmediate: the event loop has turned since the last one. */
+  #flushNextTurn(): void {
+    this.#scheduled = false;
+    this.#microtaskFlushes = 0;
+    this.#flush();
   }
 
   #flush(): void {
@@ -108,16 +132,14 @@ export class FrameWriter {
       this.#waitingForDrain = true;
       transport.once('drain', () => {
         this.#waitingForDrain = false;
+        this.#microtaskFlushes = 0;
         this.#flush();
       });
     } else {
       // Uncorking flushed synchronously. Yield once so incoming frames (window updates, pings)
       // are read between batches, then go on.
       this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        this.#flush();
-      });
+      setImmediate(() => this.#flushNextTurn());
     }
   }
 
@@ -128,8 +150,7 @@ export class FrameWriter {
       const frame = source.pullFrame(DATA_CHUNK);
       if (source.sendable) this.#ready.add(source);
       if (!frame) continue;
-      this.#transport.write(frame[0]);
-      if (frame[1]) this.#transport.write(frame[1]);
+      for (const piece of frame) this.#transport.write(piece);
       return true;
     }
     return false;

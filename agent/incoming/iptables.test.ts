@@ -1,0 +1,43 @@
+/** Reading `iptables -S` output, planning a chain's removal, and judging leftover chains. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planChainRemoval, splitRuleLine } from './iptables.ts';
+import { judgeChains } from './leftovers.ts';
+import { ownerComment, parseOwnerComment, processStartTime } from './owner.ts';
+
+const listing = [
+  '-P PREROUTING ACCEPT',
+  '-N KMRD-aaaaaaaa',
+  '-N KMRD-bbbbbbbb',
+  '-N KMRD-cccccccc',
+  '-A PREROUTING -p tcp -m comment --comment "kubectl-mirrord agent aaaaaaaa pid 10 start 5 pidns 7" -j KMRD-aaaaaaaa',
+  '-A PREROUTING -p tcp -m comment --comment "kubectl-mirrord agent bbbbbbbb pid 11 start 6 pidns 7" -j KMRD-bbbbbbbb',
+  '-A KMRD-aaaaaaaa -p tcp -m tcp --dport 80 -m comment --comment "kubectl-mirrord agent aaaaaaaa pid 10 start 5 pidns 7" -j REDIRECT --to-ports 4000',
+].join('\n');
+
+test('split keeps quoted comments whole, with escapes', () => {
+  assert.deepEqual(splitRuleLine('-A X -m comment --comment "a \\"b\\" c" -j Y'), ['-A', 'X', '-m', 'comment', '--comment', 'a "b" c', '-j', 'Y']);
+});
+
+test('removal deletes the jump by its exact spec, then flushes and deletes the chain', () => {
+  assert.deepEqual(planChainRemoval(listing, 'KMRD-aaaaaaaa'), [
+    ['-D', 'PREROUTING', '-p', 'tcp', '-m', 'comment', '--comment', 'kubectl-mirrord agent aaaaaaaa pid 10 start 5 pidns 7', '-j', 'KMRD-aaaaaaaa'],
+    ['-F', 'KMRD-aaaaaaaa'], ['-X', 'KMRD-aaaaaaaa'],
+  ]);
+  assert.deepEqual(planChainRemoval(listing, 'KMRD-dddddddd'), [], 'a missing chain is nothing to do');
+});
+
+test('leftovers: dead owners and ownerless chains go, live and unknown ones stay, ours is skipped', () => {
+  const verdicts = judgeChains(listing, 'KMRD-bbbbbbbb', (owner) => (owner.pid === 10 ? 'dead' : 'alive'));
+  assert.deepEqual(verdicts.map((v) => [v.chain, v.action]), [['KMRD-aaaaaaaa', 'removed'], ['KMRD-cccccccc', 'removed']]);
+  const kept = judgeChains(listing, 'KMRD-cccccccc', () => 'unknown');
+  assert.deepEqual(kept.map((v) => v.action), ['kept', 'kept']);
+});
+
+test('owner comments round-trip; this process has a start time', () => {
+  const owner = { agentId: '0123abcd', pid: 42, start: 99, pidNs: 4026531836 };
+  assert.deepEqual(parseOwnerComment(ownerComment(owner)), owner);
+  assert.equal(parseOwnerComment('something else'), undefined);
+  assert.ok((processStartTime(process.pid) ?? 0) > 0);
+  assert.equal(processStartTime(4194303 + 1), undefined);
+});

@@ -1,0 +1,79 @@
+/**
+ * Counts a mirror subscription's copies and tells the CLI when copies were dropped, at most once
+ * per interval, so that a burst of drops does not become a burst of notices. The last count of a
+ * burst is always sent (a trailing notice after the interval).
+ */
+import { RequestOp } from '../../src/protocol/constants.ts';
+import type { Session } from '../../src/session/session.ts';
+
+/** Body of the notice request (agent → cli) for dropped mirror copies. */
+export interface MirrorDroppedNotice {
+  kind: 'mirrorDropped';
+  port: number;
+  /** Connections whose copy was dropped so far in this subscription. */
+  dropped: number;
+  /** Connections mirrored so far in this subscription. */
+  total: number;
+}
+
+export const NOTICE_INTERVAL_MS = 1000;
+
+export class MirrorStats {
+  readonly #session: Session;
+  readonly #port: number;
+  readonly #intervalMs: number;
+  #total = 0;
+  #dropped = 0;
+  #lastSentAt = -Infinity;
+  #timer: NodeJS.Timeout | undefined;
+  #reportedDropped = 0;
+
+  constructor(session: Session, port: number, intervalMs = NOTICE_INTERVAL_MS) {
+    this.#session = session;
+    this.#port = port;
+    this.#intervalMs = intervalMs;
+  }
+
+  get total(): number { return this.#total; }
+  get dropped(): number { return this.#dropped; }
+
+  /** A connection is being mirrored. */
+  countConnection(): void {
+    this.#total++;
+  }
+
+  /** A connection's copy was dropped. */
+  countDrop(): void {
+    this.#dropped++;
+    this.#schedule();
+  }
+
+  /** Stops the trailing notice (the subscription ended). */
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(): void {
+    if (this.#timer) return;
+    const wait = this.#lastSentAt + this.#intervalMs - performance.now();
+    if (wait <= 0) {
+      this.#send();
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#send();
+    }, wait);
+    this.#timer.unref();
+  }
+
+  #send(): void {
+    if (this.#dropped === this.#reportedDropped || this.#session.closed) return;
+    this.#lastSentAt = performance.now();
+    this.#reportedDropped = this.#dropped;
+    const body: MirrorDroppedNotice = { kind: 'mirrorDropped', port: this.#port, dropped: this.#dropped, total: this.#total };
+    // The answer is null; a CLI that does not handle notices answers ENOTSUP, which changes nothing.
+    this.#session.request(RequestOp.notice, body).catch(() => {});
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The agent as a real process, the way its image runs it: it prints the listening line, serves a
+ * session, exits 0 after its idle timeout, and exits 2 naming a bad flag.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Session } from '../src/session/session.ts';
+import { TOKEN, readAll, writeAll } from '../src/session/session-harness.ts';
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const hash = createHash('sha256').update(TOKEN).digest('hex');
+
+/** The environment without any MIRRORD_AGENT_* setting, so only the flags count. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MIRRORD_AGENT_')));
+}
+
+test('the agent process listens, serves a session, and exits 0 after its idle timeout', async () => {
+  const echo = createServer((socket) => socket.pipe(socket));
+  echo.listen(0, '127.0.0.1');
+  await once(echo, 'listening');
+  const agent = spawn(process.execPath, [main, '--listen', '127.0.0.1:0', '--token-sha256', hash, '--idle-timeout', '300'], {
+    env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  agent.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const exited = once(agent, 'exit') as Promise<[number | null, string | null]>;
+  try {
+    const [line] = await once(createInterface({ input: agent.stdout }), 'line') as [string];
+    const listening = JSON.parse(line) as { event: string; address: string; port: number };
+    assert.equal(listening.event, 'listening');
+    assert.equal(listening.address, '127.0.0.1');
+    assert.ok(listening.port > 0);
+
+    const socket = connect({ host: '127.0.0.1', port: listening.port });
+    await once(socket, 'connect');
+    const session = await Session.connect(socket, { token: TOKEN });
+    assert.equal(session.peerName, 'kubectl-mirrord-agent/0.1.0');
+    const stream = session.openStream({ host: '127.0.0.1', port: (echo.address() as AddressInfo).port });
+    const data = Buffer.alloc(100_000, 7);
+    const [echoed] = await Promise.all([readAll(stream), writeAll(stream, data)]);
+    assert.ok(echoed.equals(data));
+    await session.close();
+
+    const [code, signal] = await exited;
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    const log = stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string });
+    assert.deepEqual(log.map((l) => l.message), ['session started', 'session ended', 'no client for the idle timeout; exiting']);
+  } finally {
+    agent.kill();
+    echo.close();
+  }
+});
+
+test('a bad flag exits 2 naming the flag', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, [main, ...args], { env: cleanEnv(), encoding: 'utf8', timeout: 8000 });
+  const badIdle = run(['--token-sha256', hash, '--idle-timeout', 'soon']);
+  assert.equal(badIdle.status, 2);
+  assert.equal(badIdle.stdout, '');
+  assert.equal(badIdle.stderr, 'error: --idle-timeout / MIRRORD_AGENT_IDLE_TIMEOUT_MS is "soon"; expected whole milliseconds, at least 100\n');
+
+  const noToken = run([]);
+  assert.equal(noToken.status, 2);
+  assert.match(noToken.stderr, /^error: --token-sha256 \/ MIRRORD_AGENT_TOKEN_SHA256 must be/);
+
+  const unknown = run(['--token-sha256', hash, '--bogus']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /^error: .*--bogus/);
+});
