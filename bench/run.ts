@@ -2,11 +2,12 @@
  * `npm run bench`: measures side by side in one run and prints tables of measurements, ratios and
  * goals. `--json` prints one JSON object instead, whose `ratios` maps each name to a number.
  * `--quick` uses smaller transfers (for a smoke run; the figures are noisier). `--only NAME` runs one
- * case: session (loopback, no root) or portforward (the sandbox cluster; needs root).
+ * case: session (loopback, no root), portforward or reverse (the sandbox cluster; need root).
  */
 import { parseArgs } from 'node:util';
 import { benchSession } from './cases/session.ts';
 import { benchPortForward } from './cases/portforward.ts';
+import { benchReverse } from './cases/reverse.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 
 const { values } = parseArgs({
@@ -36,6 +37,9 @@ if (wanted('portforward')) {
   } else {
     merge(report, await benchPortForward({ bytes: values.quick ? GiB / 8 : GiB / 2, latencyCount: values.quick ? 100 : 500 }, log));
   }
+}
+if (wanted('reverse') && process.getuid?.() === 0) {
+  merge(report, await benchReverse({ latencyCount: values.quick ? 200 : 1000, durationMs: values.quick ? 2000 : 5000, concurrency: 8 }, log));
 }
 
 if (values.json) {

@@ -40,7 +40,7 @@ test('socks auth from the flag or the environment', () => {
 
 test('bad plans', () => {
   usageError(() => planForwarding({}, {}), /nothing to forward/);
-  usageError(() => planForwarding({ local: ['80:a:80'], remote: ['8080'] }, {}), /-R is not built yet/);
+  usageError(() => planForwarding({ local: ['80:a:80'], remote: ['8080'] }, {}), /reverse forwarding needs a target/);
   usageError(() => planForwarding({ socks: '1080', agentIdleTimeout: 'soon' }, {}), /--agent-idle-timeout 'soon'/);
   usageError(() => planForwarding({ socks: '1080', agentStartupTimeout: '0' }, {}), /--agent-startup-timeout/);
   assert.equal(planForwarding({ socks: '1080', agentIdleTimeout: '500ms' }, {}).agentIdleTimeoutMs, 500);

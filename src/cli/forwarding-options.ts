@@ -10,7 +10,8 @@ import { parseBindAddress, parseForwardSpecs } from '../forward/forward-spec.ts'
 import type { SocksCredentials, SocksListenSpec } from '../socks/socks-spec.ts';
 import { parseSocksAuth, parseSocksSpec } from '../socks/socks-spec.ts';
 import { parseDuration } from './duration.ts';
-import { notBuiltYet } from './not-built.ts';
+import { loadConfigFile } from '../config/config-file.ts';
+import { planTargeting, type Targeting } from './targeting-options.ts';
 
 /** The environment variable that may carry `user:pass` for the SOCKS server. */
 export const SOCKS_AUTH_ENV = 'KUBECTL_MIRRORD_SOCKS_AUTH';
@@ -31,6 +32,10 @@ export interface RawForwardingFlags {
   context?: string;
   exitOnDisconnect?: boolean;
   verbose?: boolean;
+  target?: string;
+  steal?: boolean;
+  configFile?: string;
+  agentMode?: string;
 }
 
 /** Everything a forwarding run needs, validated. */
@@ -44,8 +49,10 @@ export interface ForwardingPlan {
   exposedWarning: string | undefined;
   kubeconfigPath: string | undefined;
   context: string | undefined;
-  /** Undefined: the kubeconfig context's namespace. */
+  /** Undefined: the kubeconfig context's namespace. With a target: the target's namespace. */
   namespace: string | undefined;
+  /** The target, its agent and -R; undefined for the targetless agent. */
+  targeting: Targeting | undefined;
   agentImage: string | undefined;
   agentIdleTimeoutMs: number;
   agentStartupTimeoutMs: number;
@@ -72,6 +79,9 @@ export function addClusterFlags(command: Command): Command {
     .option('--agent-startup-timeout <duration>', 'give up if the agent is not ready after this long', '60s')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: the current context)')
+    .option('-t, --target <KIND/NAME>', 'run the agent in this pod: pod/NAME, deployment/NAME, statefulset/NAME, replicaset/NAME, job/NAME [/container/NAME]')
+    .option('--agent-mode <mode>', 'targeted agent: auto (ephemeral container, else a Job), ephemeral, or job (on the target\'s node)', 'auto')
+    .option('-f, --config-file <path>', 'mirrord-style config (JSON or YAML): target, agent.image, agent.namespace, feature.network.incoming')
     .option('--exit-on-disconnect', `exit with code 7 when the agent connection drops instead of reconnecting`)
     .option('-v, --verbose', 'log every connection, and print stack traces on errors');
 }
@@ -80,18 +90,19 @@ export function addClusterFlags(command: Command): Command {
 export function addForwardFlags(command: Command): Command {
   return command
     .option('-L, --local <[local_port:]host:port>', 'forward a local port to host:port as the cluster sees it (repeatable)', collect)
-    .option('-R, --remote <spec>', 'reverse traffic from the cluster (not built yet: issue 5)', collect)
+    .option('-R, --remote <remote_port[:local_port]>', "send the target pod's traffic on remote_port to 127.0.0.1:local_port (repeatable; mirror unless --steal)", collect)
+    .option('--steal', '-R takes the traffic (the local app answers) instead of mirroring a copy')
     .option('--socks <[addr:]port>', 'also run a SOCKS5 server here');
 }
 
-function namespaceOf(flags: RawForwardingFlags): string | undefined {
+function namespaceOf(flags: RawForwardingFlags, configAgentNamespace: string | undefined): string | undefined {
   const { namespace, agentNamespace } = flags;
   if (namespace !== undefined && agentNamespace !== undefined && namespace !== agentNamespace) {
     throw new UsageError('ENAMESPACE', `-n/--namespace '${namespace}' and -a/--agent-namespace '${agentNamespace}' disagree`, {
       hint: 'give one of them, or the same namespace to both',
     });
   }
-  return namespace ?? agentNamespace;
+  return namespace ?? agentNamespace ?? configAgentNamespace;
 }
 
 /**
@@ -100,13 +111,14 @@ function namespaceOf(flags: RawForwardingFlags): string | undefined {
  * @throws UsageError for any bad flag, naming it and what would be accepted.
  */
 export function planForwarding(flags: RawForwardingFlags, env: Record<string, string | undefined>, socksFlag = '--socks'): ForwardingPlan {
-  if (flags.remote && flags.remote.length > 0) throw notBuiltYet('-R', 'issue 5 (port-forward -R with steal/mirror)');
+  const config = flags.configFile === undefined ? undefined : loadConfigFile(flags.configFile);
+  const targeting = planTargeting(flags, config);
   const forwards = parseForwardSpecs(flags.local ?? []);
   const bindAddress = parseBindAddress(flags.address ?? '127.0.0.1');
   const socks = flags.socks === undefined ? undefined : parseSocksSpec(flags.socks, bindAddress, socksFlag);
-  if (forwards.length === 0 && socks === undefined) {
-    throw new UsageError('ENOFORWARD', 'nothing to forward: give at least one -L or --socks', {
-      hint: 'e.g. kubectl mirrord port-forward -L 8080:my-service:80 --socks 1080',
+  if (forwards.length === 0 && socks === undefined && (targeting?.reverse.length ?? 0) === 0) {
+    throw new UsageError('ENOFORWARD', 'nothing to forward: give at least one -L, -R or --socks', {
+      hint: 'e.g. kubectl mirrord port-forward -L 8080:my-service:80 --socks 1080, or --target deployment/web -R 80:8080',
     });
   }
   const authText = flags.socksAuth ?? env[SOCKS_AUTH_ENV];
@@ -124,8 +136,9 @@ export function planForwarding(flags: RawForwardingFlags, env: Record<string, st
     exposedWarning: exposed.length > 0 ? `listening on ${[...new Set(exposed)].join(', ')}: other machines on your network can reach the cluster through it` : undefined,
     kubeconfigPath: flags.kubeconfig,
     context: flags.context,
-    namespace: namespaceOf(flags),
-    agentImage: flags.agentImage,
+    namespace: targeting ? targeting.namespace : namespaceOf(flags, config?.agentNamespace),
+    targeting,
+    agentImage: flags.agentImage ?? config?.agentImage,
     agentIdleTimeoutMs: parseDuration(flags.agentIdleTimeout ?? '60s', '--agent-idle-timeout'),
     agentStartupTimeoutMs: parseDuration(flags.agentStartupTimeout ?? '60s', '--agent-startup-timeout'),
     exitOnDisconnect: flags.exitOnDisconnect === true,

@@ -27,7 +27,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 test('--help lists the commands and every exit code, without loading client-node', async () => {
-  for (const args of [['--help'], ['port-forward', '--help'], ['socks', '--help']]) {
+  for (const args of [['--help'], ['port-forward', '--help'], ['socks', '--help'], ['ls', '--help']]) {
     const { code, stdout, stderr } = await cli(args);
     assert.equal(code, 0, stderr);
     for (const value of Object.values(ExitCode)) assert.match(stdout, new RegExp(`^\\s+${value}  \\S`, 'm'), `exit code ${value} in ${args.join(' ')} --help`);
@@ -40,12 +40,19 @@ test('--version prints the package version', async () => {
   assert.match(stdout.trim(), /^\d+\.\d+\.\d+/);
 });
 
-test('exec and ls exist and say they are not built yet (exit 2); unknown flags are usage errors', async () => {
-  for (const args of [['exec', 'curl'], ['ls']]) {
-    const { code, stderr } = await cli(args);
-    assert.equal(code, ExitCode.usage);
-    assert.match(stderr, /^error: kubectl mirrord (exec|ls) is not built yet\nhint: /);
-  }
+test('exec says it is not built yet (exit 2); unknown flags and bad -R/--target are usage errors, without loading client-node', async () => {
+  const exec = await cli(['exec', 'curl']);
+  assert.equal(exec.code, ExitCode.usage);
+  assert.match(exec.stderr, /^error: kubectl mirrord exec is not built yet\nhint: /);
+  const noTarget = await cli(['port-forward', '-R', '80']);
+  assert.equal(noTarget.code, ExitCode.usage);
+  assert.match(noTarget.stderr, /^error: reverse forwarding needs a target \(--target pod\/NAME …\)\nhint: /);
+  const badTarget = await cli(['port-forward', '-t', 'svc/web', '-R', '80']);
+  assert.equal(badTarget.code, ExitCode.usage);
+  assert.match(badTarget.stderr, /invalid --target 'svc\/web': unknown kind 'svc'/);
+  const lsBoth = await cli(['ls', '-A', '-n', 'x']);
+  assert.equal(lsBoth.code, ExitCode.usage);
+  assert.match(lsBoth.stderr, /exclude each other/);
   const bad = await cli(['port-forward', '--bogus']);
   assert.equal(bad.code, ExitCode.usage);
   assert.match(bad.stderr, /unknown option '--bogus'/);

@@ -9,7 +9,9 @@ import type { Session } from '../session/session.ts';
 import { connectAgentSession } from '../transport/agent-session.ts';
 import { MirrordError } from '../errors.ts';
 import { errorFromKubeCall } from './api-errors.ts';
-import { AGENT_PORT, agentJobName, buildAgentJob } from './agent-job.ts';
+import type { V1Job } from '@kubernetes/client-node';
+import type { PortForwardTarget } from '../transport/open-portforward.ts';
+import { AGENT_PORT, agentJobName, buildAgentJob, type AgentJobOptions } from './agent-job.ts';
 import { waitForAgentPod } from './agent-pod-wait.ts';
 import type { KubeContext } from './kubeconfig.ts';
 
@@ -20,6 +22,10 @@ export interface AgentManagerOptions {
   cliVersion: string;
   /** Progress lines while an agent starts (for the spinner). */
   onProgress?: (text: string) => void;
+  /** Builds the Job; default: the targetless agent (buildAgentJob). The Job fallback of a target passes its own. */
+  buildJob?: (options: AgentJobOptions) => V1Job;
+  /** Where the agent of a running pod listens; default: that pod, port AGENT_PORT. */
+  endpoint?: (agentPodName: string) => PortForwardTarget;
 }
 
 /** One agent Job and how to reach it. */
@@ -66,7 +72,7 @@ export class AgentManager {
     const sessionId = randomBytes(4).toString('hex');
     const token = randomBytes(32);
     const jobName = agentJobName(sessionId);
-    const job = buildAgentJob({
+    const job = (this.#options.buildJob ?? buildAgentJob)({
       sessionId,
       namespace: this.#ctx.namespace,
       image: this.#options.image,
@@ -117,8 +123,8 @@ export class AgentManager {
     await Promise.all([...this.#jobs].map((name) => this.#deleteJob(name)));
   }
 
-  #target(agent: AgentHandle) {
-    return { namespace: this.#ctx.namespace, pod: agent.podName, port: AGENT_PORT };
+  #target(agent: AgentHandle): PortForwardTarget {
+    return this.#options.endpoint?.(agent.podName) ?? { namespace: this.#ctx.namespace, pod: agent.podName, port: AGENT_PORT };
   }
 
   /** Connects, retrying while the agent is not listening yet, until the startup deadline. */

@@ -5,7 +5,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { INITIAL_WINDOW } from '../protocol/constants.ts';
 import type { Session } from './session.ts';
 import type { MuxStream } from './stream.ts';

@@ -233,10 +233,10 @@ function sessionSuite(transport: TransportFactory, swapped: boolean): void {
 
 function keepaliveSuite(transport: TransportFactory): void {
   test('pings keep an idle session alive', async () => {
-    const pair = await connectPair(transport, false, { keepaliveMs: 40 });
+    const pair = await connectPair(transport, false, { keepaliveMs: 100 });
     try {
       // Many timeouts' worth of idleness: only the pings keep each side hearing the other.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 800));
       assert.equal(pair.client.closed, false);
       assert.equal(pair.agent.closed, false);
       assert.ok(pair.client.rtt > 0);

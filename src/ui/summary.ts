@@ -10,8 +10,16 @@ export interface SummaryForward {
   destination: string;
 }
 
+/** One -R: `pod/web-1:80` → `127.0.0.1:8080`, with its mode (`steal, header ^x-user: me$`). */
+export interface SummaryReverse {
+  from: string;
+  to: string;
+  mode: string;
+}
+
 export interface SummaryInput {
   forwards: SummaryForward[];
+  reverse?: SummaryReverse[];
   socks: { address: string; port: number; auth: boolean } | undefined;
   namespace: string;
   context: string;
@@ -20,6 +28,7 @@ export interface SummaryInput {
 /** A compact table: one line per listener, then a hint for SOCKS clients. */
 export function formatSummary(input: SummaryInput): string {
   const rows: Array<[string, string]> = input.forwards.map((f) => [formatHostPort(f.address, f.port), `→ ${f.destination}`]);
+  for (const r of input.reverse ?? []) rows.push([r.from, `→ ${r.to} (${r.mode})`]);
   if (input.socks) rows.push([formatHostPort(input.socks.address, input.socks.port), `SOCKS5${input.socks.auth ? ' (user/password)' : ''}: any host the cluster can reach`]);
   const width = Math.max(...rows.map(([left]) => left.length));
   const lines = rows.map(([left, right]) => `  ${c.bold(left.padEnd(width))}  ${right}`);

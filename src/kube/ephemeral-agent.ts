@@ -1,0 +1,112 @@
+/**
+ * The targeted agent as an ephemeral container in the target pod (what `kubectl debug --target`
+ * does): pure builders for the container and its patch, and the judge of its status. No request.
+ *
+ * The container shares the pod's network namespace, so the agent sees the pod's ports and its
+ * iptables redirect them; `targetContainerName` puts it in the target container's PID namespace
+ * (https://kubernetes.io/docs/concepts/workloads/pods/ephemeral-containers/). It listens on the
+ * pod's loopback, at a port the target is unlikely to use, which pods/portforward to the target
+ * pod reaches.
+ *
+ * Ephemeral containers cannot be removed or restarted once added (the API allows adding only):
+ * the agent exits by itself after its idle timeout, and its container stays in the pod's spec,
+ * terminated, until the pod is replaced.
+ */
+import type { V1EphemeralContainer, V1Pod } from '@kubernetes/client-node';
+import { AgentError, type MirrordError } from '../errors.ts';
+
+/** Ports the agent may listen on in the target pod: below Linux's ephemeral range (32768+). */
+export const EPHEMERAL_PORT_MIN = 20_000;
+export const EPHEMERAL_PORT_MAX = 29_999;
+
+export interface EphemeralAgentOptions {
+  /** `mirrord-agent-<sessionId>`: unique per start, since a name can never be reused in a pod. */
+  name: string;
+  image: string;
+  targetContainer: string;
+  port: number;
+  tokenSha256: string;
+  idleTimeoutMs: number;
+  /** NET_ADMIN for iptables: only when -R steals or mirrors. */
+  netAdmin: boolean;
+}
+
+/** A random listening port in [EPHEMERAL_PORT_MIN, EPHEMERAL_PORT_MAX]. */
+export function randomAgentPort(random: () => number = Math.random): number {
+  return EPHEMERAL_PORT_MIN + Math.floor(random() * (EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1));
+}
+
+export function ephemeralContainerName(sessionId: string): string {
+  return `mirrord-agent-${sessionId}`;
+}
+
+/** The ephemeral container. */
+export function buildEphemeralAgent(options: EphemeralAgentOptions): V1EphemeralContainer {
+  return {
+    name: options.name,
+    image: options.image,
+    targetContainerName: options.targetContainer,
+    env: [
+      { name: 'MIRRORD_AGENT_LISTEN', value: `127.0.0.1:${options.port}` },
+      { name: 'MIRRORD_AGENT_TOKEN_SHA256', value: options.tokenSha256 },
+      { name: 'MIRRORD_AGENT_IDLE_TIMEOUT_MS', value: String(options.idleTimeoutMs) },
+    ],
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: options.netAdmin
+      ? {
+          // iptables needs CAP_NET_ADMIN in the effective set, which only a root process gets from
+          // capabilities.add (Kubernetes sets no ambient capabilities). The pod's own runAsNonRoot
+          // would refuse that, so the container says so explicitly.
+          runAsUser: 0,
+          runAsNonRoot: false,
+          allowPrivilegeEscalation: false,
+          capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] },
+        }
+      : { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+  };
+}
+
+/**
+ * The strategic merge patch body for `pods/ephemeralcontainers`: ephemeralContainers merge by
+ * name (patchMergeKey "name" in k8s.io/api/core/v1 PodSpec), so the pod's earlier ephemeral
+ * containers stay as they are.
+ */
+export function ephemeralPatch(container: V1EphemeralContainer): { spec: { ephemeralContainers: V1EphemeralContainer[] } } {
+  return { spec: { ephemeralContainers: [container] } };
+}
+
+const IMAGE_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+const START_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+/** What the pod says about the agent container: running, exited early (retry), a failure, or progress. */
+export type EphemeralVerdict =
+  | { done: 'running' | 'exited'; detail?: string }
+  | { failure: MirrordError }
+  | { progress: string };
+
+/** Judges one version of the target pod for the ephemeral container `name`. */
+export function judgeEphemeral(pod: V1Pod | undefined, name: string, image: string): EphemeralVerdict {
+  if (!pod || pod.metadata?.deletionTimestamp) {
+    return { failure: new AgentError('ETARGETGONE', `the target pod went away while the agent was starting`, { hint: 'run again: a workload target resolves to a current pod' }) };
+  }
+  const podName = pod.metadata?.name ?? '?';
+  const status = pod.status?.ephemeralContainerStatuses?.find((s) => s.name === name);
+  const waiting = status?.state?.waiting;
+  if (waiting?.reason && IMAGE_REASONS.has(waiting.reason)) {
+    return {
+      failure: new AgentError('EIMAGEPULL', `cannot pull the agent image "${image}" into pod "${podName}": ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`, {
+        hint: 'check that the target node can reach the registry (imagePullSecrets, mirror), or pass --agent-image / agent.image',
+      }),
+    };
+  }
+  if (waiting?.reason && START_REASONS.has(waiting.reason)) {
+    return { failure: new AgentError('EAGENTSTART', `the agent container in pod "${podName}" cannot start: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`, { hint: `see kubectl describe pod ${podName}` }) };
+  }
+  const terminated = status?.state?.terminated;
+  if (terminated) {
+    const detail = `exit code ${terminated.exitCode}${terminated.reason ? `, ${terminated.reason}` : ''}${terminated.message ? `: ${terminated.message.trim().split('\n').pop()}` : ''}`;
+    return { done: 'exited', detail };
+  }
+  if (status?.state?.running) return { done: 'running' };
+  return { progress: waiting?.reason ? `agent container in pod ${podName}: ${waiting.reason}` : `adding the agent container to pod ${podName}` };
+}
