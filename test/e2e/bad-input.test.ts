@@ -49,12 +49,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('malformed specs and unbuilt features: exit 2, no cluster contact', async () => {
+test('malformed specs, -R without a target and unbuilt features: exit 2, no cluster contact', async () => {
   for (const [args, pattern] of [
     [['port-forward', '-L', '8080:ip-info'], /invalid -L '8080:ip-info': the remote port 'ip-info' is not a number/],
     [['port-forward', '-L', '8080:fd00::1:80'], /IPv6 address in brackets/],
     [['port-forward', '--socks', 'nope:1080'], /invalid --socks 'nope:1080'/],
-    [['port-forward', '-L', '80:a:80', '-R', '8080'], /-R is not built yet/],
+    [['port-forward', '-L', '80:a:80', '-R', '8080'], /reverse forwarding needs a target \(--target pod\/NAME/],
     [['exec', '--', 'curl', 'x'], /exec is not built yet/],
   ] as const) {
     const { code, output } = await runCli([...args], '/nonexistent');

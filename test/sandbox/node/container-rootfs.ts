@@ -120,7 +120,9 @@ async function hostDirLines(root: string, dirs: string[]): Promise<string[]> {
   for (const dir of uniqueHostDirs(dirs)) {
     const at = inside(root, dir);
     await mkdir(at, { recursive: true });
-    lines.push(`mount --bind -o ro ${shellQuote(dir)} ${shellQuote(at)}`);
+    // Made again in the script: a checkout under /tmp, /run, /root or /home lies below a tmpfs
+    // mounted above, which hides the directory made here.
+    lines.push(`mkdir -p ${shellQuote(at)}`, `mount --bind -o ro ${shellQuote(dir)} ${shellQuote(at)}`);
   }
   return lines;
 }
