@@ -40,8 +40,16 @@ function percentile(sorted: number[], p: number): number {
 function roundTrip(conn: MuxStream | Socket): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    conn.once('data', () => resolve(performance.now() - t0));
-    conn.once('error', reject);
+    const onData = () => {
+      conn.off('error', onError);
+      resolve(performance.now() - t0);
+    };
+    const onError = (err: Error) => {
+      conn.off('data', onData);
+      reject(err);
+    };
+    conn.once('data', onData);
+    conn.once('error', onError);
     conn.write('x');
   });
 }
