@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
+/** The agent as it ships: the bundle `npm run build` makes (bench/run.ts builds it first). */
+export const AGENT_SCRIPT = 'dist/agent/agent.mjs';
+
 export interface BenchEvent {
   event: string;
   [key: string]: unknown;

@@ -6,7 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AgentLog } from '../log.ts';
 
-const GUARD_PATH = fileURLToPath(new URL('./guard.ts', import.meta.url));
+/**
+ * The guard's entry point: guard.ts beside this file when run from source, guard.mjs beside the
+ * bundle when run as the shipped agent (scripts/build.ts bundles both entry points into one folder).
+ */
+const GUARD_PATH = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './guard.ts' : './guard.mjs', import.meta.url));
 
 /** A running guard. */
 export class GuardHandle {

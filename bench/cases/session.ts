@@ -4,7 +4,7 @@
  * stream open latency, fairness under bulk load, and memory with a stalled receiver.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ProcGroup, type Proc } from '../procs.ts';
+import { AGENT_SCRIPT, ProcGroup, type Proc } from '../procs.ts';
 import { emptyReport, merge, type CaseReport } from '../report.ts';
 
 export interface SessionBenchOptions {
@@ -28,7 +28,7 @@ function median(values: number[]): number {
 async function startSessionPath(group: ProcGroup, sinkPort: number): Promise<{ agentPort: number; port: number; token: string }> {
   const token = randomBytes(32).toString('hex');
   const hash = createHash('sha256').update(Buffer.from(token, 'hex')).digest('hex');
-  const agent = group.start('agent/main.ts', ['--listen', '127.0.0.1:0', '--token-sha256', hash, '--idle-timeout', '600000']);
+  const agent = group.start(AGENT_SCRIPT, ['--listen', '127.0.0.1:0', '--token-sha256', hash, '--idle-timeout', '600000']);
   const agentPort = await agent.port();
   const client = group.start('bench/session-client.ts', ['forward', '--agent', String(agentPort), '--to', String(sinkPort)], { MIRRORD_BENCH_TOKEN: token });
   return { agentPort, port: await client.port(), token };
@@ -120,7 +120,7 @@ export async function benchSession(options: SessionBenchOptions, log: (line: str
 }
 
 /** Peak RSS of client and agent while the receiver of a 1 GiB transfer stops reading for 5 s. */
-async function benchMemory(options: SessionBenchOptions, log: (line: string) => void): Promise<CaseReport> {
+export async function benchMemory(options: SessionBenchOptions, log: (line: string) => void): Promise<CaseReport> {
   const report = emptyReport();
   const group = new ProcGroup();
   try {
@@ -129,7 +129,7 @@ async function benchMemory(options: SessionBenchOptions, log: (line: string) => 
     const sink = group.start('bench/traffic.ts', ['sink']);
     const token = randomBytes(32).toString('hex');
     const hash = createHash('sha256').update(Buffer.from(token, 'hex')).digest('hex');
-    const agent = group.start('agent/main.ts', ['--listen', '127.0.0.1:0', '--token-sha256', hash, '--idle-timeout', '600000']);
+    const agent = group.start(AGENT_SCRIPT, ['--listen', '127.0.0.1:0', '--token-sha256', hash, '--idle-timeout', '600000']);
     const client = group.start('bench/session-client.ts', [
       'memory', '--agent', String(await agent.port()), '--sink', String(await sink.port()),
       '--stall-sink', String(await stallSink.port()), '--bytes', String(options.memoryBytes),
