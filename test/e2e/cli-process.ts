@@ -137,3 +137,18 @@ export async function curl(args: string[]): Promise<{ code: number; stdout: stri
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+/** The nat table of a sandbox pod, read in its network namespace (the sandbox names it kmsb-<pod uid>). */
+export async function podNat(uid: string): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', `kmsb-${uid}`, 'iptables-save', '-t', 'nat']);
+  return stdout;
+}
+
+/** Polls `check` every 200 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -6,19 +6,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startSandbox } from '../sandbox/harness.ts';
 import type { Sandbox } from '../sandbox/harness.ts';
-import { kubectl, kubectlJson, startCli } from './cli-process.ts';
+import { kubectl, kubectlJson, startCli, podNat, waitUntil } from './cli-process.ts';
 
-const run = promisify(execFile);
 const NAME = 'h2c-echo';
 /** The h2c-echo container's port (the Service maps 80 to it). */
 const POD_PORT = 8080;
@@ -148,18 +145,7 @@ async function podUid(): Promise<string> {
   return pods[0].metadata.uid;
 }
 
-async function podNat(uid: string): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'exec', `kmsb-${uid}`, 'iptables-save', '-t', 'nat']);
-  return stdout;
-}
 
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 function assertAnswer(answer: H2Answer, place: 'local' | 'remote', path: string): void {
   assert.equal(answer.status, 200, `${path}: ${answer.body}`);

@@ -5,19 +5,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startSandbox } from '../sandbox/harness.ts';
 import type { Sandbox } from '../sandbox/harness.ts';
-import { REPO, curl, kubectl, kubectlJson, startCli } from './cli-process.ts';
+import { REPO, curl, kubectl, kubectlJson, startCli, podNat, waitUntil } from './cli-process.ts';
 import type { CliProcess } from './cli-process.ts';
 
-const run = promisify(execFile);
 let sandbox: Sandbox;
 let serviceUrl: string;
 const TARGET = 'deployment/ip-visit-counter';
@@ -57,19 +54,7 @@ async function demoPod(): Promise<{ name: string; uid: string }> {
   return { name: pods[0].metadata.name, uid: pods[0].metadata.uid };
 }
 
-/** The pod's nat table, read in its network namespace (the sandbox names it kmsb-<pod uid>). */
-async function podNat(uid: string): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'exec', `kmsb-${uid}`, 'iptables-save', '-t', 'nat']);
-  return stdout;
-}
 
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** Starts the CLI with -R and waits for its summary. */
 async function startReverse(args: string[]): Promise<CliProcess> {
