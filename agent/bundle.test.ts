@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { buildAgent } from '../scripts/build.ts';
 import { Session } from '../src/session/session.ts';
-import { TOKEN } from '../src/session/session-harness.ts';
+import { TOKEN } from '../test/support/session-harness.ts';
 
 test('the bundled agent serves a session, and its guard entry point runs', async () => {
   const dir = await buildAgent();

@@ -1,29 +1,27 @@
 /**
- * DNS lookups asked for by the CLI. They go through the system resolver, as the pod's own
- * processes would, so search domains and /etc/hosts apply.
+ * DNS lookups asked for by the CLI (request dnsLookup). They go through the system resolver, as the
+ * pod's own processes would, so search domains and /etc/hosts apply.
  */
 import { lookup } from 'node:dns/promises';
-import { RequestError } from '../src/session/session.ts';
+import { RequestError, ResponseErrorCode } from '../src/protocol/request-errors.ts';
+import type { DnsLookupAnswer, DnsLookupBody } from '../src/protocol/requests.ts';
 
-export interface LookupRequest {
-  host: string;
-  family?: 4 | 6;
+/** The resolver's codes (getaddrinfo's, as Node names them) in the protocol's terms. */
+function answerCode(code: string | undefined): ResponseErrorCode {
+  switch (code) {
+    case 'ENOTFOUND': case 'ENODATA': case 'EAI_NONAME': case 'EAI_NODATA': return ResponseErrorCode.notFound;
+    case 'EAI_AGAIN': return ResponseErrorCode.tryAgain;
+    default: return ResponseErrorCode.internal;
+  }
 }
 
-/** Resolves a hostname. Rejects with a RequestError whose code is the resolver's (ENOTFOUND, ...). */
-export async function lookupHost(body: unknown): Promise<{ addresses: string[] }> {
-  const { host, family } = (body ?? {}) as Partial<LookupRequest>;
-  if (typeof host !== 'string' || host.length === 0 || host.length > 255) {
-    throw new RequestError('EINVAL', 'dns lookup needs a host of 1 to 255 characters');
-  }
-  if (family !== undefined && family !== 4 && family !== 6) {
-    throw new RequestError('EINVAL', `dns lookup family must be 4 or 6, got ${String(family)}`);
-  }
+/** Resolves a checked lookup body. Rejects with a RequestError ENOTFOUND, EAI_AGAIN or EINTERNAL. */
+export async function lookupHost({ host, family }: DnsLookupBody): Promise<DnsLookupAnswer> {
   try {
     const results = await lookup(host, { all: true, family: family ?? 0 });
     return { addresses: results.map((r) => r.address) };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new RequestError(e.code ?? 'EINTERNAL', `cannot resolve ${host} in the cluster: ${e.code ?? e.message}`);
+    throw new RequestError(answerCode(e.code), `cannot resolve ${host} in the cluster: ${e.code ?? e.message}`);
   }
 }

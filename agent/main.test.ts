@@ -9,11 +9,14 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Session } from '../src/session/session.ts';
-import { TOKEN, readAll, writeAll } from '../src/session/session-harness.ts';
+import { TOKEN, readAll, writeAll } from '../test/support/session-harness.ts';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+/** Read from disk here, not imported: the agent's own import of package.json is what is under test. */
+const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const hash = createHash('sha256').update(TOKEN).digest('hex');
 
 /** The environment without any MIRRORD_AGENT_* setting, so only the flags count. */
@@ -41,7 +44,8 @@ test('the agent process listens, serves a session, and exits 0 after its idle ti
     const socket = connect({ host: '127.0.0.1', port: listening.port });
     await once(socket, 'connect');
     const session = await Session.connect(socket, { token: TOKEN });
-    assert.equal(session.peerName, 'kubectl-mirrord-agent/0.1.0');
+    // The version the agent reports is package.json's, so an image and a CLI of one release agree.
+    assert.equal(session.peerName, `kubectl-mirrord-agent/${packageVersion}`);
     const stream = session.openStream({ host: '127.0.0.1', port: (echo.address() as AddressInfo).port });
     const data = Buffer.alloc(100_000, 7);
     const [echoed] = await Promise.all([readAll(stream), writeAll(stream, data)]);

@@ -48,7 +48,6 @@ async function main(): Promise<number> {
     tokenSha256: settings.tokenSha256,
     idleTimeoutMs: settings.idleTimeoutMs,
     log,
-    agentName: 'kubectl-mirrord-agent/0.1.0',
     onIdle: () => {
       log.info('no client for the idle timeout; exiting', { idleTimeoutMs: settings.idleTimeoutMs });
       void server.close().finally(() => process.exit(0));

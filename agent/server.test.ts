@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ProtocolError, StreamResetError } from '../src/protocol/errors.ts';
 import { Session } from '../src/session/session.ts';
-import { TOKEN, readAll, writeAll } from '../src/session/session-harness.ts';
+import { TOKEN, readAll, writeAll } from '../test/support/session-harness.ts';
 import { AgentServer } from './server.ts';
 import { silentLog } from './log.ts';
 

@@ -8,12 +8,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Capability, RequestOp } from '../src/protocol/constants.ts';
-import { Session, RequestError } from '../src/session/session.ts';
+import { Requests } from '../src/protocol/requests.ts';
+import { route } from '../src/session/requests.ts';
+import { Session } from '../src/session/session.ts';
 import { connectOutgoing } from './outgoing.ts';
 import { lookupHost } from './dns.ts';
 import { IncomingTraffic } from './incoming/incoming-traffic.ts';
 import type { AgentLog } from './log.ts';
+import { AGENT_NAME } from '../src/version.ts';
 
 export interface AgentOptions {
   host: string;
@@ -26,6 +28,7 @@ export interface AgentOptions {
   log: AgentLog;
   /** Called when the idle timeout expires. */
   onIdle(): void;
+  /** Name and version in WELCOME; default AGENT_NAME, with package.json's version. */
   agentName?: string;
   /** Incoming traffic (-R) for every session; by default one with a random agent id. */
   incoming?: IncomingTraffic;
@@ -92,7 +95,7 @@ export class AgentServer {
     try {
       session = await Session.accept(socket, {
         verifyToken: this.#verifyToken,
-        agent: this.#options.agentName,
+        agent: this.#options.agentName ?? AGENT_NAME,
         keepaliveMs: this.#options.keepaliveMs,
       });
     } catch (err) {
@@ -103,16 +106,11 @@ export class AgentServer {
     this.#disarmIdleTimer();
     log.info('session started', { client: session.peerName, sessions: this.#sessions.size });
     session.on('stream', (stream) => connectOutgoing(stream, log));
-    session.handleRequests(async (op, body) => {
-      if (op === RequestOp.dnsLookup) return lookupHost(body);
-      if (op === RequestOp.portSubscribe || op === RequestOp.portUnsubscribe) {
-        if (!(session.capabilities & Capability.incoming)) {
-          throw new RequestError('ENOTSUP', 'incoming traffic was not agreed in the handshake (capability incoming)');
-        }
-        return op === RequestOp.portSubscribe ? this.#incoming.subscribe(session, body) : this.#incoming.unsubscribe(session, body);
-      }
-      throw new RequestError('ENOTSUP', `request op ${op} is not supported by this agent`);
-    });
+    session.serveRequests([
+      route(Requests.dnsLookup, lookupHost),
+      route(Requests.portSubscribe, (body) => this.#incoming.subscribe(session, body)),
+      route(Requests.portUnsubscribe, (body) => this.#incoming.unsubscribe(session, body)),
+    ]);
     session.on('close', (err?: Error) => {
       this.#sessions.delete(session);
       this.#incoming.endSession(session).catch((e: Error) => log.warn('cannot end the session\'s subscriptions', { error: e.message }));

@@ -1,5 +1,6 @@
 /**
- * `npm test`: type-checks, then runs every test file with Node's test runner.
+ * `npm test`: type-checks, checks the import rules (scripts/check-imports.ts), then runs every test
+ * file with Node's test runner.
  *
  * Unit tests sit beside their code (src/, agent/); the sandbox's fidelity tests and the end-to-end
  * tests live under test/. The runner's default concurrency on this 2-core machine is one file at
@@ -19,7 +20,7 @@ const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const patterns = args.filter((a) => !a.startsWith('--'));
 
-const unitGlobs = ['src/**/*.test.ts', 'agent/**/*.test.ts', 'bench/**/*.test.ts'];
+const unitGlobs = ['src/**/*.test.ts', 'agent/**/*.test.ts', 'bench/**/*.test.ts', 'scripts/**/*.test.ts'];
 const integrationGlobs = ['test/**/*.test.ts'];
 const files = (unitOnly ? unitGlobs : [...unitGlobs, ...integrationGlobs])
   .flatMap((g) => globSync(g, { cwd: root }))
@@ -32,6 +33,9 @@ if (patterns.length === 0) {
   console.log('> tsc --noEmit');
   const typecheck = spawnSync(process.execPath, [tsc, '--noEmit', '-p', root], { stdio: 'inherit', cwd: root });
   if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+  console.log('> check:imports');
+  const imports = spawnSync(process.execPath, [join(root, 'scripts', 'check-imports.ts')], { stdio: 'inherit', cwd: root });
+  if (imports.status !== 0) process.exit(imports.status ?? 1);
 }
 
 if (files.length === 0) {

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { AgentLog } from '../log.ts';
-import type { Subscription } from './incoming-traffic.ts';
+import type { Subscription } from './subscription.ts';
 import type { HttpFilter, RequestFacts } from './http-filter.ts';
 import { filterHttp1, type Place } from './http1-filter.ts';
 import { filterHttp2 } from './http2-filter.ts';

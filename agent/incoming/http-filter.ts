@@ -8,15 +8,10 @@
  * they're just not checked for HTTP filtering").
  */
 
-/** Ports the filter applies to when the subscription does not say. */
-export const DEFAULT_FILTER_PORTS: readonly number[] = [80, 8080];
+import { DEFAULT_HTTP_FILTER_PORTS, type HttpFilterBody } from '../../src/protocol/requests.ts';
 
 /** A filter as the portSubscribe request carries it. */
-export interface HttpFilterSpec {
-  header?: string;
-  path?: string;
-  ports?: number[];
-}
+export type HttpFilterSpec = HttpFilterBody;
 
 /** What the filter looks at in one request. */
 export interface RequestFacts {
@@ -48,7 +43,7 @@ export class HttpFilter {
     if (!this.header && !this.path) {
       throw new FilterSpecError('filter', 'the filter needs a header or a path regex (or leave the filter out to steal everything)');
     }
-    const ports = spec.ports ?? DEFAULT_FILTER_PORTS;
+    const ports = spec.ports ?? DEFAULT_HTTP_FILTER_PORTS;
     if (!Array.isArray(ports) || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
       throw new FilterSpecError('filter.ports', `filter.ports must be a list of TCP ports (1-65535), got ${JSON.stringify(spec.ports)}`);
     }

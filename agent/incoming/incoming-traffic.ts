@@ -13,14 +13,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { RequestError, type Session } from '../../src/session/session.ts';
+import { RequestError, ResponseErrorCode } from '../../src/protocol/request-errors.ts';
+import type { PortSubscribeAnswer, PortSubscribeBody, PortUnsubscribeBody } from '../../src/protocol/requests.ts';
+import type { Session } from '../../src/session/session.ts';
 import type { AgentLog } from '../log.ts';
 import { GuardHandle } from './guard-handle.ts';
 import { Iptables, IptablesError, chainName } from './iptables.ts';
 import { cleanLeftovers } from './leftovers.ts';
 import { isListening } from './listening.ts';
 import { currentOwner, ownerComment } from './owner.ts';
-import { parseSubscribeRequest, parseUnsubscribeRequest, type IncomingMode } from './subscribe-request.ts';
+import { toSubscribeRequest } from './subscribe-request.ts';
+import type { Subscription } from './subscription.ts';
 import type { HttpFilter } from './http-filter.ts';
 import { MirrorStats } from './mirror-notices.ts';
 import { dispatchConnection } from './dispatch.ts';
@@ -30,19 +33,6 @@ export interface IncomingOptions {
   /** 8 hex digits naming this agent's chain; random by default. */
   agentId?: string;
   iptables?: Iptables;
-}
-
-/** One session's claim on one port. */
-export interface Subscription {
-  id: number;
-  session: Session;
-  port: number;
-  mode: IncomingMode;
-  filter: HttpFilter | undefined;
-  /** Counts mirrored connections and drops; only for mode mirror. */
-  stats: MirrorStats | undefined;
-  /** False once unsubscribed: connections it still serves route new requests to the original app. */
-  active: boolean;
 }
 
 interface PortRedirect {
@@ -81,18 +71,18 @@ export class IncomingTraffic {
     return this.#subscriptions.size;
   }
 
-  /** portSubscribe. Answers {subscription}; throws RequestError EINVAL, EEXIST, ENOTLISTENING, EPERM. */
-  async subscribe(session: Session, body: unknown): Promise<{ subscription: number }> {
-    const request = parseSubscribeRequest(body);
+  /** portSubscribe, with a checked body. Throws RequestError EINVAL, EEXIST, ENOTLISTENING, EPERM, EIPTABLES, ESHUTDOWN. */
+  async subscribe(session: Session, body: PortSubscribeBody): Promise<PortSubscribeAnswer> {
+    const request = toSubscribeRequest(body);
     const { port } = request;
     if ([...this.#subscriptions.values()].some((s) => s.session === session && s.port === port)) {
-      throw new RequestError('EEXIST', `port ${port} is already subscribed by this session`);
+      throw new RequestError(ResponseErrorCode.exists, `port ${port} is already subscribed by this session`);
     }
     if (!await isListening(port)) {
-      throw new RequestError('ENOTLISTENING', `nothing in the pod listens on TCP port ${port} (checked /proc/net/tcp and /proc/net/tcp6); -R needs a port the target listens on`);
+      throw new RequestError(ResponseErrorCode.notListening, `nothing in the pod listens on TCP port ${port} (checked /proc/net/tcp and /proc/net/tcp6); -R needs a port the target listens on`);
     }
     return this.#serial(async () => {
-      if (this.#closed) throw new RequestError('ESHUTDOWN', 'the agent is shutting down');
+      if (this.#closed) throw new RequestError(ResponseErrorCode.shuttingDown, 'the agent is shutting down');
       await this.#ensureChain();
       const redirect = this.#ports.get(port) ?? await this.#redirectPort(port);
       const sub: Subscription = {
@@ -107,11 +97,10 @@ export class IncomingTraffic {
   }
 
   /** portUnsubscribe. Throws RequestError EINVAL for a subscription this session does not hold. */
-  async unsubscribe(session: Session, body: unknown): Promise<null> {
-    const id = parseUnsubscribeRequest(body);
+  async unsubscribe(session: Session, { subscription: id }: PortUnsubscribeBody): Promise<null> {
     const sub = this.#subscriptions.get(id);
     if (!sub || sub.session !== session) {
-      throw new RequestError('EINVAL', `subscription ${id} is not one of this session's subscriptions`);
+      throw new RequestError(ResponseErrorCode.invalid, `subscription ${id} is not one of this session's subscriptions`);
     }
     await this.#serial(() => this.#drop(sub));
     return null;
@@ -225,9 +214,9 @@ export class IncomingTraffic {
 }
 
 function asRequestError(err: unknown): RequestError {
-  if (err instanceof IptablesError) return new RequestError(err.code, err.message);
+  if (err instanceof IptablesError) return new RequestError(err.code === 'EPERM' ? ResponseErrorCode.notPermitted : ResponseErrorCode.iptables, err.message);
   if (err instanceof RequestError) return err;
-  return new RequestError('EINTERNAL', `incoming traffic setup failed: ${(err as Error).message}`);
+  return new RequestError(ResponseErrorCode.internal, `incoming traffic setup failed: ${(err as Error).message}`);
 }
 
 function describeFilter(filter: HttpFilter | undefined): Record<string, unknown> | undefined {

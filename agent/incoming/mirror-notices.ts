@@ -3,18 +3,8 @@
  * per interval, so that a burst of drops does not become a burst of notices. The last count of a
  * burst is always sent (a trailing notice after the interval).
  */
-import { RequestOp } from '../../src/protocol/constants.ts';
+import { Requests } from '../../src/protocol/requests.ts';
 import type { Session } from '../../src/session/session.ts';
-
-/** Body of the notice request (agent → cli) for dropped mirror copies. */
-export interface MirrorDroppedNotice {
-  kind: 'mirrorDropped';
-  port: number;
-  /** Connections whose copy was dropped so far in this subscription. */
-  dropped: number;
-  /** Connections mirrored so far in this subscription. */
-  total: number;
-}
 
 export const NOTICE_INTERVAL_MS = 1000;
 
@@ -72,8 +62,7 @@ export class MirrorStats {
     if (this.#dropped === this.#reportedDropped || this.#session.closed) return;
     this.#lastSentAt = performance.now();
     this.#reportedDropped = this.#dropped;
-    const body: MirrorDroppedNotice = { kind: 'mirrorDropped', port: this.#port, dropped: this.#dropped, total: this.#total };
     // The answer is null; a CLI that does not handle notices answers ENOTSUP, which changes nothing.
-    this.#session.request(RequestOp.notice, body).catch(() => {});
+    this.#session.call(Requests.notice, { kind: 'mirrorDropped', port: this.#port, dropped: this.#dropped, total: this.#total }).catch(() => {});
   }
 }

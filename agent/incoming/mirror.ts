@@ -8,7 +8,8 @@
  * or the CLI reset it (no user app listening), the copy is dropped for the rest of that connection
  * and counted; MirrorStats tells the CLI.
  */
-import { connectOriginalApp, splice } from './original-app.ts';
+import { splice } from '../../src/session/splice.ts';
+import { connectOriginalApp } from './original-app.ts';
 import { openUserAppStream, type RedirectedConnection } from './redirected.ts';
 import type { MirrorStats } from './mirror-notices.ts';
 import type { MuxStream } from '../../src/session/stream.ts';
@@ -21,7 +22,7 @@ const COPY_LINGER_MS = 10_000;
 export function mirrorConnection(conn: RedirectedConnection, stats: MirrorStats): void {
   const { socket } = conn;
   const app = connectOriginalApp(conn.port);
-  splice(socket, app);
+  void splice(socket, app);
   stats.countConnection();
   let copy: MuxStream | undefined = openUserAppStream(conn);
   const drop = (why: string) => {

@@ -4,6 +4,7 @@
  * (see iptables.ts). An app that listens only on the pod IP and not on loopback is not reached.
  */
 import { connect, type Socket } from 'node:net';
+import { splice } from '../../src/session/splice.ts';
 
 /** Opens a connection to the original app on `port`. */
 export function connectOriginalApp(port: number): Socket {
@@ -17,14 +18,6 @@ export function connectOriginalApp(port: number): Socket {
 export function passThrough(client: Socket, port: number, head?: Buffer): Socket {
   const app = connectOriginalApp(port);
   if (head && head.length > 0) app.write(head);
-  splice(client, app);
+  void splice(client, app);
   return app;
-}
-
-/** Pipes two sockets into each other with half-close, and turns an error on one into a reset of the other. */
-export function splice(a: Socket, b: Socket): void {
-  a.on('error', () => { if (!b.destroyed) b.resetAndDestroy(); });
-  b.on('error', () => { if (!a.destroyed) a.resetAndDestroy(); });
-  a.pipe(b);
-  b.pipe(a);
 }

@@ -98,7 +98,7 @@ export function addForwardFlags(command: Command): Command {
 function namespaceOf(flags: RawForwardingFlags, configAgentNamespace: string | undefined): string | undefined {
   const { namespace, agentNamespace } = flags;
   if (namespace !== undefined && agentNamespace !== undefined && namespace !== agentNamespace) {
-    throw new UsageError('ENAMESPACE', `-n/--namespace '${namespace}' and -a/--agent-namespace '${agentNamespace}' disagree`, {
+    throw new UsageError('ENAMESPACECONFLICT', `-n/--namespace '${namespace}' and -a/--agent-namespace '${agentNamespace}' disagree`, {
       hint: 'give one of them, or the same namespace to both',
     });
   }

@@ -25,7 +25,7 @@ export function registerLs(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kubectl mirrord ls\n  kubectl mirrord ls -A --json\n  kubectl mirrord port-forward --target deployment/web -R 8080\n')
     .action(async (flags: LsFlags) => {
       if (flags.namespace !== undefined && flags.allNamespaces) {
-        throw new UsageError('ENAMESPACE', '-n/--namespace and -A/--all-namespaces exclude each other', { hint: 'give one of them' });
+        throw new UsageError('ENAMESPACEFLAGS', '-n/--namespace and -A/--all-namespaces exclude each other', { hint: 'give one of them' });
       }
       await runLs(flags);
     });
@@ -33,10 +33,10 @@ export function registerLs(program: Command): void {
 
 async function runLs(flags: LsFlags): Promise<void> {
   const [{ loadKubeContext }, { readTargetObjects }, { targetRows }, { errorFromKubeCall }, { checkNamespace }] = await Promise.all([
-    import('../kube/kubeconfig.ts'),
+    import('../kube-api/kubeconfig.ts'),
     import('../kube/target-api.ts'),
     import('../kube/target-list.ts'),
-    import('../kube/api-errors.ts'),
+    import('../kube-api/api-errors.ts'),
     import('../kube/preflight.ts'),
   ]);
   const ctx = loadKubeContext({ kubeconfigPath: flags.kubeconfig, context: flags.context, namespace: flags.namespace });

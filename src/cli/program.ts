@@ -8,13 +8,13 @@ import { registerExec } from './exec.ts';
 import { registerLs } from './ls.ts';
 import { registerPortForward } from './port-forward.ts';
 import { registerSocks } from './socks.ts';
-import { CLI_VERSION } from './version.ts';
+import { VERSION } from '../version.ts';
 
 /** Builds the program. Commander's own usage errors are thrown (exitOverride) for the entry point. */
 export function buildProgram(): Command {
   const program = new Command('kubectl mirrord')
     .description('Reach anything your Kubernetes cluster can reach: port-forward to any host, SOCKS5, and more, through one agent.')
-    .version(CLI_VERSION, '--version', 'print the version')
+    .version(VERSION, '--version', 'print the version')
     .showHelpAfterError('hint: run with --help to see the accepted commands, flags and forms')
     .addHelpText('after', exitCodeHelp());
   registerPortForward(program);

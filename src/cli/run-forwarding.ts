@@ -10,20 +10,20 @@ import { formatHostPort } from '../forward/address-spec.ts';
 import { describeMode } from '../forward/reverse-spec.ts';
 import { AgentManager } from '../kube/agent-manager.ts';
 import { DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts';
-import { loadKubeContext } from '../kube/kubeconfig.ts';
-import type { KubeContext } from '../kube/kubeconfig.ts';
+import { loadKubeContext } from '../kube-api/kubeconfig.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { checkNamespace, checkPermissions } from '../kube/preflight.ts';
 import { SocksServer } from '../socks/socks-server.ts';
 import type { Session } from '../session/session.ts';
 import type { ReverseForwards } from '../forward/reverse-forward.ts';
 import { startTargeted } from './run-targeted.ts';
-import { AgentLink } from '../transport/agent-link.ts';
+import { AgentLink } from '../link/agent-link.ts';
 import { stderrColors as c } from '../ui/colors.ts';
 import { connectionLogger, describeError } from '../ui/connection-log.ts';
 import { Spinner } from '../ui/spinner.ts';
 import { formatSummary } from '../ui/summary.ts';
 import type { ForwardingPlan } from './forwarding-options.ts';
-import { CLI_VERSION } from './version.ts';
+import { VERSION } from '../version.ts';
 
 /** Starts, reconnects and removes the agent: AgentManager (targetless) or TargetedAgentManager. */
 export interface AgentProvider {
@@ -162,7 +162,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
       image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
       idleTimeoutMs: plan.agentIdleTimeoutMs,
       startupTimeoutMs: plan.agentStartupTimeoutMs,
-      cliVersion: CLI_VERSION,
+      cliVersion: VERSION,
       onProgress: (text: string) => progress(text),
     };
     let prepare = async () => {

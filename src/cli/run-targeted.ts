@@ -4,9 +4,9 @@
  * every session. Imported lazily with run-forwarding.ts.
  */
 import { ReverseForwards } from '../forward/reverse-forward.ts';
-import type { ConnectionLog } from '../forward/local-forward.ts';
-import { errorFromKubeCall } from '../kube/api-errors.ts';
-import type { KubeContext } from '../kube/kubeconfig.ts';
+import type { ConnectionLog } from '../forward/connection-events.ts';
+import { errorFromKubeCall } from '../kube-api/api-errors.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { AGENT_PERMISSIONS, checkNamespace, checkPermissions, type Permission } from '../kube/preflight.ts';
 import { kubeTargetApi } from '../kube/target-api.ts';
 import { resolveTarget } from '../kube/target-resolve.ts';

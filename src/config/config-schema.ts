@@ -14,6 +14,7 @@
  */
 import { UsageError } from '../errors.ts';
 import { parseTarget, type TargetSpec } from '../kube/target-spec.ts';
+import { DEFAULT_HTTP_FILTER_PORTS } from '../protocol/requests.ts';
 
 export type IncomingMode = 'mirror' | 'steal';
 
@@ -41,9 +42,6 @@ export interface FileConfig {
   agentNamespace: string | undefined;
   incoming: IncomingConfig | undefined;
 }
-
-/** mirrord's default for `http_filter.ports`. */
-export const DEFAULT_HTTP_FILTER_PORTS: readonly number[] = [80, 8080];
 
 type Obj = Record<string, unknown>;
 

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { MirrordError } from '../errors.ts';
 import { parseForwardSpec } from './forward-spec.ts';
 import { LocalForward } from './local-forward.ts';
-import type { ConnectionEvent } from './local-forward.ts';
-import { startTestAgent } from './test-agent.ts';
+import type { ConnectionEvent } from './connection-events.ts';
+import { startTestAgent } from '../../test/support/test-agent.ts';
 
 async function server(onConnection: (socket: net.Socket) => void, host = '127.0.0.1'): Promise<net.Server> {
   const s = net.createServer({ allowHalfOpen: true }, onConnection);

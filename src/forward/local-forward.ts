@@ -4,30 +4,12 @@
  * connected to the destination are sent right behind the stream's OPEN, with no round trip.
  */
 import type net from 'node:net';
-import type { Session } from '../session/session.ts';
 import { formatHostPort } from './address-spec.ts';
 import type { ForwardSpec } from './forward-spec.ts';
 import { boundPort, listenTcp } from './listen.ts';
-import { splice } from './splice.ts';
-
-/** Where connections get their session: the AgentLink (waits while it reconnects). */
-export interface SessionSource {
-  session(): Promise<Session>;
-}
-
-/** One line of per-connection activity, for `-v`. */
-export interface ConnectionEvent {
-  via: string;
-  peer: string;
-  destination: string;
-  outcome: 'closed' | 'failed';
-  sent: number;
-  received: number;
-  error?: Error;
-  durationMs: number;
-}
-
-export type ConnectionLog = (event: ConnectionEvent) => void;
+import { splice } from '../session/splice.ts';
+import type { SessionSource } from '../link/session-source.ts';
+import type { ConnectionEvent, ConnectionLog } from './connection-events.ts';
 
 export class LocalForward {
   readonly spec: ForwardSpec;

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { duplexPair } from 'node:stream';
 import { Capability, RequestOp } from '../protocol/constants.ts';
-import { RequestError, Session } from '../session/session.ts';
-import { TOKEN, connectPair, tcpTransport, verifyToken } from '../session/session-harness.ts';
+import { Session } from '../session/session.ts';
+import { RequestError } from '../protocol/request-errors.ts';
+import { TOKEN, connectPair, tcpTransport, verifyToken } from '../../test/support/session-harness.ts';
 import { MirrordError } from '../errors.ts';
 import { ReverseForwards } from './reverse-forward.ts';
-import type { ConnectionEvent } from './local-forward.ts';
+import type { ConnectionEvent } from './connection-events.ts';
 import type { ReversePlan } from './reverse-spec.ts';
 
 const quiet = { target: () => 'pod/web-1', say: () => {} };

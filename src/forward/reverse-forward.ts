@@ -9,15 +9,18 @@
  * client's connection fails instead of hanging.
  */
 import net from 'node:net';
-import { Capability, RequestOp, ResetReason } from '../protocol/constants.ts';
+import { Capability, ResetReason } from '../protocol/constants.ts';
+import { Requests, type NoticeBody, type PortSubscribeBody } from '../protocol/requests.ts';
+import { ResponseErrorCode } from '../protocol/request-errors.ts';
+import { route } from '../session/requests.ts';
 import type { Session } from '../session/session.ts';
 import type { MuxStream } from '../session/stream.ts';
 import { AgentError, ClusterError, MirrordError, UsageError } from '../errors.ts';
 import { formatHostPort } from './address-spec.ts';
-import type { ConnectionLog } from './local-forward.ts';
+import type { ConnectionLog } from './connection-events.ts';
 import type { ReversePlan } from './reverse-spec.ts';
 import { describeMode } from './reverse-spec.ts';
-import { splice } from './splice.ts';
+import { splice } from '../session/splice.ts';
 
 /** Where the user's app listens. */
 const USER_APP_HOST = '127.0.0.1';
@@ -28,14 +31,6 @@ export interface ReverseOptions {
   log: ConnectionLog;
   /** One line for the user (notices, re-subscribe failures). */
   say: (line: string) => void;
-}
-
-/** The body of a mirrorDropped notice (agent → cli). */
-interface Notice {
-  kind?: string;
-  port?: number;
-  dropped?: number;
-  total?: number;
 }
 
 export class ReverseForwards {
@@ -62,15 +57,14 @@ export class ReverseForwards {
       });
     }
     session.on('stream', (stream: MuxStream) => this.#serve(stream));
-    session.handleRequests(async (op, body) => {
-      if (op !== RequestOp.notice) throw Object.assign(new Error(`request op ${op} is not supported by the CLI`), { code: 'ENOTSUP' });
-      this.#onNotice(body as Notice);
+    session.serveRequests([route(Requests.notice, (notice) => {
+      this.#onNotice(notice);
       return null;
-    });
+    })]);
     for (const plan of this.plans) {
-      const body = { port: plan.remotePort, mode: plan.mode, ...(plan.filter ? { filter: plan.filter } : {}) };
+      const body: PortSubscribeBody = { port: plan.remotePort, mode: plan.mode, ...(plan.filter ? { filter: plan.filter } : {}) };
       try {
-        await session.request(RequestOp.portSubscribe, body);
+        await session.call(Requests.portSubscribe, body);
       } catch (err) {
         throw this.#subscribeError(err, plan);
       }
@@ -82,21 +76,22 @@ export class ReverseForwards {
     const message = (err as Error).message;
     const what = `-R ${plan.remotePort} (${describeMode(plan)}) on ${this.#options.target()}`;
     switch (code) {
-      case 'ENOTLISTENING':
+      case ResponseErrorCode.notListening:
         return new ClusterError('ENOTLISTENING', `${what}: ${message}`, { hint: 'give a port the target container listens on (see its containerPort or kubectl describe pod)' });
-      case 'EPERM':
+      case ResponseErrorCode.notPermitted:
         return new ClusterError('EAGENTPERM', `${what}: the agent may not change the pod's iptables: ${message}`, { hint: 'the agent needs NET_ADMIN; a policy may have removed it (see --agent-mode job)' });
-      case 'EINVAL':
-        return new UsageError('EREVERSE', `${what}: the agent refused the subscription: ${message}`, { hint: 'check the http_filter regexes and ports in the config file' });
+      case ResponseErrorCode.invalid:
+        return new UsageError('EREVERSEFILTER', `${what}: the agent refused the subscription: ${message}`, { hint: 'check the http_filter regexes and ports in the config file' });
       default:
         return new AgentError('EREVERSE', `${what}: ${code ? `${code}: ` : ''}${message}`, { hint: 'run again with -v for details' });
     }
   }
 
-  #onNotice(notice: Notice): void {
-    if (notice.kind !== 'mirrorDropped' || typeof notice.port !== 'number') return;
+  #onNotice(notice: NoticeBody): void {
+    // A kind this CLI does not know (from a newer agent) is not an error: there is just nothing to say.
+    if (notice.kind !== 'mirrorDropped') return;
     if (this.#lastDropped.get(notice.port) === notice.dropped) return;
-    this.#lastDropped.set(notice.port, notice.dropped ?? 0);
+    this.#lastDropped.set(notice.port, notice.dropped);
     const plan = this.#byRemotePort.get(notice.port);
     const app = plan ? formatHostPort(USER_APP_HOST, plan.localPort) : 'your app';
     this.#options.say(`mirror of port ${notice.port}: ${notice.dropped} of ${notice.total} copies dropped so far (${app} is slow or not listening); the pod keeps answering`);

@@ -6,14 +6,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { Session } from '../session/session.ts';
-import { connectAgentSession } from '../transport/agent-session.ts';
+import { connectAgentSession } from '../link/agent-session.ts';
 import { MirrordError } from '../errors.ts';
-import { errorFromKubeCall } from './api-errors.ts';
+import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { V1Job } from '@kubernetes/client-node';
 import type { PortForwardTarget } from '../transport/open-portforward.ts';
 import { AGENT_PORT, agentJobName, buildAgentJob, type AgentJobOptions } from './agent-job.ts';
 import { waitForAgentPod } from './agent-pod-wait.ts';
-import type { KubeContext } from './kubeconfig.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
 
 export interface AgentManagerOptions {
   image: string;

@@ -1,16 +1,15 @@
 /**
- * Waits for the agent Job's pod to run, with a watch (list, then watch from the list's
- * resourceVersion; when the watch ends, watch again from the last resourceVersion seen). Fails fast
+ * Waits for the agent Job's pod to run, with the pod watch of pod-watch.ts. Fails fast
  * on what will never get better: image pull errors, a container that cannot be created or exited, a
  * pod that pod security admission rejected (the Job controller reports that as a FailedCreate event,
  * or as a Failed condition on the Job), and the startup deadline.
  */
-import { BatchV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { AgentError, ClusterError, MirrordError } from '../errors.ts';
-import { errorFromKubeCall } from './api-errors.ts';
 import { AgentLabel } from './agent-job.ts';
-import type { KubeContext } from './kubeconfig.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
+import { watchPods } from './pod-watch.ts';
 
 export interface WaitForPodOptions {
   jobName: string;
@@ -80,97 +79,25 @@ async function checkJob(ctx: KubeContext, jobName: string): Promise<MirrordError
   return new AgentError('EJOBFAILED', `the agent Job failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim(), { hint: `see kubectl describe job ${jobName}` });
 }
 
-/** One wait: the pod watch, the Job poll and the deadline, whichever decides first. */
-class PodWaiter {
-  readonly #ctx: KubeContext;
-  readonly #options: WaitForPodOptions;
-  readonly #selector: string;
-  readonly #settle: (err: Error | undefined, podName?: string) => void;
-  #finished = false;
-  #abort: AbortController | undefined;
-  #resourceVersion: string | undefined;
-  #lastProgress = 'waiting for the agent pod';
-  readonly #timers: NodeJS.Timeout[] = [];
-
-  constructor(ctx: KubeContext, options: WaitForPodOptions, settle: (err: Error | undefined, podName?: string) => void) {
-    this.#ctx = ctx;
-    this.#options = options;
-    this.#selector = `${AgentLabel.session}=${options.sessionId}`;
-    this.#settle = settle;
-    this.#timers.push(setTimeout(() => this.#timeout(), Math.max(0, options.deadline - Date.now())));
-    this.#timers.push(setInterval(() => void this.#pollJob(), JOB_POLL_MS));
-    void this.#watch();
-  }
-
-  #finish(err: Error | undefined, podName?: string): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#abort?.abort();
-    this.#settle(err, podName);
-  }
-
-  #onPod(pod: V1Pod): void {
-    const verdict = judgePod(pod, this.#options.image);
-    if ('running' in verdict) this.#finish(undefined, verdict.running);
-    else if ('failure' in verdict) this.#finish(verdict.failure);
-    else if (verdict.progress !== this.#lastProgress) {
-      this.#lastProgress = verdict.progress;
-      this.#options.onProgress?.(verdict.progress);
-    }
-  }
-
-  /** List, then watch from the list's resourceVersion; when a watch ends, watch again from the last one seen. */
-  async #watch(): Promise<void> {
-    if (this.#finished) return;
-    const { namespace } = this.#ctx;
-    try {
-      if (this.#resourceVersion === undefined) {
-        const list = await this.#ctx.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: this.#selector });
-        this.#resourceVersion = list.metadata?.resourceVersion;
-        list.items.forEach((pod) => this.#onPod(pod));
-      }
-      this.#abort = await new Watch(this.#ctx.kc).watch(
-        `/api/v1/namespaces/${namespace}/pods`,
-        { labelSelector: this.#selector, resourceVersion: this.#resourceVersion, allowWatchBookmarks: true },
-        (type, pod: V1Pod) => {
-          this.#resourceVersion = pod.metadata?.resourceVersion ?? this.#resourceVersion;
-          if (type === 'ADDED' || type === 'MODIFIED') this.#onPod(pod);
-        },
-        (err) => {
-          // 410 Gone: our resourceVersion is too old, so list again.
-          if ((err as { code?: number } | null)?.code === 410) this.#resourceVersion = undefined;
-          if (!this.#finished) setTimeout(() => void this.#watch(), err ? 500 : 0);
-        },
-      );
-    } catch (err) {
-      this.#finish(errorFromKubeCall(err, `watch pods in namespace "${namespace}"`, this.#ctx.server));
-    }
-  }
-
-  async #pollJob(): Promise<void> {
-    try {
-      const failure = await checkJob(this.#ctx, this.#options.jobName);
-      if (failure) this.#finish(failure);
-    } catch {
-      // Polling is a second opinion; the watch and the deadline still decide.
-    }
-  }
-
-  #timeout(): void {
-    const { startupTimeoutMs, jobName } = this.#options;
-    this.#finish(new AgentError('ESTARTUPTIMEOUT', `the agent was not ready after ${Math.round(startupTimeoutMs / 1000)} s (last seen: ${this.#lastProgress})`, {
-      hint: `a slow image pull or a full cluster? raise --agent-startup-timeout, or see kubectl describe job ${jobName}`,
-    }));
-  }
-}
-
 /**
- * Resolves with the pod name once the agent's container runs.
+ * Resolves with the pod name once the agent's container runs: the pod watch (pod-watch.ts), a poll
+ * of the Job and its events, and the deadline, whichever decides first.
  * @throws MirrordError: EIMAGEPULL, EAGENTSTART, EAGENTEXIT, EPODSECURITY, EJOBFAILED, ESTARTUPTIMEOUT.
  */
 export function waitForAgentPod(ctx: KubeContext, options: WaitForPodOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    new PodWaiter(ctx, options, (err, podName) => (err ? reject(err) : resolve(podName as string)));
+  const { startupTimeoutMs, jobName } = options;
+  return watchPods<string>(ctx, {
+    select: { labelSelector: `${AgentLabel.session}=${options.sessionId}` },
+    initialProgress: 'waiting for the agent pod',
+    judge: (pod) => {
+      const verdict = judgePod(pod!, options.image);
+      return 'running' in verdict ? { done: verdict.running } : verdict;
+    },
+    deadline: options.deadline,
+    onProgress: options.onProgress,
+    poll: { everyMs: JOB_POLL_MS, check: () => checkJob(ctx, jobName) },
+    onTimeout: (last) => new AgentError('ESTARTUPTIMEOUT', `the agent was not ready after ${Math.round(startupTimeoutMs / 1000)} s (last seen: ${last})`, {
+      hint: `a slow image pull or a full cluster? raise --agent-startup-timeout, or see kubectl describe job ${jobName}`,
+    }),
   });
 }

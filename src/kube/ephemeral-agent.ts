@@ -87,7 +87,7 @@ export type EphemeralVerdict =
 /** Judges one version of the target pod for the ephemeral container `name`. */
 export function judgeEphemeral(pod: V1Pod | undefined, name: string, image: string): EphemeralVerdict {
   if (!pod || pod.metadata?.deletionTimestamp) {
-    return { failure: new AgentError('ETARGETGONE', `the target pod went away while the agent was starting`, { hint: 'run again: a workload target resolves to a current pod' }) };
+    return { failure: new AgentError('ETARGETLOST', `the target pod went away while the agent was starting`, { hint: 'run again: a workload target resolves to a current pod' }) };
   }
   const podName = pod.metadata?.name ?? '?';
   const status = pod.status?.ephemeralContainerStatuses?.find((s) => s.name === name);

@@ -9,8 +9,8 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ClusterError, type MirrordError } from '../errors.ts';
-import { errorFromKubeCall } from './api-errors.ts';
-import type { KubeContext } from './kubeconfig.ts';
+import { errorFromKubeCall } from '../kube-api/api-errors.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import type { ResolvedTarget } from './target-resolve.ts';
 
 function bodyMessage(err: unknown): string {

@@ -6,8 +6,8 @@
  */
 import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.ts';
-import { errorFromKubeCall } from './api-errors.ts';
-import type { KubeContext } from './kubeconfig.ts';
+import { errorFromKubeCall } from '../kube-api/api-errors.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
 
 /** One permission the agent's life needs. */
 export interface Permission {

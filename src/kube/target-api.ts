@@ -4,7 +4,7 @@
  */
 import { AppsV1Api, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
-import type { KubeContext } from './kubeconfig.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import type { TargetApi } from './target-resolve.ts';
 
 /** The client-node implementation of TargetApi. */

@@ -38,7 +38,7 @@ test('judging the ephemeral container', () => {
   assert.ok('failure' in pull && pull.failure.code === 'EIMAGEPULL' && /cannot pull the agent image "img"/.test(pull.failure.message));
   assert.ok('progress' in judgeEphemeral(podWith(undefined), 'mirrord-agent-abcd', 'img'));
   const gone = judgeEphemeral(undefined, 'mirrord-agent-abcd', 'img');
-  assert.ok('failure' in gone && gone.failure.code === 'ETARGETGONE');
+  assert.ok('failure' in gone && gone.failure.code === 'ETARGETLOST');
 });
 
 test('a pod security rejection names the level and what would be accepted', () => {

@@ -11,15 +11,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Session } from '../session/session.ts';
-import { connectAgentSession } from '../transport/agent-session.ts';
+import { connectAgentSession } from '../link/agent-session.ts';
 import type { PortForwardTarget } from '../transport/open-portforward.ts';
 import { AgentError, MirrordError } from '../errors.ts';
 import { AgentManager, type AgentManagerOptions } from './agent-manager.ts';
 import { buildEphemeralAgent, ephemeralContainerName, ephemeralPatch, judgeEphemeral, randomAgentPort } from './ephemeral-agent.ts';
 import { ephemeralPatchError } from './ephemeral-errors.ts';
-import type { KubeContext } from './kubeconfig.ts';
+import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { buildNodeAgentJob } from './node-agent-job.ts';
-import { watchPod } from './pod-watch.ts';
+import { watchPods } from './pod-watch.ts';
 import type { ResolvedTarget } from './target-resolve.ts';
 
 /** `auto`: an ephemeral container, or a Job when the cluster has none. */
@@ -116,9 +116,10 @@ export class TargetedAgentManager {
     let lastExit = '';
     for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
       const handle = await this.#addContainer();
-      const state = await watchPod(this.#ctx, {
+      const state = await watchPods(this.#ctx, {
         namespace: handle.namespace,
-        name: handle.podName,
+        select: { name: handle.podName },
+        initialProgress: `waiting for pod ${handle.podName}`,
         judge: (pod) => {
           const verdict = judgeEphemeral(pod, handle.container, this.#options.image);
           return 'done' in verdict ? { done: verdict } : verdict;

@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  AddressType, Capability, DATA_CHUNK, FrameFlag, FrameType, GoAwayCode, HEADER_SIZE, HELLO_MAGIC,
-  INITIAL_WINDOW, MAX_FRAME_PAYLOAD, OpenField, PROTOCOL_VERSION, RequestOp, ResetReason,
-  ResponseStatus, TOKEN_BYTES, Transport,
+  AddressType, Capability, DATA_CHUNK, FirstStreamId, FrameFlag, FrameType, GoAwayCode, HEADER_SIZE,
+  HELLO_MAGIC, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_HANDSHAKE_FRAME, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
+  OpenField, PING_PAYLOAD, PROTOCOL_VERSION, RequestOp, ResetReason, ResponseStatus, TOKEN_BYTES, Transport,
 } from './constants.ts';
 import { ProtocolErrorCode, resetReasonCode, resetReasonForErrno } from './errors.ts';
 
@@ -24,6 +24,12 @@ test('scalar constants have their specified values', () => {
   assert.equal(DATA_CHUNK, 262_144);
   assert.equal(TOKEN_BYTES, 32);
   assert.equal(INITIAL_WINDOW, 262_144);
+  assert.equal(MAX_HANDSHAKE_FRAME, 4096);
+  assert.equal(MAX_MESSAGE_BYTES, 4096);
+  assert.equal(MAX_NAME_BYTES, 255, 'a name length is one u8');
+  assert.equal(PING_PAYLOAD, 8);
+  assert.deepEqual(Object.entries(FirstStreamId), [['cli', 1], ['agent', 2]]);
+  assert.notEqual(FirstStreamId.cli % 2, FirstStreamId.agent % 2, 'the two sides use ids of different parity');
   assert.ok(DATA_CHUNK <= MAX_FRAME_PAYLOAD, 'a DATA chunk must fit in one frame');
   assert.ok(INITIAL_WINDOW >= DATA_CHUNK, 'the initial window must hold at least one DATA chunk');
 });
@@ -160,6 +166,11 @@ test('docs/protocol.md states the same sizes and magic', () => {
   assert.ok(spec.includes(`bit 0 \`FIN\``) && FrameFlag.fin === 1 << 0);
   assert.ok(spec.includes(`bit 1 \`ACK\``) && FrameFlag.ack === 1 << 1);
   assert.match(spec, new RegExp(`# The kubectl-mirrord wire protocol, version ${PROTOCOL_VERSION}\\b`));
+  assert.ok(spec.includes(`over ${MAX_HANDSHAKE_FRAME} bytes (\`MAX_HANDSHAKE_FRAME\`)`));
+  assert.ok(spec.includes(`at most ${MAX_NAME_BYTES} bytes of UTF-8 (\`MAX_NAME_BYTES\`)`));
+  assert.ok(spec.includes(`at most ${MAX_MESSAGE_BYTES} (\`MAX_MESSAGE_BYTES\`)`));
+  assert.ok(spec.includes(`${PING_PAYLOAD} opaque bytes (\`PING_PAYLOAD\`)`));
+  assert.ok(spec.includes(`(\`FirstStreamId\`: cli ${FirstStreamId.cli}, agent ${FirstStreamId.agent}, then steps of 2)`));
 });
 
 function assertDistinctBits(values: number[], width: number): void {

@@ -18,6 +18,27 @@ export const HEADER_SIZE = 10;
 /** Largest payload a frame may carry. A bigger length field ends the session. */
 export const MAX_FRAME_PAYLOAD = 1024 * 1024;
 
+/** Largest frame accepted during the handshake (HELLO is about 300 bytes at most). */
+export const MAX_HANDSHAKE_FRAME = 4096;
+
+/** Longest message, in UTF-8 bytes, that RESET and GOAWAY carry; a longer one is cut at a character boundary. */
+export const MAX_MESSAGE_BYTES = 4096;
+
+/** Longest client or agent name, in UTF-8 bytes, in HELLO and WELCOME (a u8 length); cut at a character boundary. */
+export const MAX_NAME_BYTES = 255;
+
+/** PING payload: this many opaque bytes, echoed in the answer. */
+export const PING_PAYLOAD = 8;
+
+/**
+ * The first stream id each side opens; each side then counts up by 2. So the CLI's ids are odd and
+ * the agent's even (as in yamux), and the two never collide. Id 0 is the session itself.
+ */
+export const FirstStreamId = {
+  cli: 1,
+  agent: 2,
+} as const;
+
 /** Largest payload the sender puts in one DATA frame, so that streams take turns often. */
 export const DATA_CHUNK = 256 * 1024;
 
@@ -140,19 +161,18 @@ export const Capability = {
   env: 1 << 5,
 } as const;
 
-/** Request operations (REQUEST payload starts with one u16 op). */
+/**
+ * Request operations (REQUEST payload starts with one u16 op). Each op's direction, body, answer
+ * and error codes are its contract in requests.ts.
+ */
 export const RequestOp = {
-  /** Resolve a hostname in the cluster. Body: {host, family?}. Answer: {addresses}. */
+  /** cli → agent. Resolve a hostname in the cluster. */
   dnsLookup: 1,
-  /**
-   * cli → agent. Redirect a TCP port of the pod to this session (`-R`). Body: {port, mode: 'steal' |
-   * 'mirror', filter?: {header?, path?, ports?}}. Answer: {subscription}. Errors: EINVAL, ENOTLISTENING,
-   * EPERM, EEXIST.
-   */
+  /** cli → agent. Redirect a TCP port of the pod to this session (`-R`). */
   portSubscribe: 2,
-  /** cli → agent. Ends a subscription. Body: {subscription}. Answer: null. */
+  /** cli → agent. Ends a subscription. */
   portUnsubscribe: 3,
-  /** agent → cli. Something the user should know. Body: {kind: 'mirrorDropped', port, dropped, total}. Answer: null. */
+  /** agent → cli. Something the user should know (dropped mirror copies). */
   notice: 4,
 } as const;
 export type RequestOp = (typeof RequestOp)[keyof typeof RequestOp];

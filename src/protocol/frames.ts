@@ -3,9 +3,10 @@
  * stream into frames) is in decoder.ts; this file knows what is inside each frame type.
  */
 import {
-  FrameFlag, FrameType, HEADER_SIZE, HELLO_MAGIC, MAX_FRAME_PAYLOAD, OpenField, type GoAwayCode,
-  type RequestOp, type ResetReason, type Transport,
+  FrameFlag, FrameType, HEADER_SIZE, HELLO_MAGIC, MAX_FRAME_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
+  OpenField, PING_PAYLOAD, type GoAwayCode, type RequestOp, type ResetReason, type Transport,
 } from './constants.ts';
+import { utf8Prefix } from './utf8.ts';
 import { encodedDestinationSize, readDestination, writeDestination, type Destination } from './address.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 
@@ -53,7 +54,7 @@ export interface Hello {
 }
 
 export function encodeHello(hello: Hello): Buffer {
-  const client = Buffer.from(hello.client, 'utf8').subarray(0, 255);
+  const client = utf8Prefix(hello.client, MAX_NAME_BYTES);
   const payload = Buffer.allocUnsafe(4 + 2 + 4 + 1 + hello.token.length + 1 + client.length);
   let at = payload.writeUInt32BE(HELLO_MAGIC, 0);
   at = payload.writeUInt16BE(hello.version, at);
@@ -92,7 +93,7 @@ export interface Welcome {
 }
 
 export function encodeWelcome(welcome: Welcome): Buffer {
-  const agent = Buffer.from(welcome.agent, 'utf8').subarray(0, 255);
+  const agent = utf8Prefix(welcome.agent, MAX_NAME_BYTES);
   const payload = Buffer.allocUnsafe(2 + 4 + 1 + agent.length);
   let at = payload.writeUInt16BE(welcome.version, 0);
   at = payload.writeUInt32BE(welcome.capabilities >>> 0, at);
@@ -185,7 +186,7 @@ export function decodeWindowUpdate(payload: Buffer): number {
 
 /** Reason byte followed by a UTF-8 message (RESET, GOAWAY). */
 function encodeCoded(type: FrameType, streamId: number, code: number, message: string): Buffer {
-  const text = Buffer.from(message, 'utf8').subarray(0, 4096);
+  const text = utf8Prefix(message, MAX_MESSAGE_BYTES);
   const payload = Buffer.allocUnsafe(1 + text.length);
   payload[0] = code;
   text.copy(payload, 1);
@@ -209,8 +210,6 @@ export function decodeGoAway(payload: Buffer): { code: GoAwayCode; message: stri
   need(payload, 1, 'GOAWAY');
   return { code: payload[0] as GoAwayCode, message: payload.toString('utf8', 1) };
 }
-
-export const PING_PAYLOAD = 8;
 
 export function encodePing(opaque: Buffer, ack: boolean): Buffer {
   return encodeFrame(FrameType.ping, ack ? FrameFlag.ack : 0, 0, opaque);

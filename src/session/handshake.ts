@@ -4,15 +4,13 @@
  * Nothing else may be sent before it completes.
  */
 import type { Duplex } from 'node:stream';
-import { Capability, FrameType, GoAwayCode, HEADER_SIZE, PROTOCOL_VERSION } from '../protocol/constants.ts';
+import { Capability, FrameType, GoAwayCode, HEADER_SIZE, MAX_HANDSHAKE_FRAME, PROTOCOL_VERSION } from '../protocol/constants.ts';
 import { ProtocolError, ProtocolErrorCode } from '../protocol/errors.ts';
 import { decodeGoAway, decodeHello, decodeWelcome, encodeGoAway, encodeHello, encodeWelcome, type Hello } from '../protocol/frames.ts';
 
 /** Everything this build can do. */
 export const ALL_CAPABILITIES = Capability.tcpConnect | Capability.dns | Capability.incoming;
 
-/** The largest handshake frame accepted (HELLO is about 300 bytes at most). */
-const MAX_HANDSHAKE_FRAME = 4096;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface ConnectOptions {

@@ -7,6 +7,7 @@
  * while data flows (see `probe`), so the estimate reflects the link under load, not only when idle.
  */
 import { randomBytes } from 'node:crypto';
+import { PING_PAYLOAD } from '../protocol/constants.ts';
 
 export interface KeepaliveOptions {
   intervalMs: number;
@@ -78,7 +79,7 @@ export class Keepalive {
   }
 
   #ping(now: number): void {
-    const opaque = randomBytes(8);
+    const opaque = randomBytes(PING_PAYLOAD);
     this.#outstanding = { opaque, sentAt: now };
     this.#lastProbeAt = now;
     this.#options.sendPing(opaque);

@@ -12,7 +12,7 @@ import {
 } from '../protocol/frames.ts';
 import { Session } from './session.ts';
 import type { MuxStream } from './stream.ts';
-import { RawPeer, TOKEN, closed, track, variants, verifyToken, type TransportFactory } from './session-harness.ts';
+import { RawPeer, TOKEN, closed, track, variants, verifyToken, type TransportFactory } from '../../test/support/session-harness.ts';
 
 interface Setup {
   session: Session;

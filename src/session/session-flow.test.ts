@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { INITIAL_WINDOW } from '../protocol/constants.ts';
 import type { Session } from './session.ts';
 import type { MuxStream } from './stream.ts';
-import { connectPair, readAll, variants, writeAll, type TransportFactory } from './session-harness.ts';
+import { connectPair, readAll, variants, writeAll, type TransportFactory } from '../../test/support/session-harness.ts';
 
 const BULK_PORT = 9000;
 const ECHO_PORT = 7;

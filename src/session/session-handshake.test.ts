@@ -9,7 +9,7 @@ import { FrameType, GoAwayCode, PROTOCOL_VERSION } from '../protocol/constants.t
 import { ProtocolError } from '../protocol/errors.ts';
 import { decodeGoAway, encodeFrame, encodeHello, encodeWelcome } from '../protocol/frames.ts';
 import { Session } from './session.ts';
-import { RawPeer, TOKEN, variants, verifyToken, type TransportFactory } from './session-harness.ts';
+import { RawPeer, TOKEN, variants, verifyToken, type TransportFactory } from '../../test/support/session-harness.ts';
 
 function isProtocolError(code: string, message: RegExp) {
   return (err: unknown) => {

@@ -11,12 +11,13 @@ import { once } from 'node:events';
 import { RequestOp, ResetReason } from '../protocol/constants.ts';
 import { ProtocolError, StreamResetError } from '../protocol/errors.ts';
 import { ALL_CAPABILITIES } from './handshake.ts';
-import { RequestError, type Session } from './session.ts';
+import type { Session } from './session.ts';
+import { RequestError } from '../protocol/request-errors.ts';
 import type { MuxStream } from './stream.ts';
 import {
   closed, connectOver, connectPair, echoStreams, mutableLink, readAll, variants, writeAll, type Pair,
   type TransportFactory,
-} from './session-harness.ts';
+} from '../../test/support/session-harness.ts';
 
 const dest = { host: '10.0.0.1', port: 80 };
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');

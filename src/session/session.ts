@@ -3,33 +3,32 @@
  * in-memory pair). The CLI and the agent both use this class: the CLI calls `Session.connect`, the
  * agent `Session.accept`. See docs/protocol.md for the wire format.
  *
- * Streams opened by the CLI have odd ids, streams opened by the agent even ids (as in yamux), so
- * the two sides never collide. Requests use their own id space.
+ * Streams opened by the CLI have odd ids, streams opened by the agent even ids (as in yamux, see
+ * FirstStreamId), so the two sides never collide. Requests use their own id space (requests.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
-  FrameFlag, FrameType, GoAwayCode, INITIAL_WINDOW, PROTOCOL_VERSION, ResetReason,
-  ResponseStatus, RequestOp, Transport,
+  FirstStreamId, FrameFlag, FrameType, GoAwayCode, INITIAL_WINDOW, ResetReason, Transport,
+  type RequestOp,
 } from '../protocol/constants.ts';
 import { FrameDecoder, type FrameSink } from '../protocol/decoder.ts';
 import { ProtocolError, ProtocolErrorCode } from '../protocol/errors.ts';
 import {
-  checkPing, decodeGoAway, decodeOpen, decodeOpenOk, decodeRequest, decodeReset, decodeResponse,
-  decodeWindowUpdate, encodeDataHeader, encodeGoAway, encodeOpen, encodeOpenOk, encodePing,
-  encodeRequest, encodeReset, encodeResponse, encodeWindowUpdate, type Open,
+  checkPing, decodeGoAway, decodeOpen, decodeOpenOk, decodeReset, decodeWindowUpdate,
+  encodeDataHeader, encodeGoAway, encodeOpen, encodeOpenOk, encodePing, encodeReset,
+  encodeWindowUpdate, type Open,
 } from '../protocol/frames.ts';
+import { Requests, type DnsLookupAnswer, type RequestContract } from '../protocol/requests.ts';
 import { destinationProblem, type Destination } from '../protocol/address.ts';
 import { ReceiveWindow, WindowBudget } from './flow-control.ts';
 import { FrameWriter } from './writer.ts';
 import { Keepalive } from './keepalive.ts';
 import { MuxStream, type StreamHost } from './stream.ts';
 import { clientHandshake, serverHandshake, type AcceptOptions, type ConnectOptions, type Handshaken } from './handshake.ts';
+import { RequestTable, routeRequests, type RequestHandler, type Route } from './requests.ts';
 
 export type Role = 'client' | 'agent';
-
-/** A request handler on the answering side. Throw an Error with a `code` to answer with an error. */
-export type RequestHandler = (op: number, body: unknown) => Promise<unknown>;
 
 export interface SessionOptions {
   /** Interval between keepalive pings, ms. */
@@ -43,16 +42,6 @@ export interface SessionOptions {
 const DEFAULT_KEEPALIVE_MS = 10_000;
 const DEFAULT_MAX_STREAMS = 4096;
 
-/** An error answer to a request. */
-export class RequestError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'RequestError';
-    this.code = code;
-  }
-}
-
 export class Session extends EventEmitter implements FrameSink, StreamHost {
   readonly role: Role;
   /** Capabilities both sides have. */
@@ -65,13 +54,11 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   readonly #keepalive: Keepalive;
   readonly #budget = new WindowBudget();
   readonly #streams = new Map<number, MuxStream>();
-  readonly #requests = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  readonly #requests: RequestTable;
   readonly #maxStreams: number;
   #nextStreamId: number;
   /** Highest stream id the peer has opened: data for lower closed ids is a harmless race. */
   #peerHighestId = 0;
-  #nextRequestId = 1;
-  #requestHandler: RequestHandler | undefined;
   #goingAway = false;
   #closed = false;
   #dataStream: MuxStream | undefined;
@@ -94,9 +81,10 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     this.capabilities = done.capabilities;
     this.peerName = done.peerName;
     this.#transport = transport;
-    this.#nextStreamId = role === 'client' ? 1 : 2;
+    this.#nextStreamId = role === 'client' ? FirstStreamId.cli : FirstStreamId.agent;
     this.#maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.#writer = new FrameWriter(transport);
+    this.#requests = new RequestTable((frame) => this.#writer.control(frame), role === 'client' ? 'CLI' : 'agent');
     this.#decoder = new FrameDecoder(this);
     const intervalMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.#keepalive = new Keepalive({
@@ -146,23 +134,35 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   }
 
   /** Resolves `host` in the cluster. Rejects with a RequestError (code ENOTFOUND, ...). */
-  async lookup(host: string, family?: 4 | 6): Promise<{ addresses: string[] }> {
-    return await this.request(RequestOp.dnsLookup, { host, family }) as { addresses: string[] };
+  lookup(host: string, family?: 4 | 6): Promise<DnsLookupAnswer> {
+    return this.call(Requests.dnsLookup, family === undefined ? { host } : { host, family });
   }
 
-  /** Sends a request and waits for its response. */
+  /**
+   * Sends a request with any body and resolves with the answer as it came. Rejects with a
+   * RequestError for an error answer, or a ProtocolError once the session is closed. Prefer `call`.
+   */
   request(op: RequestOp, body: unknown): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ProtocolError(ProtocolErrorCode.transportClosed, 'the session is closed'));
-    const id = this.#nextRequestId++;
-    return new Promise((resolve, reject) => {
-      this.#requests.set(id, { resolve, reject });
-      this.#writer.control(encodeRequest(id, op, body));
-    });
+    return this.#requests.request(op, body);
+  }
+
+  /** Sends a typed request and checks the answer against its contract (src/protocol/requests.ts). */
+  async call<Body, Answer>(contract: RequestContract<Body, Answer>, body: Body): Promise<Answer> {
+    return contract.checkAnswer(await this.request(contract.op, body));
   }
 
   /** Sets the function that answers the peer's requests. */
   handleRequests(handler: RequestHandler): void {
-    this.#requestHandler = handler;
+    this.#requests.setHandler(handler);
+  }
+
+  /**
+   * Answers the ops in `routes`, each body checked against its contract and each op's capability
+   * against the handshake's; any other op is answered ENOTSUP.
+   */
+  serveRequests(routes: readonly Route[]): void {
+    this.#requests.setHandler(routeRequests(routes, this.capabilities, this.role === 'client' ? 'CLI' : 'agent'));
   }
 
   /** Orderly shutdown: GOAWAY, then close once the open streams are done (or after `graceMs`). */
@@ -246,8 +246,8 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
       }
       case FrameType.ping: return this.#onPing(flags, payload);
       case FrameType.goAway: return this.#onGoAway(payload);
-      case FrameType.request: return this.#onRequest(streamId, payload);
-      case FrameType.response: return this.#onResponse(streamId, payload);
+      case FrameType.request: return this.#requests.onRequest(streamId, payload);
+      case FrameType.response: return this.#requests.onResponse(streamId, payload);
       default:
         throw new ProtocolError(ProtocolErrorCode.unexpected, `frame type ${type} is only valid during the handshake`);
     }
@@ -256,7 +256,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   // ---- frame handlers ----
 
   #onOpen(streamId: number, payload: Buffer): void {
-    const peerParity = this.role === 'client' ? 0 : 1;
+    const peerParity = (this.role === 'client' ? FirstStreamId.agent : FirstStreamId.cli) % 2;
     if (streamId === 0 || streamId % 2 !== peerParity || streamId <= this.#peerHighestId) {
       throw new ProtocolError(ProtocolErrorCode.unexpected, `OPEN with stream id ${streamId}, which the peer may not use (reused, zero or wrong parity)`);
     }
@@ -305,30 +305,6 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     if (this.#streams.size === 0) this.#finish(undefined);
   }
 
-  #onRequest(id: number, payload: Buffer): void {
-    const { op, body } = decodeRequest(payload);
-    const handler = this.#requestHandler;
-    const answer = handler
-      ? handler(op, body)
-      : Promise.reject(new RequestError('ENOTSUP', `request op ${op} is not supported by this ${this.role}`));
-    answer.then(
-      (result) => this.#writer.control(encodeResponse(id, ResponseStatus.ok, result ?? null)),
-      (err: Error & { code?: string }) => this.#writer.control(encodeResponse(id, ResponseStatus.error, { code: err.code ?? 'EINTERNAL', message: err.message })),
-    );
-  }
-
-  #onResponse(id: number, payload: Buffer): void {
-    const pending = this.#requests.get(id);
-    if (!pending) throw new ProtocolError(ProtocolErrorCode.unexpected, `RESPONSE to request ${id}, which was never sent or already answered`);
-    this.#requests.delete(id);
-    const { status, body } = decodeResponse(payload);
-    if (status === ResponseStatus.ok) pending.resolve(body);
-    else {
-      const { code, message } = (body ?? {}) as { code?: string; message?: string };
-      pending.reject(new RequestError(code ?? 'EINTERNAL', message ?? 'request failed'));
-    }
-  }
-
   /**
    * The stream a frame is for. A frame for a stream that is already gone is a harmless race (it
    * was reset or finished while the frame was in flight) and is ignored; a frame for a stream that
@@ -337,7 +313,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   #streamFor(streamId: number, what: string): MuxStream | undefined {
     const stream = this.#streams.get(streamId);
     if (stream) return stream;
-    const ours = streamId % 2 === (this.role === 'client' ? 1 : 0);
+    const ours = streamId % 2 === (this.role === 'client' ? FirstStreamId.cli : FirstStreamId.agent) % 2;
     const existed = streamId !== 0 && (ours ? streamId < this.#nextStreamId : streamId <= this.#peerHighestId);
     if (!existed) throw new ProtocolError(ProtocolErrorCode.unexpected, `${what} on stream ${streamId}, which was never opened`);
     return undefined;
@@ -381,8 +357,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     this.#writer.flushAndEnd();
     for (const stream of [...this.#streams.values()]) stream.onSessionClosed(err);
     this.#streams.clear();
-    for (const pending of this.#requests.values()) pending.reject(err ?? new ProtocolError(ProtocolErrorCode.transportClosed, 'the session closed'));
-    this.#requests.clear();
+    this.#requests.rejectAll(err ?? new ProtocolError(ProtocolErrorCode.transportClosed, 'the session closed'));
     // Give the GOAWAY a moment to leave, then make sure the transport is gone.
     const transport = this.#transport;
     setTimeout(() => transport.destroy(), 1000).unref();

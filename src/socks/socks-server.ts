@@ -12,9 +12,10 @@ import { once } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { formatHostPort } from '../forward/address-spec.ts';
-import type { ConnectionEvent, ConnectionLog, SessionSource } from '../forward/local-forward.ts';
+import type { ConnectionEvent, ConnectionLog } from '../forward/connection-events.ts';
+import type { SessionSource } from '../link/session-source.ts';
 import { boundPort, listenTcp } from '../forward/listen.ts';
-import { splice } from '../forward/splice.ts';
+import { splice } from '../session/splice.ts';
 import { encodeReply, replyForErrorCode, SocksReply } from './reply-codes.ts';
 import type { SocksCredentials, SocksListenSpec } from './socks-spec.ts';
 

@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { MirrordError } from '../errors.ts';
-import { startFakePortForwardServer } from './fake-portforward-server.ts';
-import type { FakePortForwardOptions } from './fake-portforward-server.ts';
+import { startFakePortForwardServer } from '../../test/support/fake-portforward-server.ts';
+import type { FakePortForwardOptions } from '../../test/support/fake-portforward-server.ts';
 import { openPortForward, portForwardUrl } from './open-portforward.ts';
 import type { PortForwardStream } from './portforward-stream.ts';
 

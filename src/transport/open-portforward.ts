@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { errorFromHttpStatus, errorFromKubeCall } from '../kube/api-errors.ts';
+import { errorFromHttpStatus, errorFromKubeCall } from '../kube-api/api-errors.ts';
 import { KubeconfigError } from '../errors.ts';
 import { PortForwardError } from './portforward-error.ts';
 import { PORTFORWARD_SUBPROTOCOL, portForwardPath } from './portforward-protocol.ts';

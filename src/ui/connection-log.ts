@@ -2,7 +2,7 @@
  * Per-connection log lines, printed only with -v: kubectl port-forward's "Handling connection for"
  * on every connection is one of its most disliked habits.
  */
-import type { ConnectionEvent, ConnectionLog } from '../forward/local-forward.ts';
+import type { ConnectionEvent, ConnectionLog } from '../forward/connection-events.ts';
 import { stderrColors as c } from './colors.ts';
 
 /** `ECONNREFUSED: connect refused by 10.0.0.1:80` style text for any error. */

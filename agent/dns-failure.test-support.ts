@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { Session } from '../src/session/session.ts';
-import { TOKEN } from '../src/session/session-harness.ts';
+import { TOKEN } from '../test/support/session-harness.ts';
 import { AgentServer } from './server.ts';
 import { silentLog } from './log.ts';
 

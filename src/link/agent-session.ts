@@ -5,8 +5,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Session } from '../session/session.ts';
 import { AgentError, MirrordError } from '../errors.ts';
-import { openPortForward } from './open-portforward.ts';
-import type { PortForwardTarget } from './open-portforward.ts';
+import { openPortForward } from '../transport/open-portforward.ts';
+import type { PortForwardTarget } from '../transport/open-portforward.ts';
 
 export interface AgentSessionOptions {
   /** The session token (32 bytes). */

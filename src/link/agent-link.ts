@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Session } from '../session/session.ts';
 import { AgentError, MirrordError } from '../errors.ts';
+import type { SessionSource } from './session-source.ts';
 
 /** Makes a new session to an agent (re-using or replacing the agent as needed). */
 export type ConnectAgent = (attempt: number) => Promise<Session>;
@@ -35,7 +36,7 @@ export interface AgentLinkEvents {
   lost: [err: Error | undefined];
 }
 
-export class AgentLink extends EventEmitter<AgentLinkEvents> {
+export class AgentLink extends EventEmitter<AgentLinkEvents> implements SessionSource {
   readonly #options: AgentLinkOptions;
   #session: Session | undefined;
   #waiters: Array<{ resolve(s: Session): void; reject(e: Error): void; timer: NodeJS.Timeout }> = [];

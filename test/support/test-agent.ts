@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { AgentServer } from '../../agent/server.ts';
 import { silentLog } from '../../agent/log.ts';
-import { Session } from '../session/session.ts';
-import type { SessionSource } from './local-forward.ts';
+import { Session } from '../../src/session/session.ts';
+import type { SessionSource } from '../../src/link/session-source.ts';
 
 export interface TestAgent {
   source: SessionSource;

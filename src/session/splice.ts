@@ -1,12 +1,14 @@
 /**
- * Joins a user-side TCP socket and an agent stream, both directions, honouring TCP half-close:
- * the user's FIN becomes the stream's `end()` (a FIN at the destination) and the stream's end becomes
- * the socket's FIN. `pipe` carries the backpressure: a slow side pauses the other.
+ * Joins a TCP socket and a stream, both directions, honouring TCP half-close: the socket's FIN
+ * becomes the stream's `end()` (a FIN at the destination) and the stream's end becomes the socket's
+ * FIN. `pipe` carries the backpressure: a slow side pauses the other. The stream is a session
+ * stream (the CLI's -L, SOCKS and -R; the agent's outgoing and incoming) or another socket (the
+ * agent handing a connection to the original app).
  *
- * A stream reset (the destination refused, reset, or the session dropped) resets the user's socket
- * (RST) so the user's program sees a failure rather than a clean EOF; a socket error resets the stream.
+ * A stream reset (the destination refused, reset, or the session dropped) resets the socket (RST)
+ * so the program behind it sees a failure rather than a clean EOF; a socket error resets the stream.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 export interface SpliceResult {
@@ -21,7 +23,7 @@ export interface SpliceResult {
  * Splices until both directions are done or either side fails. The socket must have been accepted
  * with `allowHalfOpen: true`, or its FIN would close our sending side too.
  */
-export function splice(socket: Socket, stream: Duplex): Promise<SpliceResult> {
+export function splice(socket: Socket, stream: Duplex | Socket): Promise<SpliceResult> {
   return new Promise((resolve) => {
     const result: SpliceResult = { sent: 0, received: 0, error: undefined };
     let settled = false;
@@ -38,7 +40,9 @@ export function splice(socket: Socket, stream: Duplex): Promise<SpliceResult> {
       finish(err);
     });
     socket.on('error', (err) => {
-      stream.destroy();
+      if (stream instanceof Socket) {
+        if (!stream.destroyed) stream.resetAndDestroy();
+      } else stream.destroy();
       finish(err);
     });
     socket.on('close', () => {

@@ -6,12 +6,12 @@
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { duplexPair, type Duplex } from 'node:stream';
-import { FrameType, PROTOCOL_VERSION } from '../protocol/constants.ts';
-import { FrameDecoder } from '../protocol/decoder.ts';
-import { encodeHello, encodeWelcome } from '../protocol/frames.ts';
-import { Session, type SessionOptions } from './session.ts';
-import { ALL_CAPABILITIES } from './handshake.ts';
-import type { MuxStream } from './stream.ts';
+import { FrameType, PROTOCOL_VERSION } from '../../src/protocol/constants.ts';
+import { FrameDecoder } from '../../src/protocol/decoder.ts';
+import { encodeHello, encodeWelcome } from '../../src/protocol/frames.ts';
+import { Session, type SessionOptions } from '../../src/session/session.ts';
+import { ALL_CAPABILITIES } from '../../src/session/handshake.ts';
+import type { MuxStream } from '../../src/session/stream.ts';
 
 export const TOKEN = Buffer.alloc(32, 0x5a);
 export const verifyToken = (token: Buffer): boolean => token.equals(TOKEN);

@@ -8,7 +8,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
-import { PORTFORWARD_SUBPROTOCOL } from './portforward-protocol.ts';
+import { PORTFORWARD_SUBPROTOCOL } from '../../src/transport/portforward-protocol.ts';
 
 export interface FakePortForwardOptions {
   /** Where pod port P really is: 127.0.0.1:targetPort(P). */

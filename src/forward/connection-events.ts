@@ -1,0 +1,20 @@
+/**
+ * What each user connection through the session did, for the connection log (`-v`, the UI). `-L`,
+ * `-R` and SOCKS all report in this shape, so one logger serves every mode.
+ */
+
+/** One line of per-connection activity. */
+export interface ConnectionEvent {
+  /** The mode and spec that carried it: `-L 8080:web:80`, `-R 80`, `socks`. */
+  via: string;
+  peer: string;
+  destination: string;
+  outcome: 'closed' | 'failed';
+  /** Bytes from the connection's initiator, and toward it. */
+  sent: number;
+  received: number;
+  error?: Error;
+  durationMs: number;
+}
+
+export type ConnectionLog = (event: ConnectionEvent) => void;
