@@ -1,6 +1,6 @@
 /** Child processes for the benchmark: spawn a Node script, read its JSON-line events, read its peak RSS. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -84,4 +84,72 @@ export class ProcGroup {
   killAll(): void {
     for (const proc of this.#procs) proc.kill();
   }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux for x86 and arm64). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (proc(5): fields 14
+ * utime and 15 stime, in clock ticks), or NaN once it is gone. Children's times are not included.
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident set size now, in bytes (VmRSS), or NaN once the process is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb ? Number(kb[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Peak resident set size, in bytes (VmHWM), or NaN once the process is gone. */
+export function peakRssBytes(pid: number): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb ? Number(kb[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** PIDs of the processes whose command line matches `pattern` (arguments joined by spaces). */
+export function findPids(pattern: RegExp): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (pattern.test(cmdline)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** PIDs of the processes whose environment has the variable `name` (root can read every environ). */
+export function findPidsWithEnv(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8');
+      if (environ.split('\0').some((v) => v.startsWith(`${name}=`))) pids.push(Number(entry));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
 }

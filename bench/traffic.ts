@@ -15,6 +15,13 @@
  *   node bench/traffic.ts latency --port P [--host H] [--socks S:P] --count N
  *       N times in a row: connect, send one byte, wait for it to come back, close.
  *       Prints {"event":"latency","p50","p99"} in milliseconds.
+ *   node bench/traffic.ts source --bytes N
+ *       Listens; writes N bytes to every connection that opens, then ends it.
+ *   node bench/traffic.ts recv --port P [--host H]
+ *       Connects, reads until the server ends: {"event":"received","bytes","ms"} (a download).
+ *   node bench/traffic.ts pingpong --port P [--host H] [--connections C] [--count N] [--size S]
+ *       C connections to an echo server, each doing N round trips of S bytes (default 64), one at a
+ *       time, like a database client's small queries: {"event":"pingpong","roundTrips","ms"}.
  * Servers listen on --listen-host (default 127.0.0.1) and --listen-port (default 0: any free port).
  */
 import { connect, createServer, type Socket } from 'node:net';
@@ -34,6 +41,7 @@ const { positionals, values } = parseArgs({
     'listen-port': { type: 'string', default: '0' },
     'stall-ms': { type: 'string', default: '0' },
     'stall-after': { type: 'string', default: '0' },
+    size: { type: 'string', default: '64' },
   },
 });
 
@@ -151,12 +159,65 @@ async function latency(host: string, port: number, count: number): Promise<void>
   say({ event: 'latency', p50: at(50), p99: at(99) });
 }
 
+function source(total: number): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x62);
+  listen((socket) => {
+    let left = total;
+    socket.on('error', () => {});
+    const pump = () => {
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      socket.end();
+    };
+    socket.resume();
+    pump();
+  });
+}
+
+async function recv(host: string, port: number): Promise<void> {
+  const startMs = performance.now();
+  const socket = await dial(host, port);
+  let bytes = 0;
+  socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  await once(socket, 'end');
+  socket.destroy();
+  say({ event: 'received', bytes, ms: performance.now() - startMs });
+}
+
+async function pingpong(host: string, port: number, connections: number, count: number, size: number): Promise<void> {
+  const message = Buffer.alloc(size, 0x70);
+  const one = async () => {
+    const socket = await dial(host, port);
+    for (let i = 0; i < count; i++) {
+      socket.write(message);
+      let got = 0;
+      while (got < size) {
+        const [chunk] = await once(socket, 'data') as [Buffer];
+        got += chunk.length;
+      }
+    }
+    socket.destroy();
+  };
+  const startMs = performance.now();
+  await Promise.all(Array.from({ length: connections }, one));
+  say({ event: 'pingpong', roundTrips: connections * count, ms: performance.now() - startMs });
+}
+
 const mode = positionals[0];
 if (mode === 'sink') sink(Number(values['stall-ms']), Number(values['stall-after']));
 else if (mode === 'echo') echo();
 else if (mode === 'send') await send(values.host, Number(values.port), Number(values.bytes), Number(values.connections));
 else if (mode === 'latency') await latency(values.host, Number(values.port), Number(values.count));
+else if (mode === 'source') source(Number(values.bytes));
+else if (mode === 'recv') await recv(values.host, Number(values.port));
+else if (mode === 'pingpong') await pingpong(values.host, Number(values.port), Number(values.connections), Number(values.count), Number(values.size));
 else {
-  process.stderr.write('usage: traffic.ts sink|echo|send ...\n');
+  process.stderr.write('usage: traffic.ts sink|echo|source|send|recv|latency|pingpong ...\n');
   process.exit(2);
 }
