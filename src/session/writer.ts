@@ -48,7 +48,9 @@ export class FrameWriter {
 
   constructor(transport: Duplex) {
     this.#transport = transport;
-    this.#limit = Math.max(TRANSPORT_BUFFER, transport.writableHighWaterMark);
+    // The transport's own high-water mark is not the bound: the portforward transport's is 1 MiB,
+    // and everything queued there waits ahead of the next interactive frame.
+    this.#limit = TRANSPORT_BUFFER;
   }
 
   /** Queues a control frame ahead of all data. */

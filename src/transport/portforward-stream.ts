@@ -22,11 +22,15 @@ export interface PortForwardStreamOptions {
   port: number;
   /** Interval between WebSocket pings, ms; 0 disables. Default 15000. */
   keepaliveMs?: number;
-  /** Bytes buffered in each direction before backpressure applies. Default 1 MiB. */
+  /** Bytes buffered in each direction before backpressure applies. Default 256 KiB. */
   highWaterMark?: number;
 }
 
-const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * 256 KiB, the session writer's bound (TRANSPORT_BUFFER): the writer waits for 'drain', which a
+ * Writable only emits once a write has gone over its high-water mark.
+ */
+const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 
 /**
  * Reused message buffers. Every message needs the channel byte in front of the session's bytes, so
