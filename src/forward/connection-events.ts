@@ -15,6 +15,8 @@ export interface ConnectionEvent {
   received: number;
   error?: Error;
   durationMs: number;
+  /** For UDP: datagrams each way and those dropped on this side (window, queue, size). */
+  datagrams?: { sent: number; received: number; dropped: number };
 }
 
 export type ConnectionLog = (event: ConnectionEvent) => void;

@@ -142,18 +142,19 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
 
   /**
    * Opens a datagram stream (UDP, one 5-tuple) to `destination`. Datagrams sent now go right behind
-   * the OPEN. Emits 'established' (with the peer's address), 'message', and 'close'.
+   * the OPEN. Emits 'established' (with the peer's address), 'message', and 'close'. `idleMs`
+   * overrides the session's idle timeout for this stream.
    * @throws StreamResetError EAFNOSUPPORT when the peer did not agree to the udp capability (an
    *   agent older than UDP support); RangeError for a bad destination; ProtocolError when closing.
    */
-  openDatagramStream(destination: Destination, extra: { source?: Destination } = {}): DatagramStream {
+  openDatagramStream(destination: Destination, extra: { source?: Destination; idleMs?: number } = {}): DatagramStream {
     if (!this.supportsDatagrams) {
       throw new StreamResetError(ResetReason.unsupported,
         `${this.peerName || 'the peer'} does not support UDP (the handshake did not agree to the udp capability): ` +
         'it is older than this CLI; use an agent image of the same version', false);
     }
     const { id, open } = this.#nextOpen(destination, Transport.udp, extra.source);
-    const stream = new DatagramStream(id, open, this, this.#newWindow(), this.#datagramIdleMs);
+    const stream = new DatagramStream(id, open, this, this.#newWindow(), extra.idleMs ?? this.#datagramIdleMs);
     this.#streams.set(id, stream);
     this.#writer.control(encodeOpen(id, open));
     return stream;
