@@ -93,7 +93,7 @@ test('-L /udp: an idle peer stream ends (logged with its counts) and the next da
   assert.equal(forward.peerCount, 0, 'the idle stream ended');
   assert.equal(events.length, 1);
   assert.equal(events[0].outcome, 'closed');
-  assert.deepEqual(events[0].datagrams, { sent: 2, received: 2, dropped: 0 });
+  assert.deepEqual(events[0].datagrams, { sent: 2, received: 2, dropped: 0, kernelDropped: 0 });
   assert.equal(agent.sessions[0].streamCount, 0, 'gone on the CLI side too');
   assert.deepEqual((await exchange(peer, forward.port, [Buffer.from('three')])).map(String), ['three']);
   assert.equal(forward.peerCount, 1);

@@ -9,6 +9,7 @@ import type dgram from 'node:dgram';
 import { formatHostPort } from './address-spec.ts';
 import type { ForwardSpec } from './forward-spec.ts';
 import { bindUdp } from './listen.ts';
+import { kernelDrops } from './udp-kernel-drops.ts';
 import type { SessionSource } from '../link/session-source.ts';
 import type { DatagramStream } from '../session/datagram-stream.ts';
 import type { ConnectionLog } from './connection-events.ts';
@@ -19,6 +20,11 @@ export const MAX_UDP_PEERS = 1024;
 const MAX_WAITING_DATAGRAMS = 64;
 /** Answers waiting in the listening socket's send queue before further answers are dropped. */
 const MAX_SEND_QUEUE = 256;
+/**
+ * Receive buffer asked for the listening socket: a burst from the user's app waits here while the
+ * event loop is busy. Linux caps it at net.core.rmem_max (socket(7)).
+ */
+const RECEIVE_BUFFER = 4 * 1024 * 1024;
 
 export interface UdpForwardOptions {
   /** A peer's stream ends after this long with no datagram either way, ms (default: the session's, 120 s). */
@@ -58,10 +64,14 @@ export class UdpForward {
   readonly #log: ConnectionLog;
   readonly #options: UdpForwardOptions;
   readonly #destination: string;
+  readonly #address: string;
+  readonly #port: number;
   #closed = false;
 
-  private constructor(spec: ForwardSpec, socket: dgram.Socket, source: SessionSource, log: ConnectionLog, options: UdpForwardOptions) {
+  private constructor(spec: ForwardSpec, socket: dgram.Socket, address: string, source: SessionSource, log: ConnectionLog, options: UdpForwardOptions) {
     this.spec = spec;
+    this.#address = address;
+    this.#port = socket.address().port;
     this.#socket = socket;
     this.#source = source;
     this.#log = log;
@@ -78,12 +88,22 @@ export class UdpForward {
    */
   static async bind(spec: ForwardSpec, address: string, source: SessionSource, log: ConnectionLog, options: UdpForwardOptions = {}): Promise<UdpForward> {
     const socket = await bindUdp(address, spec.localPort, `-L ${spec.text}`);
-    return new UdpForward(spec, socket, source, log, options);
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER);
+    } catch {
+      // Keep the system's default size.
+    }
+    return new UdpForward(spec, socket, address, source, log, options);
   }
 
   /** The port actually bound (the spec may say 0). */
   get port(): number {
-    return this.#socket.address().port;
+    return this.#port;
+  }
+
+  /** Datagrams the kernel dropped on this listener since it was bound (receive buffer full), where known. */
+  get kernelDropped(): number | undefined {
+    return kernelDrops(this.#address, this.#port);
   }
 
   /** Local peers with a stream now. */
@@ -157,7 +177,7 @@ export class UdpForward {
       this.#log({
         via: `-L ${this.spec.text}`, peer: peerName, destination: this.#destination, outcome: err ? 'failed' : 'closed',
         sent: c.sentBytes, received: c.receivedBytes, error: err, durationMs: Date.now() - peer.started,
-        datagrams: { sent: c.sent, received: c.received, dropped: peer.dropped },
+        datagrams: { sent: c.sent, received: c.received, dropped: peer.dropped, kernelDropped: this.kernelDropped },
       });
     });
     const waiting = peer.waiting ?? [];

@@ -22,7 +22,8 @@ export function formatConnectionEvent(e: ConnectionEvent): string {
   if (e.outcome === 'failed') return c.red(`${head}  failed: ${e.error ? describeError(e.error) : 'unknown'}`);
   if (e.datagrams) {
     const d = e.datagrams;
-    return c.dim(`${head}  udp ↑${d.sent} ↓${d.received} datagrams (${bytes(e.sent)} / ${bytes(e.received)}), ${d.dropped} dropped  ${e.durationMs} ms`);
+    const kernel = d.kernelDropped ? `; the kernel dropped ${d.kernelDropped} on the listener so far (receive buffer full)` : '';
+    return c.dim(`${head}  udp ↑${d.sent} ↓${d.received} datagrams (${bytes(e.sent)} / ${bytes(e.received)}), ${d.dropped} dropped${kernel}  ${e.durationMs} ms`);
   }
   return c.dim(`${head}  ↑${bytes(e.sent)} ↓${bytes(e.received)}  ${e.durationMs} ms`);
 }
