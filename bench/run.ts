@@ -2,12 +2,13 @@
  * `npm run bench`: measures side by side in one run and prints tables of measurements, ratios and
  * goals. `--json` prints one JSON object instead, whose `ratios` maps each name to a number.
  * `--quick` uses smaller transfers (for a smoke run; the figures are noisier). `--only NAME` runs one
- * case: session (loopback, no root), portforward or reverse (the sandbox cluster; need root).
+ * case: session (loopback, no root), portforward, udp or reverse (the sandbox cluster; need root).
  */
 import { parseArgs } from 'node:util';
 import { benchSession } from './cases/session.ts';
 import { benchPortForward } from './cases/portforward.ts';
 import { benchReverse } from './cases/reverse.ts';
+import { benchUdp } from './cases/udp.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 import { buildAgent } from '../scripts/build.ts';
 
@@ -40,6 +41,9 @@ if (wanted('portforward')) {
   } else {
     merge(report, await benchPortForward({ bytes: values.quick ? GiB / 8 : GiB / 2, latencyCount: values.quick ? 100 : 500 }, log));
   }
+}
+if (wanted('udp') && process.getuid?.() === 0) {
+  merge(report, await benchUdp({ count: values.quick ? 5000 : 50_000, latencyCount: values.quick ? 500 : 2000 }, log));
 }
 if (wanted('reverse') && process.getuid?.() === 0) {
   merge(report, await benchReverse({ latencyCount: values.quick ? 200 : 1000, durationMs: values.quick ? 2000 : 5000, concurrency: 8 }, log));
