@@ -134,7 +134,7 @@ export class DatagramStream extends EventEmitter implements SessionStream {
     this.#queue.push(datagram);
     this.#queuedBytes += datagram.length;
     this.#lastActivity = performance.now();
-    this.#host.wake(this);
+    this.#host.wake(this, true);
     return true;
   }
 

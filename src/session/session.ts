@@ -223,8 +223,8 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
 
   // ---- StreamHost ----
 
-  wake(stream: SessionStream): void {
-    this.#writer.wake(stream);
+  wake(stream: SessionStream, batch = false): void {
+    this.#writer.wake(stream, batch);
   }
 
   dataHeader(streamId: number, length: number, fin: boolean): Buffer {

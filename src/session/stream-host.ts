@@ -10,7 +10,8 @@ import type { DataSource } from './writer.ts';
 
 /** What a stream needs from its session. */
 export interface StreamHost {
-  wake(stream: SessionStream): void;
+  /** `batch`: the stream can wait for the end of this event-loop turn (see FrameWriter.wake). */
+  wake(stream: SessionStream, batch?: boolean): void;
   dataHeader(streamId: number, length: number, fin: boolean): Buffer;
   sendWindowUpdate(streamId: number, increment: number): void;
   sendOpenOk(streamId: number, window: number, peer?: Destination): void;
