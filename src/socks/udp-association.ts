@@ -123,8 +123,11 @@ export class UdpAssociation {
     } catch (err) {
       return fail(SocksReply.generalFailure, err as Error);
     }
-    if (control.destroyed) {
+    // The client may have gone while the relay was being bound (a FIN alone leaves it open: the
+    // listener allows half-open connections).
+    if (control.destroyed || control.readableEnded) {
       relay.close();
+      if (!control.destroyed) control.destroy();
       return undefined;
     }
     const host = isUnspecified(request.dstAddr) ? plainAddress(control.remoteAddress ?? '') : plainAddress(request.dstAddr);
