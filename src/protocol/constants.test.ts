@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import {
   AddressType, Capability, DATA_CHUNK, FirstStreamId, FrameFlag, FrameType, GoAwayCode, HEADER_SIZE,
   HELLO_MAGIC, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_HANDSHAKE_FRAME, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
-  MAX_DATAGRAM, OpenField, OpenOkField, PING_PAYLOAD, PROTOCOL_VERSION, RequestOp, ResetReason, ResponseStatus, TOKEN_BYTES, Transport,
+  MAX_DATAGRAM, MAX_DATAGRAM_IDLE_MS, OpenField, OpenOkField, PING_PAYLOAD, PROTOCOL_VERSION, RequestOp, ResetReason, ResponseStatus, TOKEN_BYTES, Transport,
 } from './constants.ts';
 import { ProtocolErrorCode, resetReasonCode, resetReasonForErrno } from './errors.ts';
 
@@ -54,7 +54,7 @@ test('transports, address types and OPEN fields', () => {
   assert.deepEqual(entries(Transport), [['tcp', 1], ['udp', 2]]);
   // Same numbers as SOCKS5's ATYP (RFC 1928 section 5), so a SOCKS request maps across unchanged.
   assert.deepEqual(entries(AddressType), [['ipv4', 1], ['hostname', 3], ['ipv6', 4]]);
-  assert.deepEqual(entries(OpenField), [['source', 1]]);
+  assert.deepEqual(entries(OpenField), [['source', 1], ['idleTimeout', 2]]);
   assert.deepEqual(entries(OpenOkField), [['peer', 1]]);
 });
 
@@ -180,6 +180,9 @@ test('docs/protocol.md states the same sizes and magic', () => {
   assert.ok(spec.includes(`${PING_PAYLOAD} opaque bytes (\`PING_PAYLOAD\`)`));
   assert.ok(spec.includes(`0 to ${spaced(MAX_DATAGRAM)} bytes (\`MAX_DATAGRAM\``));
   assert.ok(spec.includes(`Tag ${OpenOkField.peer} (\`peer\`)`));
+  assert.ok(spec.includes(`Tag ${OpenField.idleTimeout} (\`idleTimeout\`, datagram streams)`));
+  assert.equal(MAX_DATAGRAM_IDLE_MS, 86_400_000);
+  assert.ok(spec.includes('up to one day (`MAX_DATAGRAM_IDLE_MS`)'));
   assert.ok(spec.includes(`transport u8 (${Transport.tcp} TCP, ${Transport.udp} UDP)`));
   assert.ok(spec.includes(`(\`FirstStreamId\`: cli ${FirstStreamId.cli}, agent ${FirstStreamId.agent}, then steps of 2)`));
 });

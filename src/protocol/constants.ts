@@ -101,7 +101,16 @@ export type AddressType = (typeof AddressType)[keyof typeof AddressType];
 export const OpenField = {
   /** The address the stream's bytes came from (for streams the agent opens toward the CLI). */
   source: 1,
+  /**
+   * Datagram streams: u32, milliseconds with no datagram either way after which the opener ends the
+   * stream. The responder uses the same timeout (up to MAX_DATAGRAM_IDLE_MS), so neither side ends
+   * the stream early; without the field it uses its own default.
+   */
+  idleTimeout: 2,
 } as const;
+
+/** The longest idle timeout a responder takes from OPEN's idleTimeout field: one day. */
+export const MAX_DATAGRAM_IDLE_MS = 24 * 60 * 60 * 1000;
 
 /** Optional fields after the window of an OPEN_OK payload, encoded like OpenField's. */
 export const OpenOkField = {

@@ -69,9 +69,17 @@ test('OPEN: round trips', () => {
     { window: 0xffffffff, transport: Transport.tcp, destination: { host: '::1', port: 1 } },
     { window: 0, transport: Transport.udp, destination: { host: 'a'.repeat(255), port: 65535 } },
     { window: 1, transport: Transport.tcp, destination: { host: 'x', port: 9 }, source: { host: 'fe80::2', port: 7 } },
+    { window: 1, transport: Transport.udp, destination: { host: '10.96.0.10', port: 53 }, idleTimeoutMs: 120_000 },
+    { window: 1, transport: Transport.udp, destination: { host: 'x', port: 9 }, source: { host: '10.0.0.1', port: 7 }, idleTimeoutMs: 0 },
     { window: 7, transport: Transport.tcp, destination: { host: '1.2.3.4', port: 9 }, source: { host: 'client.example', port: 7 } },
   ];
   for (const open of opens) assert.deepEqual(decodeOpen(payloadOf(encodeOpen(9, open))), open);
+});
+
+test('OPEN: the idleTimeout field, and a bad one', () => {
+  const frame = encodeOpen(1, { window: INITIAL_WINDOW, transport: Transport.udp, destination: { host: '10.96.0.10', port: 53 }, idleTimeoutMs: 120_000 });
+  assert.deepEqual(frame, hex('00000013 03 00 00000001  00040000 02 01 0a60000a 0035  02 0004 0001d4c0'));
+  assertMalformed(() => decodeOpen(hex('00040000 02 01 0a60000a 0035  02 0002 0001')), 'OPEN', /idleTimeout field of 2 bytes, 4 expected/);
 });
 
 test('OPEN: unknown optional fields are skipped, known ones still read', () => {

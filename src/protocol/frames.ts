@@ -122,18 +122,26 @@ export interface Open {
   destination: Destination;
   /** Where the stream's bytes come from, when the agent opens a stream for incoming traffic. */
   source?: Destination;
+  /** Datagram streams: the opener's idle timeout, ms (OpenField.idleTimeout). */
+  idleTimeoutMs?: number;
 }
 
 export function encodeOpen(streamId: number, open: Open): Buffer {
   const sourceSize = open.source ? 3 + encodedDestinationSize(open.source) : 0;
-  const payload = Buffer.allocUnsafe(4 + 1 + encodedDestinationSize(open.destination) + sourceSize);
+  const idleSize = open.idleTimeoutMs !== undefined ? 3 + 4 : 0;
+  const payload = Buffer.allocUnsafe(4 + 1 + encodedDestinationSize(open.destination) + sourceSize + idleSize);
   let at = payload.writeUInt32BE(open.window, 0);
   payload[at++] = open.transport;
   at = writeDestination(payload, at, open.destination);
   if (open.source) {
     payload[at++] = OpenField.source;
     payload.writeUInt16BE(sourceSize - 3, at);
-    writeDestination(payload, at + 2, open.source);
+    at = writeDestination(payload, at + 2, open.source);
+  }
+  if (open.idleTimeoutMs !== undefined) {
+    payload[at++] = OpenField.idleTimeout;
+    at = payload.writeUInt16BE(4, at);
+    payload.writeUInt32BE(Math.min(Math.max(0, Math.round(open.idleTimeoutMs)), 0xffffffff), at);
   }
   return encodeFrame(FrameType.open, 0, streamId, payload);
 }
@@ -152,6 +160,9 @@ export function decodeOpen(payload: Buffer): Open {
     need(payload, at + 3 + length, 'OPEN');
     if (tag === OpenField.source) {
       open.source = readDestination(payload.subarray(at + 3, at + 3 + length), 0, 'malformed OPEN source field').dest;
+    } else if (tag === OpenField.idleTimeout) {
+      if (length !== 4) throw malformed('OPEN', `idleTimeout field of ${length} bytes, 4 expected`);
+      open.idleTimeoutMs = payload.readUInt32BE(at + 3);
     }
     at += 3 + length;
   }

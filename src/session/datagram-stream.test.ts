@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
-import { Capability, FrameType, INITIAL_WINDOW, MAX_DATAGRAM, ResetReason, Transport } from '../protocol/constants.ts';
+import { Capability, FrameType, INITIAL_WINDOW, MAX_DATAGRAM, MAX_DATAGRAM_IDLE_MS, ResetReason, Transport } from '../protocol/constants.ts';
 import { ProtocolError, StreamResetError } from '../protocol/errors.ts';
 import { decodeOpenOk, decodeReset, encodeDataHeader, encodeOpen } from '../protocol/frames.ts';
 import { Session } from './session.ts';
 import { ALL_CAPABILITIES } from './handshake.ts';
-import type { DatagramStream } from './datagram-stream.ts';
+import { DEFAULT_DATAGRAM_IDLE_MS, type DatagramStream } from './datagram-stream.ts';
 import {
   RawPeer, TOKEN, closed, connectPair, track, variants, verifyToken, memoryTransport, type Pair,
 } from '../../test/support/session-harness.ts';
@@ -152,6 +152,21 @@ function suite(transport: () => Promise<[import('node:stream').Duplex, import('n
     assert.equal(opener.streamCount + acceptor.streamCount, 0);
   }, { datagramIdleMs: 150 });
 
+  withPair('the opener\'s idle timeout travels in OPEN: the acceptor ends the stream by it too', async ({ opener, acceptor }) => {
+    const streams = echoDatagrams(acceptor);
+    // The sessions' default is 120 s; only this stream is asked to live 150 ms idle.
+    const stream = opener.openDatagramStream(DEST, { idleMs: 150 });
+    stream.send(Buffer.from('x'));
+    await once(stream, 'message');
+    assert.equal(streams[0].open.idleTimeoutMs, 150);
+    assert.equal(streams[0].idleMs, 150, 'the acceptor took the opener\'s timeout');
+    const closedBoth = Promise.all([once(stream, 'close'), once(streams[0], 'close')]);
+    const started = performance.now();
+    await Promise.race([once(streams[0], 'idle'), once(stream, 'idle')]);
+    assert.ok(performance.now() - started < 1000, 'ended after about 150 ms, not the default');
+    await closedBoth;
+  });
+
   withPair('a reset reaches the opener with its reason, and a stream nobody accepts is EACCES', async ({ opener, acceptor }) => {
     const stream = opener.openDatagramStream(DEST);
     const [err] = await once(stream, 'close');
@@ -206,6 +221,23 @@ describe('a raw peer on datagram streams', () => {
       const reset = decodeReset((await raw.frame(FrameType.reset)).payload);
       assert.equal(reset.reason, ResetReason.unsupported);
       assert.match(reset.message, /UDP was not agreed in the handshake/);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  test('an idleTimeout of 0 means the acceptor\'s default; above a day is cut to a day', async () => {
+    const { session, raw } = await agentWithRawClient();
+    const streams: DatagramStream[] = [];
+    session.on('datagramStream', (s: DatagramStream) => { streams.push(s); s.accept(); });
+    try {
+      raw.send(
+        encodeOpen(1, { window: INITIAL_WINDOW, transport: Transport.udp, destination: DEST, idleTimeoutMs: 0 }),
+        encodeOpen(3, { window: INITIAL_WINDOW, transport: Transport.udp, destination: DEST, idleTimeoutMs: 0xffffffff }),
+      );
+      while (streams.length < 2) await sleep(5);
+      assert.equal(streams[0].idleMs, DEFAULT_DATAGRAM_IDLE_MS);
+      assert.equal(streams[1].idleMs, MAX_DATAGRAM_IDLE_MS);
     } finally {
       session.destroy();
     }

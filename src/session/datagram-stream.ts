@@ -93,6 +93,11 @@ export class DatagramStream extends EventEmitter implements SessionStream {
     return this.#established;
   }
 
+  /** This side's idle timeout, ms. */
+  get idleMs(): number {
+    return this.#idleMs;
+  }
+
   /** Where the peer's socket is connected (from OPEN_OK), when it said. */
   get peer(): Destination | undefined {
     return this.#peer;

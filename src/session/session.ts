@@ -9,8 +9,8 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
-  Capability, FirstStreamId, FrameFlag, FrameType, GoAwayCode, INITIAL_WINDOW, ResetReason, Transport,
-  type RequestOp,
+  Capability, FirstStreamId, FrameFlag, FrameType, GoAwayCode, INITIAL_WINDOW, MAX_DATAGRAM_IDLE_MS, ResetReason,
+  Transport, type RequestOp,
 } from '../protocol/constants.ts';
 import { FrameDecoder, type FrameSink } from '../protocol/decoder.ts';
 import { ProtocolError, ProtocolErrorCode, StreamResetError } from '../protocol/errors.ts';
@@ -154,7 +154,10 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
         'it is older than this CLI; use an agent image of the same version', false);
     }
     const { id, open } = this.#nextOpen(destination, Transport.udp, extra.source);
-    const stream = new DatagramStream(id, open, this, this.#newWindow(), extra.idleMs ?? this.#datagramIdleMs);
+    // The responder takes the same timeout, so neither side ends the stream before the other would.
+    const idleMs = extra.idleMs ?? this.#datagramIdleMs;
+    open.idleTimeoutMs = idleMs;
+    const stream = new DatagramStream(id, open, this, this.#newWindow(), idleMs);
     this.#streams.set(id, stream);
     this.#writer.control(encodeOpen(id, open));
     return stream;
@@ -305,7 +308,9 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
       return;
     }
     if (open.transport === Transport.udp && this.supportsDatagrams) {
-      const stream = new DatagramStream(streamId, open, this, this.#newWindow(), this.#datagramIdleMs);
+      const asked = open.idleTimeoutMs;
+      const idleMs = asked !== undefined && asked > 0 ? Math.min(asked, MAX_DATAGRAM_IDLE_MS) : this.#datagramIdleMs;
+      const stream = new DatagramStream(streamId, open, this, this.#newWindow(), idleMs);
       this.#streams.set(streamId, stream);
       stream.onWindowUpdate(open.window - INITIAL_WINDOW);
       if (this.listenerCount('datagramStream') === 0) {

@@ -31,7 +31,7 @@ export interface SummaryInput {
 export function formatSummary(input: SummaryInput): string {
   const rows: Array<[string, string]> = input.forwards.map((f) => [formatHostPort(f.address, f.port), `→ ${f.destination}${f.protocol === 'udp' ? ' udp' : ''}`]);
   for (const r of input.reverse ?? []) rows.push([r.from, `→ ${r.to} (${r.mode})`]);
-  if (input.socks) rows.push([formatHostPort(input.socks.address, input.socks.port), `SOCKS5${input.socks.auth ? ' (user/password)' : ''}: any host the cluster can reach`]);
+  if (input.socks) rows.push([formatHostPort(input.socks.address, input.socks.port), `SOCKS5${input.socks.auth ? ' (user/password)' : ''}: any host the cluster can reach, TCP and UDP`]);
   const width = Math.max(...rows.map(([left]) => left.length));
   const lines = rows.map(([left, right]) => `  ${c.bold(left.padEnd(width))}  ${right}`);
   lines.push(c.dim(`  from context ${input.context}, namespace ${input.namespace}`));
