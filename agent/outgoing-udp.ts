@@ -20,6 +20,12 @@ import type { AgentLog } from './log.ts';
  */
 export const MAX_SOCKET_SEND_QUEUE = 256;
 
+/**
+ * Most datagrams held while the destination resolves and the socket connects. Credit goes back to
+ * the CLI as datagrams arrive, so without a cap a slow name lookup would let them pile up.
+ */
+export const MAX_WAITING_DATAGRAMS = 256;
+
 /** Connects `stream` to its destination over UDP and relays datagrams both ways until it ends. */
 export function relayDatagrams(stream: DatagramStream, log: AgentLog): void {
   const { host, port } = stream.open.destination;
@@ -40,7 +46,8 @@ export function relayDatagrams(stream: DatagramStream, log: AgentLog): void {
   stream.on('message', (datagram: Buffer) => {
     // Datagrams that came right behind the OPEN wait for the socket; the window bounds them.
     if (connected) toPod(datagram);
-    else waiting.push(datagram);
+    else if (waiting.length < MAX_WAITING_DATAGRAMS) waiting.push(datagram);
+    else dropped++;
   });
   stream.on('close', (err?: Error) => {
     closed = true;
