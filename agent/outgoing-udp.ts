@@ -52,10 +52,14 @@ export function relayDatagrams(stream: DatagramStream, log: AgentLog): void {
   stream.on('close', (err?: Error) => {
     closed = true;
     if (socket) socket.close();
-    log.debug('datagram stream ended', {
-      stream: stream.id, host, port, sent: stream.counts.sent, received: stream.counts.received,
-      droppedToPod: dropped, droppedToCli: stream.counts.dropped.window, reason: err?.message ?? 'closed',
-    });
+    const droppedToCli = stream.counts.dropped.window + stream.counts.dropped.tooLarge;
+    const fields = {
+      stream: stream.id, host, port, fromCli: stream.counts.received, toCli: stream.counts.sent,
+      droppedToPod: dropped, droppedToCli, reason: err?.message ?? 'closed',
+    };
+    // Drops are what a user chasing lost datagrams needs: `kubectl logs` of the agent shows them.
+    if (dropped + droppedToCli > 0) log.info('datagram stream ended with drops', fields);
+    else log.debug('datagram stream ended', fields);
   });
 
   void resolve(host).then((address) => {
