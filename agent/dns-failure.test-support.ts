@@ -2,7 +2,7 @@
  * Run by dns-failure.test.ts inside a fresh network and mount namespace, where /etc/resolv.conf
  * names 127.0.0.1 and only loopback exists, so no DNS query can leave the machine. Starts a DNS
  * server on 127.0.0.1:53 that answers NXDOMAIN to everything, an agent, and a client session; asks
- * for a stream to `name.invalid` and a lookup of it; prints what came back as one JSON line.
+ * for a stream and a datagram stream to `name.invalid` and a lookup of it; prints what came back as one JSON line.
  */
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -41,9 +41,12 @@ const session = await Session.connect(socket, { token: TOKEN });
 
 const stream = session.openStream({ host: 'name.invalid', port: 80 });
 const [streamError] = await once(stream, 'error') as [Error & { code?: string }];
+const datagrams = session.openDatagramStream({ host: 'name.invalid', port: 53 });
+const [datagramError] = await once(datagrams, 'close') as [Error & { code?: string }];
 const lookupError = await session.lookup('name.invalid').then(() => undefined, (err: Error & { code?: string }) => err);
 process.stdout.write(`${JSON.stringify({
   stream: { code: streamError.code, message: streamError.message },
+  datagrams: { code: datagramError.code, message: datagramError.message },
   lookup: lookupError && { code: lookupError.code, message: lookupError.message },
 })}\n`);
 process.exit(0);

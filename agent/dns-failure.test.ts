@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const probe = fileURLToPath(new URL('./dns-failure.test-support.ts', import.meta.url));
 const canIsolate = spawnSync('unshare', ['--net', '--mount', 'true']).status === 0;
 
-test('an unresolvable name resets the stream with ENOTFOUND and fails a lookup with ENOTFOUND', {
+test('an unresolvable name resets the stream and the datagram stream with ENOTFOUND and fails a lookup with ENOTFOUND', {
   skip: canIsolate ? false : 'needs root for unshare --net --mount',
 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'kmrd-dns-'));
@@ -26,9 +26,12 @@ test('an unresolvable name resets the stream with ENOTFOUND and fails a lookup w
       encoding: 'utf8', timeout: 8000,
     });
     assert.equal(run.status, 0, `probe failed: ${run.stderr}`);
-    const result = JSON.parse(run.stdout.trim()) as { stream: { code: string; message: string }; lookup?: { code: string; message: string } };
+    type Failure = { code: string; message: string };
+    const result = JSON.parse(run.stdout.trim()) as { stream: Failure; datagrams: Failure; lookup?: Failure };
     assert.equal(result.stream.code, 'ENOTFOUND');
     assert.equal(result.stream.message, 'cannot resolve name.invalid in the cluster (ENOTFOUND)');
+    assert.equal(result.datagrams.code, 'ENOTFOUND');
+    assert.equal(result.datagrams.message, 'cannot resolve name.invalid in the cluster (ENOTFOUND)');
     assert.equal(result.lookup?.code, 'ENOTFOUND');
     assert.match(result.lookup?.message ?? '', /cannot resolve name.invalid in the cluster/);
   } finally {

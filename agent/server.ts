@@ -12,6 +12,7 @@ import { Requests } from '../src/protocol/requests.ts';
 import { route } from '../src/session/requests.ts';
 import { Session } from '../src/session/session.ts';
 import { connectOutgoing } from './outgoing.ts';
+import { relayDatagrams } from './outgoing-udp.ts';
 import { lookupHost } from './dns.ts';
 import { IncomingTraffic } from './incoming/incoming-traffic.ts';
 import type { AgentLog } from './log.ts';
@@ -106,6 +107,7 @@ export class AgentServer {
     this.#disarmIdleTimer();
     log.info('session started', { client: session.peerName, sessions: this.#sessions.size });
     session.on('stream', (stream) => connectOutgoing(stream, log));
+    session.on('datagramStream', (stream) => relayDatagrams(stream, log));
     session.serveRequests([
       route(Requests.dnsLookup, lookupHost),
       route(Requests.portSubscribe, (body) => this.#incoming.subscribe(session, body)),

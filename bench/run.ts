@@ -3,13 +3,14 @@
  * goals. `--json` prints one JSON object instead, whose `ratios` maps each name to a number.
  * `--quick` uses smaller transfers (for a smoke run; the figures are noisier). `--only NAME` runs one
  * case: session (loopback, no root), portforward, kubectl (-L against kubectl port-forward, with CPU per
- * GB and the CLI's memory) or reverse (the sandbox cluster; need root).
+ * GB and the CLI's memory), udp or reverse (the sandbox cluster; need root).
  */
 import { parseArgs } from 'node:util';
 import { benchSession } from './cases/session.ts';
 import { benchPortForward } from './cases/portforward.ts';
 import { benchReverse } from './cases/reverse.ts';
 import { benchKubectl } from './cases/kubectl.ts';
+import { benchUdp } from './cases/udp.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 import { buildAgent } from '../scripts/build.ts';
 
@@ -52,6 +53,9 @@ if (wanted('kubectl') && process.getuid?.() === 0) {
     latencyCount: values.quick ? 100 : 300,
     memoryBytes: values.quick ? 64 * MiB : GiB,
   }, log));
+}
+if (wanted('udp') && process.getuid?.() === 0) {
+  merge(report, await benchUdp({ count: values.quick ? 5000 : 50_000, latencyCount: values.quick ? 500 : 2000 }, log));
 }
 if (wanted('reverse') && process.getuid?.() === 0) {
   merge(report, await benchReverse({ latencyCount: values.quick ? 200 : 1000, durationMs: values.quick ? 2000 : 5000, concurrency: 8 }, log));

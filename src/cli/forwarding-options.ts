@@ -36,6 +36,7 @@ export interface RawForwardingFlags {
   steal?: boolean;
   configFile?: string;
   agentMode?: string;
+  udpIdleTimeout?: string;
 }
 
 /** Everything a forwarding run needs, validated. */
@@ -58,10 +59,14 @@ export interface ForwardingPlan {
   agentStartupTimeoutMs: number;
   exitOnDisconnect: boolean;
   verbose: boolean;
+  /** A UDP peer's datagram stream (-L /udp, SOCKS UDP ASSOCIATE) ends after this long idle, ms. */
+  udpIdleTimeoutMs: number;
 }
 
 export const DEFAULT_AGENT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_AGENT_STARTUP_TIMEOUT_MS = 60_000;
+/** RFC 4787 REQ-5 (UDP mappings live at least 2 minutes) and Linux conntrack's 120 s UDP stream timeout. */
+export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 120_000;
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -77,6 +82,7 @@ export function addClusterFlags(command: Command): Command {
     .option('--agent-image <image>', 'agent container image (default: pinned to this CLI version)')
     .option('--agent-idle-timeout <duration>', 'agent exits after this long with no client (e.g. 60s)', '60s')
     .option('--agent-startup-timeout <duration>', 'give up if the agent is not ready after this long', '60s')
+    .option('--udp-idle-timeout <duration>', 'a UDP peer (-L .../udp, SOCKS UDP) with no datagram for this long loses its stream', '120s')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: the current context)')
     .option('-t, --target <KIND/NAME>', 'run the agent in this pod: pod/NAME, deployment/NAME, statefulset/NAME, replicaset/NAME, job/NAME [/container/NAME]')
@@ -89,7 +95,7 @@ export function addClusterFlags(command: Command): Command {
 /** `-L` and `-R` as commander options (repeatable). */
 export function addForwardFlags(command: Command): Command {
   return command
-    .option('-L, --local <[local_port:]host:port>', 'forward a local port to host:port as the cluster sees it (repeatable)', collect)
+    .option('-L, --local <[local_port:]host:port[/udp]>', 'forward a local TCP (or /udp) port to host:port as the cluster sees it (repeatable)', collect)
     .option('-R, --remote <remote_port[:local_port]>', "send the target pod's traffic on remote_port to 127.0.0.1:local_port (repeatable; mirror unless --steal)", collect)
     .option('--steal', '-R takes the traffic (the local app answers) instead of mirroring a copy')
     .option('--socks <[addr:]port>', 'also run a SOCKS5 server here');
@@ -143,5 +149,6 @@ export function planForwarding(flags: RawForwardingFlags, env: Record<string, st
     agentStartupTimeoutMs: parseDuration(flags.agentStartupTimeout ?? '60s', '--agent-startup-timeout'),
     exitOnDisconnect: flags.exitOnDisconnect === true,
     verbose: flags.verbose === true,
+    udpIdleTimeoutMs: parseDuration(flags.udpIdleTimeout ?? '120s', '--udp-idle-timeout'),
   };
 }

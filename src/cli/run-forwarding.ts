@@ -6,6 +6,7 @@
  */
 import { ExitCode, MirrordError } from '../errors.ts';
 import { LocalForward } from '../forward/local-forward.ts';
+import { UdpForward } from '../forward/udp-forward.ts';
 import { formatHostPort } from '../forward/address-spec.ts';
 import { describeMode } from '../forward/reverse-spec.ts';
 import { AgentManager } from '../kube/agent-manager.ts';
@@ -34,7 +35,7 @@ export interface AgentProvider {
 }
 
 interface Listeners {
-  forwards: LocalForward[];
+  forwards: Array<LocalForward | UdpForward>;
   socks: SocksServer | undefined;
   close(): Promise<void>;
 }
@@ -43,14 +44,18 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function bindListeners(plan: ForwardingPlan, link: AgentLink): Promise<Listeners> {
   const log = connectionLogger(plan.verbose, say);
-  const forwards: LocalForward[] = [];
+  const forwards: Array<LocalForward | UdpForward> = [];
   let socks: SocksServer | undefined;
   const close = async () => {
     await Promise.all([...forwards.map((f) => f.close()), socks?.close()]);
   };
   try {
-    for (const spec of plan.forwards) forwards.push(await LocalForward.bind(spec, plan.bindAddress, link, log));
-    if (plan.socks) socks = await SocksServer.bind(plan.socks, plan.socksAuth, link, log);
+    for (const spec of plan.forwards) {
+      forwards.push(spec.protocol === 'udp'
+        ? await UdpForward.bind(spec, plan.bindAddress, link, log, { idleMs: plan.udpIdleTimeoutMs })
+        : await LocalForward.bind(spec, plan.bindAddress, link, log));
+    }
+    if (plan.socks) socks = await SocksServer.bind(plan.socks, plan.socksAuth, link, log, { udpIdleMs: plan.udpIdleTimeoutMs });
   } catch (err) {
     await close();
     throw err;
@@ -62,12 +67,25 @@ function printSummary(plan: ForwardingPlan, listeners: Listeners, ctx: KubeConte
   say(
     formatSummary({
       reverse: (reverse?.plans ?? []).map((r) => ({ from: `${target}:${r.remotePort}`, to: formatHostPort('127.0.0.1', r.localPort), mode: describeMode(r) })),
-      forwards: listeners.forwards.map((f) => ({ address: plan.bindAddress, port: f.port, destination: formatHostPort(f.spec.host, f.spec.port) })),
+      forwards: listeners.forwards.map((f) => ({ address: plan.bindAddress, port: f.port, destination: formatHostPort(f.spec.host, f.spec.port), protocol: f.spec.protocol })),
       socks: listeners.socks ? { address: listeners.socks.spec.address, port: listeners.socks.port, auth: plan.socksAuth !== undefined } : undefined,
       namespace: ctx.namespace,
       context: ctx.contextName,
     }),
   );
+}
+
+/**
+ * A `-L .../udp` needs an agent that speaks datagram streams; an older agent image (given with
+ * --agent-image or a config file) would refuse every datagram, so say so before serving.
+ * @throws MirrordError EAGENTUDP naming the agent and the -L.
+ */
+function requireUdp(session: Session, plan: ForwardingPlan): void {
+  const udp = plan.forwards.find((f) => f.protocol === 'udp');
+  if (!udp || session.supportsDatagrams) return;
+  throw new MirrordError('EAGENTUDP', `-L ${udp.text}: the agent (${session.peerName}) does not support UDP`, ExitCode.agent, {
+    hint: 'use the agent image of this CLI version (drop --agent-image / agent.image), or forward over TCP',
+  });
 }
 
 /** Tells the user about drops once each, and about reconnects; -v adds every retry. */
@@ -178,7 +196,11 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     } else {
       manager = new AgentManager(ctx, agentOptions);
     }
-    link.start(await startAgent(manager, spinner, prepare, attach));
+    const firstAttach = attach;
+    link.start(await startAgent(manager, spinner, prepare, async (session) => {
+      requireUdp(session, plan);
+      await firstAttach(session);
+    }));
     progress = plan.verbose ? (text) => say(c.dim(text)) : () => {};
     printSummary(plan, listeners, ctx, reverse, describeTarget());
     reportLinkEvents(link, manager, plan.verbose);

@@ -15,6 +15,14 @@ export interface ConnectionEvent {
   received: number;
   error?: Error;
   durationMs: number;
+  /** For UDP: datagrams each way and those dropped on this side (window, queue, size). */
+  datagrams?: {
+    sent: number;
+    received: number;
+    dropped: number;
+    /** Dropped by the kernel on the listening socket (receive buffer full), since it was bound; undefined where unknown. */
+    kernelDropped?: number;
+  };
 }
 
 export type ConnectionLog = (event: ConnectionEvent) => void;

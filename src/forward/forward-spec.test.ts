@@ -15,8 +15,19 @@ test('-L accepted forms', () => {
     ['0:web:80', 0, 'web', 'hostname', 80],
   ];
   for (const [text, localPort, host, kind, port] of cases) {
-    assert.deepEqual(parseForwardSpec(text), { localPort, host, hostKind: kind, port, text }, text);
+    assert.deepEqual(parseForwardSpec(text), { localPort, host, hostKind: kind, port, protocol: 'tcp', text }, text);
   }
+});
+
+test('-L /udp and /tcp suffixes', () => {
+  assert.deepEqual(parseForwardSpec('5353:kube-dns.kube-system:53/udp'),
+    { localPort: 5353, host: 'kube-dns.kube-system', hostKind: 'hostname', port: 53, protocol: 'udp', text: '5353:kube-dns.kube-system:53/udp' });
+  assert.equal(parseForwardSpec('9000:[fd00::1]:9000/UDP').protocol, 'udp');
+  assert.equal(parseForwardSpec('ip-info:80/tcp').protocol, 'tcp');
+  assert.equal(parseForwardSpec('ip-info:80/tcp').localPort, 80);
+  // DNS on one port number over both transports is two listeners, not a clash.
+  assert.equal(parseForwardSpecs(['5353:dns:53/udp', '5353:dns:53/tcp']).length, 2);
+  assertSpecError(() => parseForwardSpecs(['5353:dns:53/udp', '5353:other:53/udp']), /both listen on local UDP port 5353/);
 });
 
 function assertSpecError(fn: () => unknown, fragment: RegExp): void {
@@ -56,12 +67,16 @@ test('-L rejected forms name the flag, the value and the problem', () => {
     ['8080: web:80', /neither/],
     ['8080:web:8 0', /not a number/],
     ['8080:web:0x50', /not a number/],
+    ['5353:dns:53/sctp', /unknown protocol '\/sctp': only \/tcp and \/udp are forwarded/],
+    ['5353:dns:53/', /nothing after the \/: write \/tcp or \/udp/],
+    ['5353:dns:53/udp/udp', /port '53\/udp' is not a number/],
+    ['5353:dns/udp:53', /unknown protocol '\/udp:53'/],
   ];
   for (const [text, fragment] of bad) assertSpecError(() => parseForwardSpec(text), fragment);
 });
 
 test('two -L on one local port are refused; port 0 may repeat', () => {
-  assertSpecError(() => parseForwardSpecs(['8080:a:80', 'b:8080']), /both listen on local port 8080/);
+  assertSpecError(() => parseForwardSpecs(['8080:a:80', 'b:8080']), /both listen on local TCP port 8080/);
   assert.equal(parseForwardSpecs(['0:a:80', '0:b:80']).length, 2);
 });
 

@@ -2,6 +2,7 @@
  * Binding a listener on the user's machine, with the errors users hit mapped to clear messages.
  * Listeners are bound before any agent is created, so a port in use leaves nothing in the cluster.
  */
+import dgram from 'node:dgram';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { LocalError } from '../errors.ts';
@@ -31,12 +32,31 @@ export function boundPort(server: net.Server): number {
   return (server.address() as AddressInfo).port;
 }
 
-function listenError(err: NodeJS.ErrnoException, address: string, port: number, flag: string): Error {
+/**
+ * Binds a UDP socket on `address:port` (udp6 for an IPv6 address), with the same errors as listenTcp.
+ * @throws LocalError `EADDRINUSE`, `EACCES` or `EADDRNOTAVAIL`.
+ */
+export async function bindUdp(address: string, port: number, flag: string): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: net.isIPv6(address) && address !== '::' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  }).catch((err: NodeJS.ErrnoException) => {
+    socket.close();
+    throw listenError(err, address, port, flag, 'udp');
+  });
+  return socket;
+}
+
+function listenError(err: NodeJS.ErrnoException, address: string, port: number, flag: string, protocol: 'tcp' | 'udp' = 'tcp'): Error {
   const where = formatHostPort(address, port);
   switch (err.code) {
     case 'EADDRINUSE':
       return new LocalError('EADDRINUSE', `${flag}: ${where} is already in use`, {
-        hint: `pick another local port (find the user with: ss -ltnp 'sport = :${port}'), or 0 for any free port`,
+        hint: `pick another local port (find the user with: ss ${protocol === 'udp' ? '-lunp' : '-ltnp'} 'sport = :${port}'), or 0 for any free port`,
       });
     case 'EACCES':
       return new LocalError('EACCES', `${flag}: permission denied binding ${where}`, {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import {
   AddressType, Capability, DATA_CHUNK, FirstStreamId, FrameFlag, FrameType, GoAwayCode, HEADER_SIZE,
   HELLO_MAGIC, INITIAL_WINDOW, MAX_FRAME_PAYLOAD, MAX_HANDSHAKE_FRAME, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
-  OpenField, PING_PAYLOAD, PROTOCOL_VERSION, RequestOp, ResetReason, ResponseStatus, TOKEN_BYTES, Transport,
+  MAX_DATAGRAM, MAX_DATAGRAM_IDLE_MS, OpenField, OpenOkField, PING_PAYLOAD, PROTOCOL_VERSION, RequestOp, ResetReason, ResponseStatus, TOKEN_BYTES, Transport,
 } from './constants.ts';
 import { ProtocolErrorCode, resetReasonCode, resetReasonForErrno } from './errors.ts';
 
@@ -54,7 +54,15 @@ test('transports, address types and OPEN fields', () => {
   assert.deepEqual(entries(Transport), [['tcp', 1], ['udp', 2]]);
   // Same numbers as SOCKS5's ATYP (RFC 1928 section 5), so a SOCKS request maps across unchanged.
   assert.deepEqual(entries(AddressType), [['ipv4', 1], ['hostname', 3], ['ipv6', 4]]);
-  assert.deepEqual(entries(OpenField), [['source', 1]]);
+  assert.deepEqual(entries(OpenField), [['source', 1], ['idleTimeout', 2]]);
+  assert.deepEqual(entries(OpenOkField), [['peer', 1]]);
+});
+
+test('the largest datagram is the largest UDP payload of an IPv6 packet', () => {
+  // RFC 8200 section 3: payload length u16; RFC 768: an 8-byte UDP header.
+  assert.equal(MAX_DATAGRAM, 65_535 - 8);
+  assert.ok(MAX_DATAGRAM <= INITIAL_WINDOW, 'one datagram always fits a fresh window');
+  assert.ok(MAX_DATAGRAM <= MAX_FRAME_PAYLOAD);
 });
 
 test('reset reasons: the full table, numbered 0.. in order', () => {
@@ -170,6 +178,12 @@ test('docs/protocol.md states the same sizes and magic', () => {
   assert.ok(spec.includes(`at most ${MAX_NAME_BYTES} bytes of UTF-8 (\`MAX_NAME_BYTES\`)`));
   assert.ok(spec.includes(`at most ${MAX_MESSAGE_BYTES} (\`MAX_MESSAGE_BYTES\`)`));
   assert.ok(spec.includes(`${PING_PAYLOAD} opaque bytes (\`PING_PAYLOAD\`)`));
+  assert.ok(spec.includes(`0 to ${spaced(MAX_DATAGRAM)} bytes (\`MAX_DATAGRAM\``));
+  assert.ok(spec.includes(`Tag ${OpenOkField.peer} (\`peer\`)`));
+  assert.ok(spec.includes(`Tag ${OpenField.idleTimeout} (\`idleTimeout\`, datagram streams)`));
+  assert.equal(MAX_DATAGRAM_IDLE_MS, 86_400_000);
+  assert.ok(spec.includes('up to one day (`MAX_DATAGRAM_IDLE_MS`)'));
+  assert.ok(spec.includes(`transport u8 (${Transport.tcp} TCP, ${Transport.udp} UDP)`));
   assert.ok(spec.includes(`(\`FirstStreamId\`: cli ${FirstStreamId.cli}, agent ${FirstStreamId.agent}, then steps of 2)`));
 });
 

@@ -80,7 +80,11 @@ export const FrameFlag = {
 /** Stream transports named in OPEN. */
 export const Transport = {
   tcp: 1,
-  /** Reserved for datagram streams; an agent without the udp capability resets such opens. */
+  /**
+   * A datagram stream: each DATA frame is one UDP datagram, never split or joined. One stream is one
+   * 5-tuple (the agent connects its socket to the destination). Needs the udp capability; a peer
+   * without it resets such opens with reason unsupported.
+   */
   udp: 2,
 } as const;
 export type Transport = (typeof Transport)[keyof typeof Transport];
@@ -97,7 +101,33 @@ export type AddressType = (typeof AddressType)[keyof typeof AddressType];
 export const OpenField = {
   /** The address the stream's bytes came from (for streams the agent opens toward the CLI). */
   source: 1,
+  /**
+   * Datagram streams: u32, milliseconds with no datagram either way after which the opener ends the
+   * stream. The responder uses the same timeout (up to MAX_DATAGRAM_IDLE_MS), so neither side ends
+   * the stream early; without the field it uses its own default.
+   */
+  idleTimeout: 2,
 } as const;
+
+/** The longest idle timeout a responder takes from OPEN's idleTimeout field: one day. */
+export const MAX_DATAGRAM_IDLE_MS = 24 * 60 * 60 * 1000;
+
+/** Optional fields after the window of an OPEN_OK payload, encoded like OpenField's. */
+export const OpenOkField = {
+  /**
+   * The address the responder's socket is connected to: the destination with its hostname
+   * resolved. A datagram stream's answers come from this address.
+   */
+  peer: 1,
+} as const;
+
+/**
+ * Largest datagram one DATA frame of a datagram stream may carry: the largest UDP payload an IPv6
+ * packet without jumbogram holds (payload length u16 of RFC 8200 section 3, less the 8-byte UDP
+ * header). IPv4's limit is lower, 65 507 (65 535 less 20 bytes of IP and 8 of UDP header, RFC 791
+ * and RFC 768); a datagram the destination's family cannot carry is dropped and counted there.
+ */
+export const MAX_DATAGRAM = 65_527;
 
 /** Why a stream was reset. */
 export const ResetReason = {
@@ -151,7 +181,7 @@ export const Capability = {
   tcpConnect: 1 << 0,
   /** DNS lookups in the cluster (request op dnsLookup). */
   dns: 1 << 1,
-  /** Datagram streams (reserved). */
+  /** Datagram streams (OPEN with Transport.udp). */
   udp: 1 << 2,
   /** Incoming traffic: streams the agent opens toward the CLI. */
   incoming: 1 << 3,

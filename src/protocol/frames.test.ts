@@ -69,9 +69,17 @@ test('OPEN: round trips', () => {
     { window: 0xffffffff, transport: Transport.tcp, destination: { host: '::1', port: 1 } },
     { window: 0, transport: Transport.udp, destination: { host: 'a'.repeat(255), port: 65535 } },
     { window: 1, transport: Transport.tcp, destination: { host: 'x', port: 9 }, source: { host: 'fe80::2', port: 7 } },
+    { window: 1, transport: Transport.udp, destination: { host: '10.96.0.10', port: 53 }, idleTimeoutMs: 120_000 },
+    { window: 1, transport: Transport.udp, destination: { host: 'x', port: 9 }, source: { host: '10.0.0.1', port: 7 }, idleTimeoutMs: 0 },
     { window: 7, transport: Transport.tcp, destination: { host: '1.2.3.4', port: 9 }, source: { host: 'client.example', port: 7 } },
   ];
   for (const open of opens) assert.deepEqual(decodeOpen(payloadOf(encodeOpen(9, open))), open);
+});
+
+test('OPEN: the idleTimeout field, and a bad one', () => {
+  const frame = encodeOpen(1, { window: INITIAL_WINDOW, transport: Transport.udp, destination: { host: '10.96.0.10', port: 53 }, idleTimeoutMs: 120_000 });
+  assert.deepEqual(frame, hex('00000013 03 00 00000001  00040000 02 01 0a60000a 0035  02 0004 0001d4c0'));
+  assertMalformed(() => decodeOpen(hex('00040000 02 01 0a60000a 0035  02 0002 0001')), 'OPEN', /idleTimeout field of 2 bytes, 4 expected/);
 });
 
 test('OPEN: unknown optional fields are skipped, known ones still read', () => {
@@ -87,6 +95,11 @@ test('OPEN: unknown optional fields are skipped, known ones still read', () => {
 test('OPEN_OK, WINDOW_UPDATE, DATA header: fixtures and round trips', () => {
   assert.deepEqual(encodeOpenOk(1, 0x100000), hex('00000004 04 00 00000001  00100000'));
   assert.deepEqual(decodeOpenOk(hex('00100000')), { window: 0x100000 });
+  // Optional peer field (tag 1, length 7: IPv4 10.96.0.10 port 53), and an unknown tag skipped.
+  assert.deepEqual(encodeOpenOk(3, 0x40000, { host: '10.96.0.10', port: 53 }), hex('0000000e 04 00 00000003  00040000 01 0007 01 0a60000a 0035'));
+  assert.deepEqual(decodeOpenOk(hex('00040000 09 0002 abcd 01 0007 01 0a60000a 0035')), { window: 0x40000, peer: { host: '10.96.0.10', port: 53 } });
+  assert.deepEqual(decodeOpenOk(encodeOpenOk(5, 1, { host: 'fd00::1', port: 5353 }).subarray(10)), { window: 1, peer: { host: 'fd00::1', port: 5353 } });
+  assertMalformed(() => decodeOpenOk(hex('00040000 01 0009 01 0a60')), 'OPEN_OK');
   assert.deepEqual(encodeWindowUpdate(1, 0x8000), hex('00000004 06 00 00000001  00008000'));
   assert.equal(decodeWindowUpdate(hex('ffffffff')), 0xffffffff);
   assert.deepEqual(encodeDataHeader(7, 0x10000, true), hex('00010000 05 01 00000007'));

@@ -4,7 +4,7 @@
  */
 import {
   FrameFlag, FrameType, HEADER_SIZE, HELLO_MAGIC, MAX_FRAME_PAYLOAD, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
-  OpenField, PING_PAYLOAD, type GoAwayCode, type RequestOp, type ResetReason, type Transport,
+  OpenField, OpenOkField, PING_PAYLOAD, type GoAwayCode, type RequestOp, type ResetReason, type Transport,
 } from './constants.ts';
 import { utf8Prefix } from './utf8.ts';
 import { encodedDestinationSize, readDestination, writeDestination, type Destination } from './address.ts';
@@ -122,18 +122,26 @@ export interface Open {
   destination: Destination;
   /** Where the stream's bytes come from, when the agent opens a stream for incoming traffic. */
   source?: Destination;
+  /** Datagram streams: the opener's idle timeout, ms (OpenField.idleTimeout). */
+  idleTimeoutMs?: number;
 }
 
 export function encodeOpen(streamId: number, open: Open): Buffer {
   const sourceSize = open.source ? 3 + encodedDestinationSize(open.source) : 0;
-  const payload = Buffer.allocUnsafe(4 + 1 + encodedDestinationSize(open.destination) + sourceSize);
+  const idleSize = open.idleTimeoutMs !== undefined ? 3 + 4 : 0;
+  const payload = Buffer.allocUnsafe(4 + 1 + encodedDestinationSize(open.destination) + sourceSize + idleSize);
   let at = payload.writeUInt32BE(open.window, 0);
   payload[at++] = open.transport;
   at = writeDestination(payload, at, open.destination);
   if (open.source) {
     payload[at++] = OpenField.source;
     payload.writeUInt16BE(sourceSize - 3, at);
-    writeDestination(payload, at + 2, open.source);
+    at = writeDestination(payload, at + 2, open.source);
+  }
+  if (open.idleTimeoutMs !== undefined) {
+    payload[at++] = OpenField.idleTimeout;
+    at = payload.writeUInt16BE(4, at);
+    payload.writeUInt32BE(Math.min(Math.max(0, Math.round(open.idleTimeoutMs)), 0xffffffff), at);
   }
   return encodeFrame(FrameType.open, 0, streamId, payload);
 }
@@ -152,21 +160,49 @@ export function decodeOpen(payload: Buffer): Open {
     need(payload, at + 3 + length, 'OPEN');
     if (tag === OpenField.source) {
       open.source = readDestination(payload.subarray(at + 3, at + 3 + length), 0, 'malformed OPEN source field').dest;
+    } else if (tag === OpenField.idleTimeout) {
+      if (length !== 4) throw malformed('OPEN', `idleTimeout field of ${length} bytes, 4 expected`);
+      open.idleTimeoutMs = payload.readUInt32BE(at + 3);
     }
     at += 3 + length;
   }
   return open;
 }
 
-export function encodeOpenOk(streamId: number, window: number): Buffer {
-  const payload = Buffer.allocUnsafe(4);
+/** What OPEN_OK says: the responder's window, and where its socket is connected when it tells. */
+export interface OpenOk {
+  window: number;
+  /** The address the responder connected to (OpenOkField.peer); absent from older peers. */
+  peer?: Destination;
+}
+
+export function encodeOpenOk(streamId: number, window: number, peer?: Destination): Buffer {
+  const peerSize = peer ? 3 + encodedDestinationSize(peer) : 0;
+  const payload = Buffer.allocUnsafe(4 + peerSize);
   payload.writeUInt32BE(window, 0);
+  if (peer) {
+    payload[4] = OpenOkField.peer;
+    payload.writeUInt16BE(peerSize - 3, 5);
+    writeDestination(payload, 7, peer);
+  }
   return encodeFrame(FrameType.openOk, 0, streamId, payload);
 }
 
-export function decodeOpenOk(payload: Buffer): { window: number } {
+export function decodeOpenOk(payload: Buffer): OpenOk {
   need(payload, 4, 'OPEN_OK');
-  return { window: payload.readUInt32BE(0) };
+  const openOk: OpenOk = { window: payload.readUInt32BE(0) };
+  // Optional fields, as in OPEN: unknown tags are skipped.
+  for (let at = 4; at < payload.length;) {
+    need(payload, at + 3, 'OPEN_OK');
+    const tag = payload[at];
+    const length = payload.readUInt16BE(at + 1);
+    need(payload, at + 3 + length, 'OPEN_OK');
+    if (tag === OpenOkField.peer) {
+      openOk.peer = readDestination(payload.subarray(at + 3, at + 3 + length), 0, 'malformed OPEN_OK peer field').dest;
+    }
+    at += 3 + length;
+  }
+  return openOk;
 }
 
 // ---- WINDOW_UPDATE, RESET, PING, GOAWAY ----

@@ -9,22 +9,24 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
-  FirstStreamId, FrameFlag, FrameType, GoAwayCode, INITIAL_WINDOW, ResetReason, Transport,
-  type RequestOp,
+  Capability, FirstStreamId, FrameFlag, FrameType, GoAwayCode, INITIAL_WINDOW, MAX_DATAGRAM_IDLE_MS, ResetReason,
+  Transport, type RequestOp,
 } from '../protocol/constants.ts';
 import { FrameDecoder, type FrameSink } from '../protocol/decoder.ts';
-import { ProtocolError, ProtocolErrorCode } from '../protocol/errors.ts';
+import { ProtocolError, ProtocolErrorCode, StreamResetError } from '../protocol/errors.ts';
 import {
   checkPing, decodeGoAway, decodeOpen, decodeOpenOk, decodeReset, decodeWindowUpdate,
   encodeDataHeader, encodeGoAway, encodeOpen, encodeOpenOk, encodePing, encodeReset,
-  encodeWindowUpdate, type Open,
+  encodeWindowUpdate, type Open, type OpenOk,
 } from '../protocol/frames.ts';
 import { Requests, type DnsLookupAnswer, type RequestContract } from '../protocol/requests.ts';
 import { destinationProblem, type Destination } from '../protocol/address.ts';
 import { ReceiveWindow, WindowBudget } from './flow-control.ts';
 import { FrameWriter } from './writer.ts';
 import { Keepalive } from './keepalive.ts';
-import { MuxStream, type StreamHost } from './stream.ts';
+import { MuxStream } from './stream.ts';
+import { DatagramStream, DEFAULT_DATAGRAM_IDLE_MS } from './datagram-stream.ts';
+import type { SessionStream, StreamHost } from './stream-host.ts';
 import { clientHandshake, serverHandshake, type AcceptOptions, type ConnectOptions, type Handshaken } from './handshake.ts';
 import { RequestTable, routeRequests, type RequestHandler, type Route } from './requests.ts';
 
@@ -37,6 +39,8 @@ export interface SessionOptions {
   keepaliveTimeoutMs?: number;
   /** Most streams the peer may have open at once; further opens are reset. */
   maxStreams?: number;
+  /** A datagram stream with no datagram either way for this long ends, ms. Default 120 s. */
+  datagramIdleMs?: number;
 }
 
 const DEFAULT_KEEPALIVE_MS = 10_000;
@@ -53,15 +57,16 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   readonly #writer: FrameWriter;
   readonly #keepalive: Keepalive;
   readonly #budget = new WindowBudget();
-  readonly #streams = new Map<number, MuxStream>();
+  readonly #streams = new Map<number, SessionStream>();
   readonly #requests: RequestTable;
   readonly #maxStreams: number;
+  readonly #datagramIdleMs: number;
   #nextStreamId: number;
   /** Highest stream id the peer has opened: data for lower closed ids is a harmless race. */
   #peerHighestId = 0;
   #goingAway = false;
   #closed = false;
-  #dataStream: MuxStream | undefined;
+  #dataStream: SessionStream | undefined;
 
   /** Opens a session as the CLI: sends HELLO, waits for WELCOME. Rejects with a ProtocolError. */
   static async connect(transport: Duplex, options: ConnectOptions & SessionOptions): Promise<Session> {
@@ -83,6 +88,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     this.#transport = transport;
     this.#nextStreamId = role === 'client' ? FirstStreamId.cli : FirstStreamId.agent;
     this.#maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+    this.#datagramIdleMs = options.datagramIdleMs ?? DEFAULT_DATAGRAM_IDLE_MS;
     this.#writer = new FrameWriter(transport);
     this.#requests = new RequestTable((frame) => this.#writer.control(frame), role === 'client' ? 'CLI' : 'agent');
     this.#decoder = new FrameDecoder(this);
@@ -117,20 +123,53 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   }
 
   /**
-   * Opens a stream to `destination`. Returns at once; bytes written now are sent right behind the
-   * OPEN. The stream emits 'established' when the peer connected, or 'error' (StreamResetError).
-   * Throws if the destination is invalid or the session is closing.
+   * Opens a byte stream (TCP) to `destination`. Returns at once; bytes written now are sent right
+   * behind the OPEN. The stream emits 'established' when the peer connected, or 'error'
+   * (StreamResetError). Throws if the destination is invalid or the session is closing.
    */
-  openStream(destination: Destination, extra: { source?: Destination; transport?: Transport } = {}): MuxStream {
+  openStream(destination: Destination, extra: { source?: Destination } = {}): MuxStream {
+    const { id, open } = this.#nextOpen(destination, Transport.tcp, extra.source);
+    const stream = new MuxStream(id, open, this, this.#newWindow());
+    this.#streams.set(id, stream);
+    this.#writer.control(encodeOpen(id, open));
+    return stream;
+  }
+
+  /** True when the peer agreed to datagram streams (the udp capability). */
+  get supportsDatagrams(): boolean {
+    return (this.capabilities & Capability.udp) !== 0;
+  }
+
+  /**
+   * Opens a datagram stream (UDP, one 5-tuple) to `destination`. Datagrams sent now go right behind
+   * the OPEN. Emits 'established' (with the peer's address), 'message', and 'close'. `idleMs`
+   * overrides the session's idle timeout for this stream.
+   * @throws StreamResetError EAFNOSUPPORT when the peer did not agree to the udp capability (an
+   *   agent older than UDP support); RangeError for a bad destination; ProtocolError when closing.
+   */
+  openDatagramStream(destination: Destination, extra: { source?: Destination; idleMs?: number } = {}): DatagramStream {
+    if (!this.supportsDatagrams) {
+      throw new StreamResetError(ResetReason.unsupported,
+        `${this.peerName || 'the peer'} does not support UDP (the handshake did not agree to the udp capability): ` +
+        'it is older than this CLI; use an agent image of the same version', false);
+    }
+    const { id, open } = this.#nextOpen(destination, Transport.udp, extra.source);
+    // The responder takes the same timeout, so neither side ends the stream before the other would.
+    const idleMs = extra.idleMs ?? this.#datagramIdleMs;
+    open.idleTimeoutMs = idleMs;
+    const stream = new DatagramStream(id, open, this, this.#newWindow(), idleMs);
+    this.#streams.set(id, stream);
+    this.#writer.control(encodeOpen(id, open));
+    return stream;
+  }
+
+  #nextOpen(destination: Destination, transport: Transport, source: Destination | undefined): { id: number; open: Open } {
     const problem = destinationProblem(destination);
     if (problem) throw new RangeError(`cannot open a stream to ${destination.host}:${destination.port}: ${problem}`);
     if (this.#closed || this.#goingAway) throw new ProtocolError(ProtocolErrorCode.unexpected, 'the session is closing and opens no new streams');
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
-    const open: Open = { window: INITIAL_WINDOW, transport: extra.transport ?? Transport.tcp, destination, source: extra.source };
-    const stream = this.#newStream(id, open);
-    this.#writer.control(encodeOpen(id, open));
-    return stream;
+    return { id, open: { window: INITIAL_WINDOW, transport, destination, source } };
   }
 
   /** Resolves `host` in the cluster. Rejects with a RequestError (code ENOTFOUND, ...). */
@@ -187,8 +226,8 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
 
   // ---- StreamHost ----
 
-  wake(stream: MuxStream): void {
-    this.#writer.wake(stream);
+  wake(stream: SessionStream, batch = false): void {
+    this.#writer.wake(stream, batch);
   }
 
   dataHeader(streamId: number, length: number, fin: boolean): Buffer {
@@ -200,15 +239,15 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     this.#keepalive.probe();
   }
 
-  sendOpenOk(streamId: number, window: number): void {
-    this.#writer.control(encodeOpenOk(streamId, window));
+  sendOpenOk(streamId: number, window: number, peer?: Destination): void {
+    this.#writer.control(encodeOpenOk(streamId, window, peer));
   }
 
   sendReset(streamId: number, reason: ResetReason, message: string): void {
     this.#writer.control(encodeReset(streamId, reason, message));
   }
 
-  release(stream: MuxStream): void {
+  release(stream: SessionStream): void {
     if (this.#streams.get(stream.id) !== stream) return;
     this.#streams.delete(stream.id);
     this.#writer.forget(stream);
@@ -231,8 +270,9 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   }
 
   onDataEnd(_streamId: number, flags: number): void {
-    if (flags & FrameFlag.fin) this.#dataStream?.onFin();
+    const stream = this.#dataStream;
     this.#dataStream = undefined;
+    stream?.onDataEnd((flags & FrameFlag.fin) !== 0);
   }
 
   onFrame(type: FrameType, flags: number, streamId: number, payload: Buffer): void {
@@ -267,11 +307,28 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
       this.#writer.control(encodeReset(streamId, ResetReason.goingAway, why));
       return;
     }
-    if (open.transport !== Transport.tcp) {
-      this.#writer.control(encodeReset(streamId, ResetReason.unsupported, `transport ${open.transport} is not supported (only TCP)`));
+    if (open.transport === Transport.udp && this.supportsDatagrams) {
+      const asked = open.idleTimeoutMs;
+      const idleMs = asked !== undefined && asked > 0 ? Math.min(asked, MAX_DATAGRAM_IDLE_MS) : this.#datagramIdleMs;
+      const stream = new DatagramStream(streamId, open, this, this.#newWindow(), idleMs);
+      this.#streams.set(streamId, stream);
+      stream.onWindowUpdate(open.window - INITIAL_WINDOW);
+      if (this.listenerCount('datagramStream') === 0) {
+        stream.reject(ResetReason.notAllowed, `this ${this.role} accepts no datagram streams`);
+        return;
+      }
+      this.emit('datagramStream', stream);
       return;
     }
-    const stream = this.#newStream(streamId, open);
+    if (open.transport !== Transport.tcp) {
+      const why = open.transport === Transport.udp
+        ? 'UDP was not agreed in the handshake (capability udp)'
+        : `transport ${open.transport} is not supported (TCP ${Transport.tcp}, UDP ${Transport.udp})`;
+      this.#writer.control(encodeReset(streamId, ResetReason.unsupported, why));
+      return;
+    }
+    const stream = new MuxStream(streamId, open, this, this.#newWindow());
+    this.#streams.set(streamId, stream);
     stream.onWindowUpdate(open.window - INITIAL_WINDOW);
     if (this.listenerCount('stream') === 0) {
       stream.reject(ResetReason.notAllowed, `this ${this.role} accepts no streams`);
@@ -280,12 +337,12 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     this.emit('stream', stream);
   }
 
-  #checkOpenOk(payload: Buffer, streamId: number): number {
-    const { window } = decodeOpenOk(payload);
-    if (window < INITIAL_WINDOW) {
-      throw new ProtocolError(ProtocolErrorCode.malformed, `OPEN_OK on stream ${streamId} grants ${window} bytes, less than the initial ${INITIAL_WINDOW}`);
+  #checkOpenOk(payload: Buffer, streamId: number): OpenOk {
+    const ok = decodeOpenOk(payload);
+    if (ok.window < INITIAL_WINDOW) {
+      throw new ProtocolError(ProtocolErrorCode.malformed, `OPEN_OK on stream ${streamId} grants ${ok.window} bytes, less than the initial ${INITIAL_WINDOW}`);
     }
-    return window;
+    return ok;
   }
 
   #onPing(flags: number, payload: Buffer): void {
@@ -310,7 +367,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
    * was reset or finished while the frame was in flight) and is ignored; a frame for a stream that
    * never existed is a protocol error.
    */
-  #streamFor(streamId: number, what: string): MuxStream | undefined {
+  #streamFor(streamId: number, what: string): SessionStream | undefined {
     const stream = this.#streams.get(streamId);
     if (stream) return stream;
     const ours = streamId % 2 === (this.role === 'client' ? FirstStreamId.cli : FirstStreamId.agent) % 2;
@@ -319,11 +376,8 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     return undefined;
   }
 
-  #newStream(id: number, open: Open): MuxStream {
-    const window = new ReceiveWindow(this.#budget, () => this.#keepalive.rtt);
-    const stream = new MuxStream(id, open, this, window);
-    this.#streams.set(id, stream);
-    return stream;
+  #newWindow(): ReceiveWindow {
+    return new ReceiveWindow(this.#budget, () => this.#keepalive.rtt);
   }
 
   // ---- transport and shutdown ----

@@ -6,30 +6,19 @@
 import { Duplex } from 'node:stream';
 import { INITIAL_WINDOW, ResetReason } from '../protocol/constants.ts';
 import { StreamResetError, resetReasonForErrno } from '../protocol/errors.ts';
-import type { Open } from '../protocol/frames.ts';
-import type { DataSource } from './writer.ts';
+import type { Open, OpenOk } from '../protocol/frames.ts';
 import type { ReceiveWindow } from './flow-control.ts';
+import type { SessionStream, StreamHost } from './stream-host.ts';
 
 /** How many bytes a stream queues for sending before it stops accepting writes from the application. */
 const SEND_BUFFER = 256 * 1024;
-
-/** What a stream needs from its session. Implemented by Session; streams never touch the transport. */
-export interface StreamHost {
-  wake(stream: MuxStream): void;
-  dataHeader(streamId: number, length: number, fin: boolean): Buffer;
-  sendWindowUpdate(streamId: number, increment: number): void;
-  sendOpenOk(streamId: number, window: number): void;
-  sendReset(streamId: number, reason: ResetReason, message: string): void;
-  /** The stream is finished in both directions or reset: forget it. */
-  release(stream: MuxStream): void;
-}
 
 interface QueuedWrite {
   chunk: Buffer;
   callback: ((err?: Error | null) => void) | undefined;
 }
 
-export class MuxStream extends Duplex implements DataSource {
+export class MuxStream extends Duplex implements SessionStream {
   readonly id: number;
   /** What the OPEN frame said: destination, transport, source. */
   readonly open: Open;
@@ -98,7 +87,7 @@ export class MuxStream extends Duplex implements DataSource {
   // ---- called by the session ----
 
   /** The peer's OPEN_OK arrived with its receive window. */
-  onOpenOk(window: number): void {
+  onOpenOk({ window }: OpenOk): void {
     this.#established = true;
     this.#credit += window - INITIAL_WINDOW;
     this.emit('established');
@@ -115,6 +104,10 @@ export class MuxStream extends Duplex implements DataSource {
     this.#pushedTotal += piece.length;
     this.push(piece);
     this.#returnCredit();
+  }
+
+  onDataEnd(fin: boolean): void {
+    if (fin) this.onFin();
   }
 
   onFin(): void {

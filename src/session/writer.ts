@@ -60,11 +60,23 @@ export class FrameWriter {
     this.#schedule();
   }
 
-  /** Tells the writer that `source` may have a frame to send. */
-  wake(source: DataSource): void {
+  /**
+   * Tells the writer that `source` may have a frame to send. With `batch`, the write waits for the
+   * end of this turn of the event loop (setImmediate) instead of the current callback: datagrams
+   * arrive one callback each, and a burst that arrived together then leaves in one writev instead
+   * of one write per datagram (which cost more CPU than the rest of the -L /udp path).
+   */
+  wake(source: DataSource, batch = false): void {
     if (this.#closed) return;
     this.#ready.add(source);
-    this.#schedule();
+    if (batch) this.#scheduleAfterTurn();
+    else this.#schedule();
+  }
+
+  #scheduleAfterTurn(): void {
+    if (this.#scheduled || this.#waitingForDrain) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#flushNextTurn());
   }
 
   /** Forgets a stream (it was reset or closed); its queued data is dropped by the stream itself. */

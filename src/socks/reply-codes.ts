@@ -1,6 +1,7 @@
 /**
  * SOCKS5 reply codes (RFC 1928 section 6) and how a failed agent stream maps onto them.
  */
+import { encodedDestinationSize, writeDestination, type Destination } from '../protocol/address.ts';
 
 /** The REP field of a SOCKS5 reply. */
 export const SocksReply = {
@@ -45,10 +46,16 @@ export function replyForErrorCode(code: string | undefined): SocksReply {
 }
 
 /**
- * A complete reply: VER, REP, RSV, ATYP IPv4, BND.ADDR 0.0.0.0, BND.PORT 0. The agent's own address
- * for the connection is not known here, and RFC 1928 lets a server send zeros; clients doing CONNECT
- * ignore it. (The library's own deny reply is only two bytes, which some clients reject.)
+ * A complete reply: VER, REP, RSV, then BND.ADDR and BND.PORT. For CONNECT they are 0.0.0.0:0: the
+ * agent's own address for the connection is not known here, RFC 1928 lets a server send zeros, and
+ * clients doing CONNECT ignore it. UDP ASSOCIATE passes the relay's address, which clients send
+ * their datagrams to. (The library's own deny reply is only two bytes, which some clients reject.)
  */
-export function encodeReply(reply: SocksReply): Buffer {
-  return Buffer.from([0x05, reply, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
+export function encodeReply(reply: SocksReply, bound?: Destination): Buffer {
+  if (!bound) return Buffer.from([0x05, reply, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
+  const buf = Buffer.alloc(3 + encodedDestinationSize(bound));
+  buf[0] = 0x05;
+  buf[1] = reply;
+  writeDestination(buf, 3, bound);
+  return buf;
 }

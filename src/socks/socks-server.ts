@@ -4,7 +4,7 @@
  * as a bundle must). The reply is ours: the library's `Server` answers CONNECT success before we know
  * whether the agent reached the destination, and its deny can only say "not allowed" in a truncated
  * reply. Here each CONNECT opens one stream on the session, waits for 'established', and then
- * answers success, or the reply code that says why it failed.
+ * answers success, or the reply code that says why it failed. UDP ASSOCIATE is udp-association.ts.
  */
 import { createRequire } from 'node:module';
 import type net from 'node:net';
@@ -17,6 +17,7 @@ import type { SessionSource } from '../link/session-source.ts';
 import { boundPort, listenTcp } from '../forward/listen.ts';
 import { splice } from '../session/splice.ts';
 import { encodeReply, replyForErrorCode, SocksReply } from './reply-codes.ts';
+import { UdpAssociation, type AssociationOptions } from './udp-association.ts';
 import type { SocksCredentials, SocksListenSpec } from './socks-spec.ts';
 
 interface SocksRequest {
@@ -58,14 +59,18 @@ export class SocksServer {
    * @param credentials when set, clients must authenticate with them (RFC 1929) and no other method.
    * @throws LocalError when the port cannot be bound.
    */
-  static async bind(spec: SocksListenSpec, credentials: SocksCredentials | undefined, source: SessionSource, log: ConnectionLog): Promise<SocksServer> {
+  static async bind(spec: SocksListenSpec, credentials: SocksCredentials | undefined, source: SessionSource, log: ConnectionLog, options: { udpIdleMs?: number } = {}): Promise<SocksServer> {
+    const udp: AssociationOptions = { idleMs: options.udpIdleMs };
     const auth = credentials ? UserPasswordAuth((user, password, done) => done(user === credentials.username && password === credentials.password)) : NoAuth();
     const sockets = new Set<net.Socket>();
     const server = await listenTcp(spec.address, spec.port, `--socks ${spec.text}`, (socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
       socket.on('error', () => {});
-      negotiate(socket, auth, (request) => void connect(socket, request, source, log));
+      negotiate(socket, auth, (request) => {
+        if (request.cmd === 'udp') void UdpAssociation.start(socket, { dstAddr: normalHost(request.dstAddr), dstPort: request.dstPort }, source, log, udp);
+        else void connect(socket, request, source, log);
+      });
     });
     return new SocksServer(spec, server, sockets);
   }
@@ -105,7 +110,7 @@ function negotiate(socket: net.Socket, auth: AuthHandler, onRequest: (request: S
     socket.resume();
   });
   parser.on('request', (request: SocksRequest) => {
-    if (request.cmd !== 'connect') {
+    if (request.cmd !== 'connect' && request.cmd !== 'udp') {
       socket.end(encodeReply(SocksReply.commandNotSupported));
       return;
     }

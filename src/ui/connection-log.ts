@@ -20,6 +20,11 @@ function bytes(n: number): string {
 export function formatConnectionEvent(e: ConnectionEvent): string {
   const head = `${e.via}  ${e.peer} → ${e.destination}`;
   if (e.outcome === 'failed') return c.red(`${head}  failed: ${e.error ? describeError(e.error) : 'unknown'}`);
+  if (e.datagrams) {
+    const d = e.datagrams;
+    const kernel = d.kernelDropped ? `; the kernel dropped ${d.kernelDropped} on the listener so far (receive buffer full)` : '';
+    return c.dim(`${head}  udp ↑${d.sent} ↓${d.received} datagrams (${bytes(e.sent)} / ${bytes(e.received)}), ${d.dropped} dropped${kernel}  ${e.durationMs} ms`);
+  }
   return c.dim(`${head}  ↑${bytes(e.sent)} ↓${bytes(e.received)}  ${e.durationMs} ms`);
 }
 

@@ -8,6 +8,8 @@ export interface SummaryForward {
   address: string;
   port: number;
   destination: string;
+  /** `udp` is shown on the line; TCP, the default, is not. */
+  protocol?: 'tcp' | 'udp';
 }
 
 /** One -R: `pod/web-1:80` → `127.0.0.1:8080`, with its mode (`steal, header ^x-user: me$`). */
@@ -27,9 +29,9 @@ export interface SummaryInput {
 
 /** A compact table: one line per listener, then a hint for SOCKS clients. */
 export function formatSummary(input: SummaryInput): string {
-  const rows: Array<[string, string]> = input.forwards.map((f) => [formatHostPort(f.address, f.port), `→ ${f.destination}`]);
+  const rows: Array<[string, string]> = input.forwards.map((f) => [formatHostPort(f.address, f.port), `→ ${f.destination}${f.protocol === 'udp' ? ' udp' : ''}`]);
   for (const r of input.reverse ?? []) rows.push([r.from, `→ ${r.to} (${r.mode})`]);
-  if (input.socks) rows.push([formatHostPort(input.socks.address, input.socks.port), `SOCKS5${input.socks.auth ? ' (user/password)' : ''}: any host the cluster can reach`]);
+  if (input.socks) rows.push([formatHostPort(input.socks.address, input.socks.port), `SOCKS5${input.socks.auth ? ' (user/password)' : ''}: any host the cluster can reach, TCP and UDP`]);
   const width = Math.max(...rows.map(([left]) => left.length));
   const lines = rows.map(([left, right]) => `  ${c.bold(left.padEnd(width))}  ${right}`);
   lines.push(c.dim(`  from context ${input.context}, namespace ${input.namespace}`));

@@ -1,9 +1,11 @@
 /**
- * The objects a fresh cluster has before anyone writes to it: the system namespaces, the one node
- * and the `kubernetes` Service.
+ * The objects a fresh cluster has before anyone writes to it: the system namespaces, the one node,
+ * the `kubernetes` Service, and `kube-dns` in kube-system in front of the cluster DNS (kubeadm,
+ * kind and minikube all name CoreDNS's Service kube-dns, ClusterIP the 10th address of the
+ * Service range, with ports dns/53 UDP, dns-tcp/53 TCP and metrics/9153 TCP).
  */
 import type { KObject } from '../contract.ts';
-import { KUBE_VERSION, NODE_INTERNAL_IP, NODE_NAME } from './constants.ts';
+import { CLUSTER_DNS_IP, KUBE_VERSION, NODE_INTERNAL_IP, NODE_NAME } from './constants.ts';
 import { resourceByPlural } from './resources.ts';
 import type { Registry } from './registry.ts';
 
@@ -45,5 +47,18 @@ export function bootstrap(registry: Registry): void {
     apiVersion: 'v1', kind: 'Service',
     metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
     spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
+  } as unknown as KObject);
+  // No selector and no Endpoints: the sandbox's DNS server answers on the ClusterIP itself (a
+  // local address of the node), so kube-proxy leaves this address alone (kube-proxy.ts).
+  registry.create(resourceByPlural('services')!, 'kube-system', {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: 'kube-dns', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS', 'kubernetes.io/cluster-service': 'true' } },
+    spec: {
+      clusterIP: CLUSTER_DNS_IP,
+      ports: [
+        { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+      ],
+    },
   } as unknown as KObject);
 }
