@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { ReleasePlatform } from './platforms.ts';
 
 /** The fuse postject flips in a Node binary (Node docs, SEA, "Injecting the preparation blob"). */
@@ -43,9 +43,11 @@ export async function bundleCli(root: string, workDir: string): Promise<string> 
 export function seaBlob(bundle: string, workDir: string): string {
   const blob = join(workDir, 'sea-prep.blob');
   const config = join(workDir, 'sea-config.json');
+  // Paths relative to workDir: the blob records `main`'s path, and a temporary folder's name
+  // would make every build differ.
   writeFileSync(config, JSON.stringify({
-    main: bundle,
-    output: blob,
+    main: relative(workDir, bundle),
+    output: relative(workDir, blob),
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: false,
