@@ -19,7 +19,7 @@ const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const patterns = args.filter((a) => !a.startsWith('--'));
 
-const unitGlobs = ['src/**/*.test.ts', 'agent/**/*.test.ts', 'bench/**/*.test.ts'];
+const unitGlobs = ['src/**/*.test.ts', 'agent/**/*.test.ts', 'bench/**/*.test.ts', 'scripts/**/*.test.ts'];
 const integrationGlobs = ['test/**/*.test.ts'];
 const files = (unitOnly ? unitGlobs : [...unitGlobs, ...integrationGlobs])
   .flatMap((g) => globSync(g, { cwd: root }))
