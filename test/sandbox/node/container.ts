@@ -14,9 +14,9 @@ import { probeLoop, runProbe, type ProbeTarget } from './probes.ts';
 /** A container image the node cannot provide. */
 export class ImagePullError extends Error {
   readonly image: string;
-  constructor(image: string) {
+  constructor(image: string, reason = 'not found in the sandbox image registry (test/sandbox/images/images.json)') {
     // The kubelet's text when a registry does not have the image (pkg/kubelet/images/image_manager.go).
-    super(`failed to pull and unpack image "${image}": failed to resolve reference "${image}": not found in the sandbox image registry (test/sandbox/images/images.json)`);
+    super(`failed to pull and unpack image "${image}": failed to resolve reference "${image}": ${reason}`);
     this.image = image;
   }
 }

@@ -66,8 +66,8 @@ export function createNode(opts: { stateDir: string; repoRoot: string }): Sandbo
         throw err;
       }
       kubelet = new Kubelet({
-        store, images: ImageRegistry.forRepo(opts.repoRoot), ips: new PodIpAllocator(),
-        podsDir: join(nodeDir, 'pods'), hostDirs: defaultHostDirs(opts.repoRoot),
+        store, images: ImageRegistry.forRepo(opts.repoRoot, join(opts.stateDir, 'images')), ips: new PodIpAllocator(),
+        podsDir: join(nodeDir, 'pods'), hostDirs: defaultHostDirs(opts.repoRoot), imageCacheDir: join(nodeDir, 'images'),
       });
       kubelet.start();
     },
