@@ -9,7 +9,7 @@ import { LocalForward } from '../forward/local-forward.ts';
 import { formatHostPort } from '../forward/address-spec.ts';
 import { describeMode } from '../forward/reverse-spec.ts';
 import { AgentManager } from '../kube/agent-manager.ts';
-import { DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts';
+import { agentVersionWarning, DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts';
 import { loadKubeContext } from '../kube/kubeconfig.ts';
 import type { KubeContext } from '../kube/kubeconfig.ts';
 import { checkNamespace, checkPermissions } from '../kube/preflight.ts';
@@ -160,6 +160,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     let progress = (text: string) => spinner.update(text);
     const agentOptions = {
       image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
+      pull: plan.agentImagePull,
       idleTimeoutMs: plan.agentIdleTimeoutMs,
       startupTimeoutMs: plan.agentStartupTimeoutMs,
       cliVersion: CLI_VERSION,
@@ -178,7 +179,10 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     } else {
       manager = new AgentManager(ctx, agentOptions);
     }
-    link.start(await startAgent(manager, spinner, prepare, attach));
+    const session = await startAgent(manager, spinner, prepare, attach);
+    const versionWarning = agentVersionWarning(session.peerName, CLI_VERSION, agentOptions.image);
+    if (versionWarning) say(c.yellow(`warning: ${versionWarning}`));
+    link.start(session);
     progress = plan.verbose ? (text) => say(c.dim(text)) : () => {};
     printSummary(plan, listeners, ctx, reverse, describeTarget());
     reportLinkEvents(link, manager, plan.verbose);
