@@ -60,6 +60,8 @@ export interface LaunchSpec {
    * directory and user (`unshare --root --wd --setuid --setgid`).
    */
   enterRoot?: boolean;
+  /** The cgroup directory the container's first process joins before anything else runs. */
+  cgroup?: string;
 }
 
 function namespaceArgs(spec: LaunchSpec): string[] {
@@ -110,7 +112,10 @@ export function launchContainer(spec: LaunchSpec): ChildProcess {
   // The environment goes into a root-only file, not onto the command line of the processes that
   // wait for the container (nsenter, unshare), where `ps` would show every Secret value in it.
   const start = join(dirname(spec.rootfsScript), 'start.sh');
-  writeFileSync(start, `exec /bin/sh ${[spec.rootfsScript, ...inner].map(shellQuote).join(' ')}\n`, { mode: 0o700 });
+  // `$$` is this shell, which every later step exec()s over: the container's process. Written from
+  // inside a new PID namespace it is 1, which the kernel reads in the writer's namespace.
+  const joinCgroup = spec.cgroup ? `mkdir -p ${shellQuote(spec.cgroup)} && echo $$ > ${shellQuote(`${spec.cgroup}/cgroup.procs`)}\n` : '';
+  writeFileSync(start, `${joinCgroup}exec /bin/sh ${[spec.rootfsScript, ...inner].map(shellQuote).join(' ')}\n`, { mode: 0o700 });
   const namespaces = namespaceArgs(spec);
   const log = openSync(spec.logPath, 'a');
   try {

@@ -10,6 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { ContainerConfigError } from './container-env.ts';
 import { enteredRoot, innerPid, type LaunchSpec, launchContainer } from './container-launch.ts';
 import { probeLoop, runProbe, type ProbeTarget } from './probes.ts';
+import { removeCgroupTree } from './container-cgroup.ts';
 
 /** A container image the node cannot provide. */
 export class ImagePullError extends Error {
@@ -119,7 +120,9 @@ export class Container {
       return this.#startFailed(err as Error);
     }
     if (this.#stopping) return;
-    this.containerID = `containerd://${randomBytes(32).toString('hex')}`;
+    const id = randomBytes(32).toString('hex');
+    this.containerID = `containerd://${id}`;
+    if (spec.cgroup) spec.cgroup = `${spec.cgroup}/${id}`;
     this.launched = spec;
     const proc = launchContainer(spec);
     this.#proc = proc;
@@ -172,6 +175,7 @@ export class Container {
     };
     this.#proc = undefined;
     this.ready = false;
+    if (this.launched?.cgroup) removeCgroupTree(this.launched.cgroup);
     if (!this.#willRestart(exitCode)) {
       this.state = { terminated };
       this.started = false;

@@ -3,7 +3,8 @@
  * containers (regular and ephemeral), its port relay, its status, and its graceful deletion.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { containerCgroup } from './container-cgroup.ts';
 import type { KObject, Store } from '../contract.ts';
 import { Container, ImagePullError, type ContainerHost } from './container.ts';
 import { buildEnv, ContainerConfigError, expandVars } from './container-env.ts';
@@ -29,6 +30,8 @@ export interface NodeContext {
   hostDirs: string[];
   /** Where OCI images are unpacked (`<stateDir>/node/images`). */
   imageCacheDir: string;
+  /** The cgroup hierarchy containers join (container-cgroup.ts), if the host has one. */
+  cgroupHierarchy?: string;
 }
 
 export class PodWorker {
@@ -186,6 +189,8 @@ export class PodWorker {
     return {
       netnsPath: this.net!.netnsPath, rootfsScript: script, root, argv, env, workingDir: c.spec.workingDir ?? oci?.workingDir ?? '/',
       capabilities: capabilitySet(c.spec.securityContext), runAsUser, runAsGroup, enterRoot: !!oci,
+      // The pod's cgroup; Container.start appends the container id it makes up.
+      ...(this.#ctx.cgroupHierarchy ? { cgroup: dirname(containerCgroup(this.#ctx.cgroupHierarchy, this.pod.metadata.uid, 'x')) } : {}),
       noNewPrivs: sc.allowPrivilegeEscalation === false, hostPid: !!this.pod.spec?.hostPID,
       logPath: this.logPath(c.name, c.restartCount), ...(target ? { joinPidOf: target } : {}),
     };
