@@ -2,12 +2,14 @@
  * `npm run bench`: measures side by side in one run and prints tables of measurements, ratios and
  * goals. `--json` prints one JSON object instead, whose `ratios` maps each name to a number.
  * `--quick` uses smaller transfers (for a smoke run; the figures are noisier). `--only NAME` runs one
- * case: session (loopback, no root), portforward or reverse (the sandbox cluster; need root).
+ * case: session (loopback, no root), portforward or reverse (the sandbox cluster; need root), or
+ * release (the single executables and the agent image).
  */
 import { parseArgs } from 'node:util';
 import { benchSession } from './cases/session.ts';
 import { benchPortForward } from './cases/portforward.ts';
 import { benchReverse } from './cases/reverse.ts';
+import { benchRelease } from './cases/release.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 import { buildAgent } from '../scripts/build.ts';
 
@@ -44,6 +46,8 @@ if (wanted('portforward')) {
 if (wanted('reverse') && process.getuid?.() === 0) {
   merge(report, await benchReverse({ latencyCount: values.quick ? 200 : 1000, durationMs: values.quick ? 2000 : 5000, concurrency: 8 }, log));
 }
+
+if (wanted('release')) merge(report, benchRelease({ runs: values.quick ? 5 : 20 }, log));
 
 if (values.json) {
   const measurements = Object.fromEntries(report.measurements.map((m) => [m.name, { value: m.value, unit: m.unit }]));
