@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,22 +33,34 @@ function inputKey(): string {
 
 let built: ReleaseBuild | undefined;
 
-/** The release build for the current inputs; builds it (about a minute) when the cache misses. */
+/**
+ * The release build for the current inputs; builds it (about a minute) when the cache misses.
+ * Test files may run in parallel: the build runs under flock(1), and whoever gets the lock second
+ * finds the build done.
+ */
 export function releaseBuild(): ReleaseBuild {
   if (built) return built;
   const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
   const root = join(CACHE, 'release-test');
   const dir = join(root, inputKey());
   if (!existsSync(join(dir, 'SHA256SUMS'))) {
-    // Older keys are stale by definition; keep only the one being built.
-    rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
-    const out = `${dir}.build`;
-    execFileSync(process.execPath, [join(REPO, 'scripts/release.ts'), '--offline', '--out', out], {
-      cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SOURCE_DATE_EPOCH: String(TEST_EPOCH), KUBECTL_MIRRORD_RELEASE_URL: '' },
-    });
-    renameSync(out, dir);
+    execFileSync('flock', [join(root, '.lock'), process.execPath, fileURLToPath(import.meta.url), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   }
   built = { dir, version };
   return built;
 }
+
+/** Under the lock: builds into `dir` unless another process just did, and drops older keys. */
+function buildLocked(dir: string): void {
+  if (existsSync(join(dir, 'SHA256SUMS'))) return;
+  const root = dirname(dir);
+  for (const entry of readdirSync(root)) if (entry !== '.lock') rmSync(join(root, entry), { recursive: true, force: true });
+  const out = `${dir}.build`;
+  execFileSync(process.execPath, [join(REPO, 'scripts/release.ts'), '--offline', '--out', out], {
+    cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SOURCE_DATE_EPOCH: String(TEST_EPOCH), KUBECTL_MIRRORD_RELEASE_URL: '' },
+  });
+  renameSync(out, dir);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) buildLocked(process.argv[2]);
