@@ -1,6 +1,6 @@
 /**
  * Images the node runs from an OCI archive (a tar of an OCI image layout, image-layout.md of the
- * OCI image spec), as a container runtime pulls them: the archive's index.json names the image by
+ * OCI image spec) or a layout directory, as a container runtime pulls them: the archive's index.json names the image by
  * tag (`org.opencontainers.image.ref.name`), an image index picks this node's platform
  * (linux/amd64), the manifest lists the layers, and the config gives Entrypoint, Cmd, Env, User
  * and WorkingDir. Layers are applied in order into one root filesystem per manifest digest,
@@ -49,13 +49,16 @@ async function readJson(path: string): Promise<any> {
 
 /** OCI image-spec layer.md whiteouts: `.wh.<name>` deletes <name>, `.wh..wh..opq` empties the directory. */
 async function applyWhiteouts(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const path = join(dir, name);
-    if (name === '.wh..wh..opq') throw new Error('opaque whiteouts (multi-layer directory replacement) are not supported by the sandbox');
-    if (name.startsWith('.wh.')) {
-      await rm(join(dir, name.slice(4)), { recursive: true, force: true });
-      await rm(path, { force: true });
-    } else if ((await lstat(path)).isDirectory()) await applyWhiteouts(path);
+  const names = await readdir(dir);
+  if (names.includes('.wh..wh..opq')) throw new Error('opaque whiteouts (multi-layer directory replacement) are not supported by the sandbox');
+  const whiteouts = names.filter((n) => n.startsWith('.wh.'));
+  for (const name of whiteouts) {
+    await rm(join(dir, name.slice(4)), { recursive: true, force: true });
+    await rm(join(dir, name), { force: true });
+  }
+  const gone = new Set(whiteouts.flatMap((n) => [n, n.slice(4)]));
+  for (const name of names.filter((n) => !gone.has(n))) {
+    if ((await lstat(join(dir, name))).isDirectory()) await applyWhiteouts(join(dir, name));
   }
 }
 
@@ -72,14 +75,16 @@ function parseUser(user: string | undefined): OciImage['user'] {
 const unpacked = new Map<string, Promise<OciImage>>();
 
 /**
- * Resolves `tag` in the OCI archive at `archive` to this node's image, unpacking it under
+ * Resolves `tag` in the OCI archive (or image layout directory) at `archive` to this node's image, unpacking it under
  * `cacheDir` once per manifest digest.
  * @throws OciNotFoundError when the archive lacks the tag or the platform.
  */
 export async function pullOciImage(archive: string, tag: string | undefined, cacheDir: string): Promise<OciImage> {
   if (!existsSync(archive)) throw new OciNotFoundError(`the image archive ${archive} does not exist`);
-  const layout = join(cacheDir, 'layouts', (await run('sha256sum', [archive])).stdout.slice(0, 16));
-  if (!existsSync(join(layout, 'index.json'))) {
+  // An image layout directory is read in place; an archive is unpacked once per content.
+  const isLayout = existsSync(join(archive, 'index.json'));
+  const layout = isLayout ? archive : join(cacheDir, 'layouts', (await run('sha256sum', [archive])).stdout.slice(0, 16));
+  if (!isLayout && !existsSync(join(layout, 'index.json'))) {
     await mkdir(`${layout}.tmp`, { recursive: true });
     await run('tar', ['-xf', archive, '-C', `${layout}.tmp`]);
     await rename(`${layout}.tmp`, layout);
