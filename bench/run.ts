@@ -3,7 +3,8 @@
  * goals. `--json` prints one JSON object instead, whose `ratios` maps each name to a number.
  * `--quick` uses smaller transfers (for a smoke run; the figures are noisier). `--only NAME` runs one
  * case: session (loopback, no root), portforward, kubectl (-L against kubectl port-forward, with CPU per
- * GB and the CLI's memory), udp or reverse (the sandbox cluster; need root).
+ * GB and the CLI's memory), udp or reverse (the sandbox cluster; need root), or release (the
+ * single executables and the agent image).
  */
 import { parseArgs } from 'node:util';
 import { benchSession } from './cases/session.ts';
@@ -11,6 +12,7 @@ import { benchPortForward } from './cases/portforward.ts';
 import { benchReverse } from './cases/reverse.ts';
 import { benchKubectl } from './cases/kubectl.ts';
 import { benchUdp } from './cases/udp.ts';
+import { benchRelease } from './cases/release.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 import { buildAgent } from '../scripts/build.ts';
 
@@ -60,6 +62,8 @@ if (wanted('udp') && process.getuid?.() === 0) {
 if (wanted('reverse') && process.getuid?.() === 0) {
   merge(report, await benchReverse({ latencyCount: values.quick ? 200 : 1000, durationMs: values.quick ? 2000 : 5000, concurrency: 8 }, log));
 }
+
+if (wanted('release')) merge(report, benchRelease({ runs: values.quick ? 5 : 20 }, log));
 
 if (values.json) {
   const measurements = Object.fromEntries(report.measurements.map((m) => [m.name, { value: m.value, unit: m.unit }]));

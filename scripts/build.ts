@@ -1,7 +1,7 @@
 /**
  * `npm run build`: bundles the shipped agent with esbuild into dist/agent/ (agent.mjs, and
  * guard.mjs, the iptables guard the agent starts beside itself). The agent image copies that folder;
- * see agent/Dockerfile. The CLI runs from source through bin/kubectl-mirrord.
+ * see scripts/release/agent-image.ts. The CLI runs from source through bin/kubectl-mirrord.
  *
  * ws would try to load the optional native modules bufferutil and utf-8-validate; the agent does
  * not use ws, so nothing needs stubbing here.
@@ -11,10 +11,10 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outdir = `${root}dist/agent`;
+const defaultOutdir = `${root}dist/agent`;
 
-/** Bundles the agent; resolves with the output folder. */
-export async function buildAgent(): Promise<string> {
+/** Bundles the agent into `outdir`; resolves with it. `sourcemap: false` for the image. */
+export async function buildAgent(outdir = defaultOutdir, sourcemap = true): Promise<string> {
   rmSync(outdir, { recursive: true, force: true });
   await build({
     entryPoints: { agent: `${root}agent/main.ts`, guard: `${root}agent/incoming/guard.ts` },
@@ -24,7 +24,7 @@ export async function buildAgent(): Promise<string> {
     platform: 'node',
     format: 'esm',
     target: 'node24',
-    sourcemap: 'linked',
+    sourcemap: sourcemap ? 'linked' : false,
     logLevel: 'warning',
   });
   return outdir;

@@ -13,3 +13,9 @@ export const CLI_NAME = `kubectl-mirrord/${VERSION}`;
 
 /** The agent's name in WELCOME: the CLI compares its version with its own. */
 export const AGENT_NAME = `kubectl-mirrord-agent/${VERSION}`;
+
+/** Where agent images are published. */
+export const AGENT_IMAGE_REPOSITORY = 'ghcr.io/kubectl-mirrord/agent';
+
+/** The image this version uses unless `--agent-image` says otherwise: a CLI talks to the agent it was released with. */
+export const DEFAULT_AGENT_IMAGE = `${AGENT_IMAGE_REPOSITORY}:${VERSION}`;

@@ -47,3 +47,11 @@ test('bad plans', () => {
   assert.equal(planForwarding({ socks: '1080', agentIdleTimeout: '2m' }, {}).agentIdleTimeoutMs, 120_000);
   assert.equal(planForwarding({ socks: '1080', agentIdleTimeout: '5' }, {}).agentIdleTimeoutMs, 5000);
 });
+
+test('agent image pull flags override the config file; bad values name the flag', () => {
+  const plan = planForwarding({ socks: '1080', agentImagePullPolicy: 'never', agentImagePullSecret: ['a', 'b'] }, {});
+  assert.deepEqual(plan.agentImagePull, { policy: 'Never', secrets: ['a', 'b'] });
+  assert.deepEqual(planForwarding({ socks: '1080' }, {}).agentImagePull, { policy: undefined, secrets: [] });
+  usageError(() => planForwarding({ socks: '1080', agentImagePullPolicy: 'latest' }, {}), /--agent-image-pull-policy is 'latest'/);
+  usageError(() => planForwarding({ socks: '1080', agentImagePullSecret: ['UPPER'] }, {}), /--agent-image-pull-secret 'UPPER'/);
+});

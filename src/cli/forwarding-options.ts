@@ -12,6 +12,7 @@ import { parseSocksAuth, parseSocksSpec } from '../socks/socks-spec.ts';
 import { parseDuration } from './duration.ts';
 import { loadConfigFile } from '../config/config-file.ts';
 import { planTargeting, type Targeting } from './targeting-options.ts';
+import { parsePullPolicy, parsePullSecrets, type AgentImagePull } from '../kube/agent-image.ts';
 
 /** The environment variable that may carry `user:pass` for the SOCKS server. */
 export const SOCKS_AUTH_ENV = 'KUBECTL_MIRRORD_SOCKS_AUTH';
@@ -26,6 +27,8 @@ export interface RawForwardingFlags {
   namespace?: string;
   agentNamespace?: string;
   agentImage?: string;
+  agentImagePullPolicy?: string;
+  agentImagePullSecret?: string[];
   agentIdleTimeout?: string;
   agentStartupTimeout?: string;
   kubeconfig?: string;
@@ -55,6 +58,8 @@ export interface ForwardingPlan {
   /** The target, its agent and -R; undefined for the targetless agent. */
   targeting: Targeting | undefined;
   agentImage: string | undefined;
+  /** --agent-image-pull-policy / -secret, else agent.image_pull_policy / _secrets. */
+  agentImagePull: AgentImagePull;
   agentIdleTimeoutMs: number;
   agentStartupTimeoutMs: number;
   exitOnDisconnect: boolean;
@@ -80,6 +85,8 @@ export function addClusterFlags(command: Command): Command {
     .option('--address <ip>', 'bind address for local listeners; non-loopback addresses are exposed to your network', '127.0.0.1')
     .option('--socks-auth <user:pass>', `require SOCKS5 username/password (or set ${SOCKS_AUTH_ENV})`)
     .option('--agent-image <image>', 'agent container image (default: pinned to this CLI version)')
+    .option('--agent-image-pull-policy <policy>', "agent image pull policy: Always, IfNotPresent or Never (default: the cluster's)")
+    .option('--agent-image-pull-secret <name>', 'a Secret the agent pod pulls its image with (repeatable)', collect)
     .option('--agent-idle-timeout <duration>', 'agent exits after this long with no client (e.g. 60s)', '60s')
     .option('--agent-startup-timeout <duration>', 'give up if the agent is not ready after this long', '60s')
     .option('--udp-idle-timeout <duration>', 'a UDP peer (-L .../udp, SOCKS UDP) with no datagram for this long loses its stream', '120s')
@@ -87,7 +94,7 @@ export function addClusterFlags(command: Command): Command {
     .option('--context <name>', 'kubeconfig context (default: the current context)')
     .option('-t, --target <KIND/NAME>', 'run the agent in this pod: pod/NAME, deployment/NAME, statefulset/NAME, replicaset/NAME, job/NAME [/container/NAME]')
     .option('--agent-mode <mode>', 'targeted agent: auto (ephemeral container, else a Job), ephemeral, or job (on the target\'s node)', 'auto')
-    .option('-f, --config-file <path>', 'mirrord-style config (JSON or YAML): target, agent.image, agent.namespace, feature.network.incoming')
+    .option('-f, --config-file <path>', 'mirrord-style config (JSON or YAML): target, agent.image, agent.image_pull_policy, agent.image_pull_secrets, agent.namespace, feature.network.incoming')
     .option('--exit-on-disconnect', `exit with code 7 when the agent connection drops instead of reconnecting`)
     .option('-v, --verbose', 'log every connection, and print stack traces on errors');
 }
@@ -145,6 +152,10 @@ export function planForwarding(flags: RawForwardingFlags, env: Record<string, st
     namespace: targeting ? targeting.namespace : namespaceOf(flags, config?.agentNamespace),
     targeting,
     agentImage: flags.agentImage ?? config?.agentImage,
+    agentImagePull: {
+      policy: flags.agentImagePullPolicy !== undefined ? parsePullPolicy(flags.agentImagePullPolicy, '--agent-image-pull-policy') : config?.agentImagePullPolicy,
+      secrets: flags.agentImagePullSecret !== undefined ? parsePullSecrets(flags.agentImagePullSecret, '--agent-image-pull-secret') : config?.agentImagePullSecrets ?? [],
+    },
     agentIdleTimeoutMs: parseDuration(flags.agentIdleTimeout ?? '60s', '--agent-idle-timeout'),
     agentStartupTimeoutMs: parseDuration(flags.agentStartupTimeout ?? '60s', '--agent-startup-timeout'),
     exitOnDisconnect: flags.exitOnDisconnect === true,

@@ -10,9 +10,9 @@ import { reportError } from './report-error.ts';
 const argv = process.argv.slice(2);
 const verbose = argv.includes('-v') || argv.includes('--verbose');
 
-try {
-  await buildProgram().parseAsync(argv, { from: 'user' });
-} catch (err) {
+// No top-level await: the single executable (scripts/release/) runs this file bundled as CommonJS,
+// which has none.
+buildProgram().parseAsync(argv, { from: 'user' }).catch((err: unknown) => {
   if (err instanceof CommanderError) {
     // Commander has already printed its message (and the help hint). Help and --version end in 0;
     // every other commander error is bad usage.
@@ -21,7 +21,8 @@ try {
   } else {
     process.exitCode = reportError(err, verbose);
   }
-}
-// A forwarding command has closed its listeners and removed its agent by now; lingering sockets or
-// timers (an HTTP keep-alive agent, a watch being torn down) must not keep the CLI alive.
-process.exit(process.exitCode ?? ExitCode.ok);
+}).finally(() => {
+  // A forwarding command has closed its listeners and removed its agent by now; lingering sockets or
+  // timers (an HTTP keep-alive agent, a watch being torn down) must not keep the CLI alive.
+  process.exit(process.exitCode ?? ExitCode.ok);
+});

@@ -10,7 +10,7 @@ import { UdpForward } from '../forward/udp-forward.ts';
 import { formatHostPort } from '../forward/address-spec.ts';
 import { describeMode } from '../forward/reverse-spec.ts';
 import { AgentManager } from '../kube/agent-manager.ts';
-import { DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts';
+import { agentVersionWarning, DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts';
 import { loadKubeContext } from '../kube-api/kubeconfig.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { checkNamespace, checkPermissions } from '../kube/preflight.ts';
@@ -178,6 +178,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     let progress = (text: string) => spinner.update(text);
     const agentOptions = {
       image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
+      pull: plan.agentImagePull,
       idleTimeoutMs: plan.agentIdleTimeoutMs,
       startupTimeoutMs: plan.agentStartupTimeoutMs,
       cliVersion: VERSION,
@@ -197,10 +198,13 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
       manager = new AgentManager(ctx, agentOptions);
     }
     const firstAttach = attach;
-    link.start(await startAgent(manager, spinner, prepare, async (session) => {
+    const session = await startAgent(manager, spinner, prepare, async (session) => {
       requireUdp(session, plan);
       await firstAttach(session);
-    }));
+    });
+    const versionWarning = agentVersionWarning(session.peerName, VERSION, agentOptions.image);
+    if (versionWarning) say(c.yellow(`warning: ${versionWarning}`));
+    link.start(session);
     progress = plan.verbose ? (text) => say(c.dim(text)) : () => {};
     printSummary(plan, listeners, ctx, reverse, describeTarget());
     reportLinkEvents(link, manager, plan.verbose);

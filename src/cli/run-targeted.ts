@@ -3,6 +3,7 @@
  * TargetedAgentManager (which resolves the target when it starts), and the -R forwards attached to
  * every session. Imported lazily with run-forwarding.ts.
  */
+import type { AgentImagePull } from '../kube/agent-image.ts';
 import { ReverseForwards } from '../forward/reverse-forward.ts';
 import type { ConnectionLog } from '../forward/connection-events.ts';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
@@ -37,6 +38,7 @@ export interface TargetedRun {
 
 export interface TargetedRunOptions {
   image: string;
+  pull?: AgentImagePull;
   idleTimeoutMs: number;
   startupTimeoutMs: number;
   cliVersion: string;

@@ -30,6 +30,15 @@ test('a full config', () => {
   assert.deepEqual([...config.incoming!.portMapping], [[80, 9333]], 'port_mapping pairs are [local, remote], keyed by remote');
 });
 
+test('agent.image_pull_policy and agent.image_pull_secrets, as in mirrord\'s schema', () => {
+  const config = checkConfig({ agent: { image_pull_policy: 'Always', image_pull_secrets: [{ name: 'regcred' }, 'other'] } }, 'm.json');
+  assert.equal(config.agentImagePullPolicy, 'Always');
+  assert.deepEqual(config.agentImagePullSecrets, ['regcred', 'other']);
+  configError({ agent: { image_pull_policy: 'Sometimes' } }, /agent\.image_pull_policy in m\.json is 'Sometimes'/, /Always, IfNotPresent, Never/);
+  configError({ agent: { image_pull_secrets: 'regcred' } }, /agent\.image_pull_secrets.*must be a list/);
+  configError({ agent: { image_pull_secrets: [{ secret: 'x' }] } }, /agent\.image_pull_secrets\[0\]\.secret.*not a known field/);
+});
+
 test('short forms and defaults', () => {
   assert.equal(checkConfig({ target: 'pod/a' }, 'm').target?.kind, 'pod');
   assert.equal(checkConfig({ feature: { network: { incoming: 'steal' } } }, 'm').incoming?.mode, 'steal');
@@ -42,7 +51,7 @@ test('short forms and defaults', () => {
 test('unknown fields name their path and the accepted ones', () => {
   configError({ feature: { network: { incomming: 'steal' } } }, /m\.json: feature\.network\.incomming is not a known field/, /incoming/);
   configError({ targett: 'pod/a' }, /targett is not a known field/, /target, agent, feature/);
-  configError({ agent: { image: 'x', namespce: 'y' } }, /agent\.namespce is not a known field/, /image, namespace/);
+  configError({ agent: { image: 'x', namespce: 'y' } }, /agent\.namespce is not a known field/, /image, image_pull_policy, image_pull_secrets, namespace/);
   configError({ target: { path: 'pod/a', name: 'x' } }, /target\.name is not a known field/);
   configError({ feature: { network: { incoming: { mode: 'steal', http_filter: { header: 'x' } } } } }, /http_filter\.header is not a known field/, /header_filter, path_filter, ports/);
   configError({ feature: { fs: 'read' } }, /feature\.fs is not a known field/);

@@ -4,7 +4,8 @@
  *
  * Field names and meanings follow mirrord's config (https://metalbear.com/mirrord/docs/config/):
  * - `target`: `"deployment/web"`, or `{ path, namespace }`;
- * - `agent.image`, `agent.namespace`;
+ * - `agent.image`, `agent.image_pull_policy`, `agent.image_pull_secrets` (`[{ name }]`, or names),
+ *   `agent.namespace`;
  * - `feature.network.incoming`: `"mirror"`, `"steal"` or `"off"`, or `{ mode, http_filter:
  *   { header_filter, path_filter, ports }, port_mapping: [[local, remote], ...] }`. As in mirrord,
  *   each port_mapping pair is the port the user's app listens on, then the pod's port.
@@ -15,6 +16,7 @@
 import { UsageError } from '../errors.ts';
 import { parseTarget, type TargetSpec } from '../kube/target-spec.ts';
 import { DEFAULT_HTTP_FILTER_PORTS } from '../protocol/requests.ts';
+import { parsePullPolicy, parsePullSecrets, PULL_POLICIES, type PullPolicy } from '../kube/agent-image.ts';
 
 export type IncomingMode = 'mirror' | 'steal';
 
@@ -39,6 +41,8 @@ export interface FileConfig {
   target: TargetSpec | undefined;
   targetNamespace: string | undefined;
   agentImage: string | undefined;
+  agentImagePullPolicy: PullPolicy | undefined;
+  agentImagePullSecrets: string[] | undefined;
   agentNamespace: string | undefined;
   incoming: IncomingConfig | undefined;
 }
@@ -101,12 +105,28 @@ function describe(value: unknown): string {
 
 const TOP_KEYS = ['target', 'agent', 'feature'] as const;
 const TARGET_KEYS = ['path', 'namespace'] as const;
-const AGENT_KEYS = ['image', 'namespace'] as const;
+const AGENT_KEYS = ['image', 'image_pull_policy', 'image_pull_secrets', 'namespace'] as const;
 const FEATURE_KEYS = ['network'] as const;
 const NETWORK_KEYS = ['incoming'] as const;
 const INCOMING_KEYS = ['mode', 'http_filter', 'port_mapping'] as const;
 const FILTER_KEYS = ['header_filter', 'path_filter', 'ports'] as const;
 const MODES = ['mirror', 'steal', 'off'];
+
+/** mirrord's form is `[{ name: "regcred" }]`; plain names are accepted too. */
+function checkPullSecrets(c: Checker, value: unknown, file: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const field = 'agent.image_pull_secrets';
+  const accepted = `${field} takes a list of Secret names or { name } objects, e.g. [{ name: regcred }]`;
+  if (!Array.isArray(value)) c.fail(field, `must be a list, got ${describe(value)}`, accepted);
+  const names = value.map((entry, i) => {
+    if (typeof entry === 'string') return entry;
+    const obj = c.object(entry, `${field}[${i}]`, ['name'] as const);
+    const name = c.string(obj.name, `${field}[${i}].name`, accepted);
+    if (name === undefined) c.fail(`${field}[${i}]`, 'has no name', accepted);
+    return name as string;
+  });
+  return parsePullSecrets(names, `${field} in ${file}:`);
+}
 
 function checkTarget(c: Checker, value: unknown): { target: TargetSpec | undefined; namespace: string | undefined } {
   if (value === undefined || value === null) return { target: undefined, namespace: undefined };
@@ -174,7 +194,9 @@ function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
  */
 export function checkConfig(document: unknown, file: string): FileConfig {
   const c = new Checker(file);
-  if (document === undefined || document === null) return { target: undefined, targetNamespace: undefined, agentImage: undefined, agentNamespace: undefined, incoming: undefined };
+  if (document === undefined || document === null) {
+    return { target: undefined, targetNamespace: undefined, agentImage: undefined, agentImagePullPolicy: undefined, agentImagePullSecrets: undefined, agentNamespace: undefined, incoming: undefined };
+  }
   const top = c.object(document, '', TOP_KEYS);
   const { target, namespace } = checkTarget(c, top.target);
   const agent = top.agent === undefined ? {} : c.object(top.agent, 'agent', AGENT_KEYS);
@@ -184,6 +206,8 @@ export function checkConfig(document: unknown, file: string): FileConfig {
     target,
     targetNamespace: namespace,
     agentImage: c.string(agent.image, 'agent.image', 'agent.image takes a container image reference'),
+    agentImagePullPolicy: parsePullPolicy(c.string(agent.image_pull_policy, 'agent.image_pull_policy', `agent.image_pull_policy takes ${PULL_POLICIES.join(', ')}`), `agent.image_pull_policy in ${file}`),
+    agentImagePullSecrets: checkPullSecrets(c, agent.image_pull_secrets, file),
     agentNamespace: c.string(agent.namespace, 'agent.namespace', 'agent.namespace takes a namespace name'),
     incoming: checkIncoming(c, network.incoming),
   };

@@ -7,6 +7,7 @@
  * on the pod's loopback, which pods/portforward reaches and other pods cannot. It carries only the
  * SHA-256 of the session token, so reading the pod spec does not give the token away.
  */
+import type { AgentImagePull } from './agent-image.ts';
 import type { V1Job } from '@kubernetes/client-node';
 
 /** The port the agent listens on inside its pod (its own network namespace, so any port works). */
@@ -39,6 +40,8 @@ export interface AgentJobOptions {
   /** The local user's name, as a label value (see `labelValue`). */
   user: string;
   cliVersion: string;
+  /** imagePullPolicy and imagePullSecrets; unset: the cluster's defaults. */
+  pull?: AgentImagePull;
 }
 
 /**
@@ -83,6 +86,7 @@ export function buildAgentJob(options: AgentJobOptions): V1Job {
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 5,
           nodeSelector: { 'kubernetes.io/os': 'linux' },
+          ...(options.pull?.secrets.length ? { imagePullSecrets: options.pull.secrets.map((name) => ({ name })) } : {}),
           securityContext: {
             runAsNonRoot: true,
             runAsUser: NONROOT_ID,
@@ -93,6 +97,7 @@ export function buildAgentJob(options: AgentJobOptions): V1Job {
             {
               name: 'agent',
               image: options.image,
+              ...(options.pull?.policy ? { imagePullPolicy: options.pull.policy } : {}),
               env: [
                 { name: 'MIRRORD_AGENT_LISTEN', value: `127.0.0.1:${AGENT_PORT}` },
                 { name: 'MIRRORD_AGENT_TOKEN_SHA256', value: options.tokenSha256 },

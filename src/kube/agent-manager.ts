@@ -2,6 +2,7 @@
  * The agent's life for one command: create its Job, wait for its pod, connect (ready = handshake
  * done), reconnect to it or replace it when the connection drops, and delete it on exit.
  */
+import type { AgentImagePull } from './agent-image.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
@@ -17,6 +18,8 @@ import type { KubeContext } from '../kube-api/kubeconfig.ts';
 
 export interface AgentManagerOptions {
   image: string;
+  /** imagePullPolicy / imagePullSecrets of the agent's pod. */
+  pull?: AgentImagePull;
   idleTimeoutMs: number;
   startupTimeoutMs: number;
   cliVersion: string;
@@ -80,6 +83,7 @@ export class AgentManager {
       idleTimeoutMs: this.#options.idleTimeoutMs,
       user: localUser(),
       cliVersion: this.#options.cliVersion,
+      pull: this.#options.pull,
     });
     this.#options.onProgress?.(`creating Job ${jobName} in namespace ${this.#ctx.namespace}`);
     const batch = this.#ctx.kc.makeApiClient(BatchV1Api);

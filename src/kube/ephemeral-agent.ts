@@ -12,6 +12,7 @@
  * the agent exits by itself after its idle timeout, and its container stays in the pod's spec,
  * terminated, until the pod is replaced.
  */
+import type { PullPolicy } from './agent-image.ts';
 import type { V1EphemeralContainer, V1Pod } from '@kubernetes/client-node';
 import { AgentError, type MirrordError } from '../errors.ts';
 
@@ -29,6 +30,11 @@ export interface EphemeralAgentOptions {
   idleTimeoutMs: number;
   /** NET_ADMIN for iptables: only when -R steals or mirrors. */
   netAdmin: boolean;
+  /**
+   * imagePullPolicy. (An ephemeral container has no pull secrets of its own: the target pod's
+   * imagePullSecrets apply, core/v1 EphemeralContainer.)
+   */
+  pullPolicy?: PullPolicy;
 }
 
 /** A random listening port in [EPHEMERAL_PORT_MIN, EPHEMERAL_PORT_MAX]. */
@@ -45,6 +51,7 @@ export function buildEphemeralAgent(options: EphemeralAgentOptions): V1Ephemeral
   return {
     name: options.name,
     image: options.image,
+    ...(options.pullPolicy ? { imagePullPolicy: options.pullPolicy } : {}),
     targetContainerName: options.targetContainer,
     env: [
       { name: 'MIRRORD_AGENT_LISTEN', value: `127.0.0.1:${options.port}` },

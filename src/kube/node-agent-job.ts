@@ -15,9 +15,10 @@
  */
 import type { V1Job } from '@kubernetes/client-node';
 import { buildAgentJob, type AgentJobOptions } from './agent-job.ts';
+import { AGENT_IMAGE_ENTRYPOINT } from './agent-image.ts';
 
-/** The agent executable inside the agent image (the image's entrypoint). */
-export const AGENT_ENTRYPOINT = ['/usr/local/bin/kubectl-mirrord-agent'];
+/** The agent inside the agent image (the image's entrypoint). */
+export const AGENT_ENTRYPOINT = [...AGENT_IMAGE_ENTRYPOINT];
 
 /** Capabilities the Job's container adds (see the file comment). */
 export const NODE_AGENT_CAPABILITIES = ['NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE'];

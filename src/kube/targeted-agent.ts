@@ -156,6 +156,7 @@ export class TargetedAgentManager {
       tokenSha256: createHash('sha256').update(token).digest('hex'),
       idleTimeoutMs: this.#options.idleTimeoutMs,
       netAdmin: this.#options.netAdmin,
+      pullPolicy: this.#options.pull?.policy,
     });
     this.#options.onProgress?.(`adding agent container ${handle.container} to pod ${target.podName}`);
     const core = this.#ctx.kc.makeApiClient(CoreV1Api);

@@ -7,6 +7,7 @@ import { Session } from '../session/session.ts';
 import { AgentError, MirrordError } from '../errors.ts';
 import { openPortForward } from '../transport/open-portforward.ts';
 import type { PortForwardTarget } from '../transport/open-portforward.ts';
+import { DEFAULT_AGENT_IMAGE } from '../version.ts';
 
 export interface AgentSessionOptions {
   /** The session token (32 bytes). */
@@ -39,7 +40,9 @@ export async function connectAgentSession(kc: KubeConfig, target: PortForwardTar
     if (tunnelError instanceof MirrordError) throw tunnelError;
     const code = (err as { code?: string }).code ?? 'EPROTO';
     throw new AgentError('EHANDSHAKE', `the session handshake with the agent failed (${code}): ${(err as Error).message}`, {
-      hint: code === 'EVERSION' ? 'use the agent image matching this CLI (drop --agent-image)' : 'run again with -v for details',
+      hint: code === 'EVERSION'
+        ? `the agent speaks another protocol version: pass --agent-image ${DEFAULT_AGENT_IMAGE} (the image of this CLI's version), or use the CLI of the agent's version`
+        : 'run again with -v for details',
       cause: err,
     });
   }

@@ -1,13 +1,15 @@
 /**
  * The SOCKS5 server. Its handshake and request parsing, and the username/password sub-negotiation
- * (RFC 1929), come from @mongodb-js/socksv5 (`lib/server.parser` and `lib/auth/*`, loaded directly,
- * as a bundle must). The reply is ours: the library's `Server` answers CONNECT success before we know
+ * (RFC 1929), come from @mongodb-js/socksv5 (`lib/server.parser` and `lib/auth/*`, imported directly,
+ * as a bundle must; types in socksv5-lib.d.ts). The reply is ours: the library's `Server` answers CONNECT success before we know
  * whether the agent reached the destination, and its deny can only say "not allowed" in a truncated
  * reply. Here each CONNECT opens one stream on the session, waits for 'established', and then
  * answers success, or the reply code that says why it failed. UDP ASSOCIATE is udp-association.ts.
  */
-import { createRequire } from 'node:module';
 import type net from 'node:net';
+import ParserClass from '@mongodb-js/socksv5/lib/server.parser.js';
+import NoneAuth from '@mongodb-js/socksv5/lib/auth/None.js';
+import UserPassword from '@mongodb-js/socksv5/lib/auth/UserPassword.js';
 import { once } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EventEmitter } from 'node:events';
@@ -33,10 +35,9 @@ interface AuthHandler {
 
 type ParserInstance = EventEmitter & { authed: boolean; start(): void; stop(): void };
 
-const require = createRequire(import.meta.url);
-const Parser = require('@mongodb-js/socksv5/lib/server.parser.js') as new (socket: net.Socket) => ParserInstance;
-const NoAuth = require('@mongodb-js/socksv5/lib/auth/None.js') as () => AuthHandler;
-const UserPasswordAuth = require('@mongodb-js/socksv5/lib/auth/UserPassword.js') as (
+const Parser = ParserClass as new (socket: net.Socket) => ParserInstance;
+const NoAuth = NoneAuth as () => AuthHandler;
+const UserPasswordAuth = UserPassword as (
   check: (user: string, password: string, done: (ok: boolean) => void) => void,
 ) => AuthHandler;
 

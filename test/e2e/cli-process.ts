@@ -120,7 +120,7 @@ export async function agentPid(kubeconfig: string, podName: string, namespace = 
     try {
       const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (environ.includes(marker) && cmdline.includes('agent/main.ts')) return Number(entry);
+      if (environ.includes(marker) && /agent\/main\.ts|agent\.mjs/.test(cmdline)) return Number(entry);
     } catch {
       // processes come and go
     }

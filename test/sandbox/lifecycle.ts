@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { sandboxGet } from './apiserver/client.ts';
 import { PATHS } from './apiserver/paths.ts';
 import type { DaemonState } from './daemon.ts';
+import { stageAgentImage } from './agent-image.ts';
 
 const LOCK_DIR = join(PATHS.dir, 'lock');
 const READY_TIMEOUT_MS = 20_000;
@@ -120,6 +121,7 @@ export async function up(): Promise<{ state: DaemonState; started: boolean }> {
   await runCleanupHost();
   removeRuntimeFiles();
   mkdirSync(PATHS.dir, { recursive: true });
+  stageAgentImage(join(PATHS.dir, 'images'));
   const logFd = openSync(PATHS.daemonLog, 'a');
   const daemon = fileURLToPath(new URL('./daemon.ts', import.meta.url));
   const child = spawn(process.execPath, [daemon], { detached: true, stdio: ['ignore', logFd, logFd] });

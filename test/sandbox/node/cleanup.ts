@@ -2,10 +2,12 @@
  * Removes everything any sandbox node ever put on the host, from what the host itself shows (no
  * in-memory state), so it works after a crash and is idempotent: processes in `kmsb-` network
  * namespaces, the namespaces, `kmsb*` links, `KMSB-` iptables chains and the jumps to them, the
- * bridge's routes/rule/sysctls, and registered state directories.
+ * bridge's routes/rule/sysctls, the containers' cgroups, and registered state directories.
  */
 import { readdir, readFile, readlink, rm, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sh } from './sh.ts';
+import { CGROUP_PARENT, cgroupHierarchy, removeCgroupTree } from './container-cgroup.ts';
 import { teardownHostNetwork } from './host-network.ts';
 import { CHAIN_PREFIX, NETNS_PREFIX, RUN_DIR } from './network-constants.ts';
 
@@ -87,6 +89,8 @@ export async function cleanupHost(): Promise<void> {
   for (const m of links.matchAll(/^\d+: (kmsb[^:@]*)[:@]/gm)) await sh('ip', ['link', 'del', m[1]], { allowFail: true });
   await cleanupIptables();
   await teardownHostNetwork();
+  const hierarchy = cgroupHierarchy();
+  if (hierarchy) removeCgroupTree(join(hierarchy, CGROUP_PARENT));
   for (const dir of await registeredStateDirs()) await rm(dir, { recursive: true, force: true });
   await rm(STATE_DIRS, { force: true });
 }

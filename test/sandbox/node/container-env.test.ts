@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FakeStore } from './fake-store.ts';
 import { buildEnv, ContainerConfigError, expandVars } from './container-env.ts';
 import { capabilitySet, DEFAULT_CAPABILITIES } from './container-launch.ts';
-import { ImageRegistry, repositoryOf } from './images.ts';
+import { ImageRegistry, repositoryOf, tagOf } from './images.ts';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -38,11 +38,13 @@ test('capabilitySet: runtime defaults, plus add, minus drop, privileged keeps ev
   assert.equal(capabilitySet({ privileged: true }), undefined);
 });
 
-test('the image registry maps names regardless of tag or digest, and knows the agent image', () => {
+test('the image registry maps names regardless of tag or digest, and pulls the agent from its OCI archive', () => {
   const repo = fileURLToPath(new URL('../../..', import.meta.url));
-  const images = ImageRegistry.forRepo(repo);
+  const images = ImageRegistry.forRepo(repo, '/srv/images');
   assert.equal(repositoryOf('localhost:5000/a/b:v1@sha256:00'), 'localhost:5000/a/b');
-  assert.deepEqual(images.resolve('ghcr.io/kubectl-mirrord/agent:0.3.1')!.entrypoint, [process.execPath, join(repo, 'agent/main.ts')]);
+  assert.equal(tagOf('localhost:5000/a/b:v1@sha256:00'), 'v1');
+  assert.equal(tagOf('localhost:5000/a/b'), undefined);
+  assert.equal(images.resolve('ghcr.io/kubectl-mirrord/agent:0.3.1')!.oci, '/srv/images/kubectl-mirrord-agent_oci.tar');
   assert.deepEqual(images.resolve('busybox:1.36')!.cmd, ['/bin/sh']);
   assert.equal(images.resolve('example.com/unknown:1'), undefined);
 });

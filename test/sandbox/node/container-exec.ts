@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Container } from './container.ts';
-import { setprivArgs } from './container-launch.ts';
+import { containerCommand, setprivArgs } from './container-launch.ts';
 
 /** Thrown when the container has no running process to join. */
 export class ContainerNotRunningError extends Error {
@@ -18,6 +18,11 @@ export function execInContainer(container: Container, command: string[], stdio: 
   const spec = container.launched;
   if (!pid || !spec || !container.running) {
     throw new ContainerNotRunningError(`container ${container.name} is not running: cannot exec in a container that is not running`);
+  }
+  if (spec.enterRoot) {
+    // An OCI image has no setpriv or env: join the mount namespace outside the root, where the
+    // host's tools are, and let them enter the root last (container-launch.ts containerCommand).
+    return spawn('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '--', ...containerCommand(spec, command)], { stdio });
   }
   const setpriv = setprivArgs(spec);
   const env = [...spec.env].map(([k, v]) => `${k}=${v}`);

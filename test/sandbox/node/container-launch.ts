@@ -53,6 +53,15 @@ export interface LaunchSpec {
   hostPid?: boolean;
   /** allowPrivilegeEscalation: false → the no_new_privs bit. */
   noNewPrivs?: boolean;
+  /**
+   * An OCI image's container: the rootfs script does not chroot, and the host's setpriv, env and
+   * unshare (which the image does not have) enter `root` as the last step before the image's
+   * program, as runc does in one process: capabilities, then environment, then root, working
+   * directory and user (`unshare --root --wd --setuid --setgid`).
+   */
+  enterRoot?: boolean;
+  /** The cgroup directory the container's first process joins before anything else runs. */
+  cgroup?: string;
 }
 
 function namespaceArgs(spec: LaunchSpec): string[] {
@@ -75,16 +84,38 @@ export function setprivArgs(spec: Pick<LaunchSpec, 'capabilities' | 'runAsUser' 
 }
 
 /**
+ * The command that becomes the container's process (or an exec's), from the host's tools: for
+ * host-program images it runs after the chroot, for OCI images it does the entering itself.
+ * CAP_SYS_CHROOT (and CAP_SETUID / CAP_SETGID when it changes user) stay in the bounding set of
+ * an OCI container that dropped them, because unshare needs them to enter the root and change
+ * user after setpriv has set the bounding set: a deviation from runc, which drops the bounding set
+ * in the same process that still holds them (libcontainer/init_linux.go finalizeNamespace). A
+ * non-root container ends with no effective capabilities either way.
+ */
+export function containerCommand(spec: LaunchSpec, argv: string[], workingDir = spec.workingDir): string[] {
+  const env = [...spec.env].map(([k, v]) => `${k}=${v}`);
+  if (!spec.enterRoot) return [...setprivArgs(spec), '--', 'env', '-i', '-C', workingDir, ...env, ...argv];
+  const changesUser = spec.runAsUser !== undefined || spec.runAsGroup !== undefined;
+  const needed = ['SYS_CHROOT', ...(changesUser ? ['SETUID', 'SETGID'] : [])];
+  const caps = spec.capabilities && [...new Set([...spec.capabilities, ...needed])];
+  const user = changesUser ? ['--setuid', String(spec.runAsUser ?? 0), '--setgid', String(spec.runAsGroup ?? 0)] : [];
+  return [...setprivArgs({ ...spec, capabilities: caps, runAsUser: undefined, runAsGroup: undefined }), '--', 'env', '-i', ...env,
+    'unshare', `--root=${spec.root}`, `--wd=${workingDir}`, ...user, '--', ...argv];
+}
+
+/**
  * Spawns the container; the returned process is the outer nsenter/unshare whose exit status is
  * the container's. It leads its own process group, so signalling `-pid` reaches the container.
  */
 export function launchContainer(spec: LaunchSpec): ChildProcess {
-  const env = [...spec.env].map(([k, v]) => `${k}=${v}`);
-  const inner = [...setprivArgs(spec), '--', 'env', '-i', '-C', spec.workingDir, ...env, ...spec.argv];
+  const inner = containerCommand(spec, spec.argv);
   // The environment goes into a root-only file, not onto the command line of the processes that
   // wait for the container (nsenter, unshare), where `ps` would show every Secret value in it.
   const start = join(dirname(spec.rootfsScript), 'start.sh');
-  writeFileSync(start, `exec /bin/sh ${[spec.rootfsScript, ...inner].map(shellQuote).join(' ')}\n`, { mode: 0o700 });
+  // `$$` is this shell, which every later step exec()s over: the container's process. Written from
+  // inside a new PID namespace it is 1, which the kernel reads in the writer's namespace.
+  const joinCgroup = spec.cgroup ? `mkdir -p ${shellQuote(spec.cgroup)} && echo $$ > ${shellQuote(`${spec.cgroup}/cgroup.procs`)}\n` : '';
+  writeFileSync(start, `${joinCgroup}exec /bin/sh ${[spec.rootfsScript, ...inner].map(shellQuote).join(' ')}\n`, { mode: 0o700 });
   const namespaces = namespaceArgs(spec);
   const log = openSync(spec.logPath, 'a');
   try {

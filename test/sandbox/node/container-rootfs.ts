@@ -6,6 +6,11 @@
  * /etc/resolv.conf are bound over the overlay, as container runtimes do. The repository is bound
  * read-only at its own path, so image commands (`node <repo>/...`) run unchanged.
  *
+ * A container of an OCI image (oci-image.ts) gets the image's own root filesystem instead, as from a
+ * container runtime: an overlay whose lower layer is the unpacked image and whose upper layer is
+ * the container's own, with /proc, /sys and /dev, the kubelet's files and the volumes mounted on
+ * it, and nothing of the host's.
+ *
  * The mounting itself is a generated shell script run by `unshare --mount` (see container-launch.ts),
  * so it happens inside the container's mount namespace and vanishes with it.
  */
@@ -26,6 +31,8 @@ export interface RootfsSpec {
   volumes: VolumeMount[];
   /** securityContext.readOnlyRootFilesystem: / and the /etc, /var overlays end up read-only. */
   readOnly?: boolean;
+  /** An OCI image's unpacked root filesystem: the container's / is an overlay on it (no host dirs). */
+  imageRoot?: string;
 }
 
 /** POSIX shell single-quoting: any byte string becomes one word. */
@@ -49,6 +56,7 @@ function inside(root: string, path: string): string {
 export async function prepareRootfs(spec: RootfsSpec): Promise<{ script: string; root: string }> {
   const root = join(spec.dir, 'rootfs');
   await mkdir(root, { recursive: true });
+  if (spec.imageRoot) return prepareImageRootfs(spec, spec.imageRoot, root);
   const lines = [
     'set -e',
     `R=${shellQuote(root)}`,
@@ -64,6 +72,31 @@ export async function prepareRootfs(spec: RootfsSpec): Promise<{ script: string;
   // the volumes stay writable (for /tmp and /run a deviation: a real read-only root has neither).
   if (spec.readOnly) lines.push(...OVERLAYS.map((n) => `mount -o remount,ro "$R/${n}"`), 'mount -o remount,bind,ro "$R"');
   lines.push(`hostname -F ${shellQuote(spec.podFiles.hostname)}`, 'exec chroot "$R" "$@"');
+  const script = join(spec.dir, 'mount-rootfs.sh');
+  await writeFile(script, lines.join('\n') + '\n');
+  return { script, root };
+}
+
+/**
+ * The OCI image variant. Its script ends in `exec "$@"`, not in a chroot: the image holds none of
+ * the host's tools, so the launcher enters the root itself (container-launch.ts, `unshare --root`).
+ */
+async function prepareImageRootfs(spec: RootfsSpec, imageRoot: string, root: string): Promise<{ script: string; root: string }> {
+  const upper = join(spec.dir, 'root-upper');
+  const work = join(spec.dir, 'root-work');
+  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true })]);
+  const lines = [
+    'set -e',
+    `R=${shellQuote(root)}`,
+    `mount -t overlay overlay -o ${shellQuote(`lowerdir=${imageRoot},upperdir=${upper},workdir=${work}`)} "$R"`,
+    // Mount points a runtime creates when the image lacks them (runc libcontainer/rootfs_linux.go).
+    'mkdir -p "$R/proc" "$R/sys" "$R/dev" "$R/etc"',
+    'mount -t proc proc "$R/proc"', 'mount -t sysfs -o ro sysfs "$R/sys"', 'mount --rbind /dev "$R/dev"',
+    ...podFileLines(spec.podFiles),
+    ...spec.volumes.flatMap((v) => volumeLines(v, root)),
+  ];
+  if (spec.readOnly) lines.push('mount -o remount,ro "$R"');
+  lines.push(`hostname -F ${shellQuote(spec.podFiles.hostname)}`, 'exec "$@"');
   const script = join(spec.dir, 'mount-rootfs.sh');
   await writeFile(script, lines.join('\n') + '\n');
   return { script, root };

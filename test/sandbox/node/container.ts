@@ -10,13 +10,14 @@ import { constants as osConstants } from 'node:os';
 import { ContainerConfigError } from './container-env.ts';
 import { enteredRoot, innerPid, type LaunchSpec, launchContainer } from './container-launch.ts';
 import { probeLoop, runProbe, type ProbeTarget } from './probes.ts';
+import { removeCgroupTree } from './container-cgroup.ts';
 
 /** A container image the node cannot provide. */
 export class ImagePullError extends Error {
   readonly image: string;
-  constructor(image: string) {
+  constructor(image: string, reason = 'not found in the sandbox image registry (test/sandbox/images/images.json)') {
     // The kubelet's text when a registry does not have the image (pkg/kubelet/images/image_manager.go).
-    super(`failed to pull and unpack image "${image}": failed to resolve reference "${image}": not found in the sandbox image registry (test/sandbox/images/images.json)`);
+    super(`failed to pull and unpack image "${image}": failed to resolve reference "${image}": ${reason}`);
     this.image = image;
   }
 }
@@ -119,7 +120,9 @@ export class Container {
       return this.#startFailed(err as Error);
     }
     if (this.#stopping) return;
-    this.containerID = `containerd://${randomBytes(32).toString('hex')}`;
+    const id = randomBytes(32).toString('hex');
+    this.containerID = `containerd://${id}`;
+    if (spec.cgroup) spec.cgroup = `${spec.cgroup}/${id}`;
     this.launched = spec;
     const proc = launchContainer(spec);
     this.#proc = proc;
@@ -172,6 +175,7 @@ export class Container {
     };
     this.#proc = undefined;
     this.ready = false;
+    if (this.launched?.cgroup) removeCgroupTree(this.launched.cgroup);
     if (!this.#willRestart(exitCode)) {
       this.state = { terminated };
       this.started = false;

@@ -12,6 +12,7 @@ import { defaultHostDirs } from './container-rootfs.ts';
 import { ClusterDns } from './dns-server.ts';
 import { setupHostNetwork } from './host-network.ts';
 import { ImageRegistry } from './images.ts';
+import { cgroupHierarchy } from './container-cgroup.ts';
 import { KubeProxy } from './kube-proxy.ts';
 import { Kubelet } from './kubelet.ts';
 import { PodIpAllocator } from './pod-network.ts';
@@ -66,8 +67,9 @@ export function createNode(opts: { stateDir: string; repoRoot: string }): Sandbo
         throw err;
       }
       kubelet = new Kubelet({
-        store, images: ImageRegistry.forRepo(opts.repoRoot), ips: new PodIpAllocator(),
-        podsDir: join(nodeDir, 'pods'), hostDirs: defaultHostDirs(opts.repoRoot),
+        store, images: ImageRegistry.forRepo(opts.repoRoot, join(opts.stateDir, 'images')), ips: new PodIpAllocator(),
+        podsDir: join(nodeDir, 'pods'), hostDirs: defaultHostDirs(opts.repoRoot), imageCacheDir: join(nodeDir, 'images'),
+        cgroupHierarchy: cgroupHierarchy(),
       });
       kubelet.start();
     },

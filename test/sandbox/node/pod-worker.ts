@@ -3,13 +3,15 @@
  * containers (regular and ephemeral), its port relay, its status, and its graceful deletion.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { containerCgroup } from './container-cgroup.ts';
 import type { KObject, Store } from '../contract.ts';
 import { Container, ImagePullError, type ContainerHost } from './container.ts';
 import { buildEnv, ContainerConfigError, expandVars } from './container-env.ts';
 import { capabilitySet, type LaunchSpec } from './container-launch.ts';
 import { prepareRootfs } from './container-rootfs.ts';
-import type { ImageRegistry } from './images.ts';
+import { tagOf, type ImageRegistry } from './images.ts';
+import { OciNotFoundError, pullOciImage, type OciImage } from './oci-image.ts';
 import { GATEWAY_IP } from './network-constants.ts';
 import { PodDialer } from './pod-dialer.ts';
 import { PodPause } from './pod-pause.ts';
@@ -24,8 +26,12 @@ export interface NodeContext {
   ips: PodIpAllocator;
   /** `<stateDir>/node/pods`. */
   podsDir: string;
-  /** Read-only host directories every container sees (repo, Node). */
+  /** Read-only host directories every container of a host-program image sees (repo, Node). */
   hostDirs: string[];
+  /** Where OCI images are unpacked (`<stateDir>/node/images`). */
+  imageCacheDir: string;
+  /** The cgroup hierarchy containers join (container-cgroup.ts), if the host has one. */
+  cgroupHierarchy?: string;
 }
 
 export class PodWorker {
@@ -150,40 +156,55 @@ export class PodWorker {
   async #prepare(c: Container): Promise<LaunchSpec> {
     const image = this.#ctx.images.resolve(c.spec.image ?? '');
     if (!image) throw new ImagePullError(c.spec.image ?? '');
+    let oci: OciImage | undefined;
+    if (image.oci) {
+      try {
+        oci = await pullOciImage(image.oci, tagOf(c.spec.image), this.#ctx.imageCacheDir);
+      } catch (err) {
+        if (err instanceof OciNotFoundError) throw new ImagePullError(c.spec.image, err.message);
+        throw err;
+      }
+    }
     this.#volumes ??= await writeVolumes(join(this.dir, 'volumes'), this.pod, this.#ctx.store);
     const mounts = containerMounts(c.spec, this.#volumes);
-    const env = buildEnv(c.spec, this.pod, { podIP: this.net!.ip, hostIP: GATEWAY_IP }, this.#ctx.store, image.env);
+    const env = buildEnv(c.spec, this.pod, { podIP: this.net!.ip, hostIP: GATEWAY_IP }, this.#ctx.store, oci?.env ?? image.env);
     // Docker/Kubernetes semantics: command replaces ENTRYPOINT (and drops CMD); args replace CMD.
-    const argv = [...(c.spec.command ?? image.entrypoint), ...(c.spec.args ?? (c.spec.command ? [] : image.cmd))]
+    const argv = [...(c.spec.command ?? oci?.entrypoint ?? image.entrypoint), ...(c.spec.args ?? (c.spec.command ? [] : oci?.cmd ?? image.cmd))]
       .map((a: string) => expandVars(a, env));
     if (argv.length === 0) throw new ContainerConfigError(`no command specified for container "${c.name}" and image "${c.spec.image}" has none`);
     const sc = { ...(this.pod.spec?.securityContext ?? {}), ...(c.spec.securityContext ?? {}) };
-    this.#checkNonRoot(c, sc);
+    // The image's USER applies unless the pod says otherwise (runAsGroup follows it only then).
+    const runAsUser: number | undefined = sc.runAsUser ?? oci?.user?.uid;
+    const runAsGroup: number | undefined = sc.runAsGroup ?? (sc.runAsUser === undefined ? oci?.user?.gid : undefined);
+    this.#checkNonRoot(c, sc, runAsUser);
     const cdir = join(this.dir, 'containers', c.name);
     const { script, root } = await prepareRootfs({
       dir: cdir, podFiles: this.#files!, hostDirs: this.#ctx.hostDirs, volumes: mounts, readOnly: !!sc.readOnlyRootFilesystem,
+      ...(oci ? { imageRoot: oci.rootfs } : {}),
     });
     await mkdir(join(this.dir, 'logs', c.name), { recursive: true });
     const target = c.ephemeral && c.spec.targetContainerName && !this.#pause
       ? this.container(c.spec.targetContainerName)?.pid
       : await this.#pause?.pid();
     return {
-      netnsPath: this.net!.netnsPath, rootfsScript: script, root, argv, env, workingDir: c.spec.workingDir ?? '/',
-      capabilities: capabilitySet(c.spec.securityContext), runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup,
+      netnsPath: this.net!.netnsPath, rootfsScript: script, root, argv, env, workingDir: c.spec.workingDir ?? oci?.workingDir ?? '/',
+      capabilities: capabilitySet(c.spec.securityContext), runAsUser, runAsGroup, enterRoot: !!oci,
+      // The pod's cgroup; Container.start appends the container id it makes up.
+      ...(this.#ctx.cgroupHierarchy ? { cgroup: dirname(containerCgroup(this.#ctx.cgroupHierarchy, this.pod.metadata.uid, 'x')) } : {}),
       noNewPrivs: sc.allowPrivilegeEscalation === false, hostPid: !!this.pod.spec?.hostPID,
       logPath: this.logPath(c.name, c.restartCount), ...(target ? { joinPidOf: target } : {}),
     };
   }
 
   /**
-   * The kubelet's runAsNonRoot check (pkg/kubelet/kuberuntime/security_context_others.go): every
-   * sandbox image runs as root unless runAsUser says otherwise.
+   * The kubelet's runAsNonRoot check (pkg/kubelet/kuberuntime/security_context_others.go): a
+   * host-program image runs as root, an OCI image as its USER, unless runAsUser says otherwise.
    */
-  #checkNonRoot(c: Container, sc: any): void {
+  #checkNonRoot(c: Container, sc: any, uid: number | undefined): void {
     if (!sc.runAsNonRoot) return;
     const who = `pod: "${this.name}_${this.namespace}(${this.pod.metadata.uid})", container: ${c.name}`;
-    if (sc.runAsUser === undefined) throw new ContainerConfigError(`container has runAsNonRoot and image will run as root (${who})`);
-    if (sc.runAsUser === 0) throw new ContainerConfigError(`container's runAsUser breaks non-root policy (${who})`);
+    if (uid === undefined) throw new ContainerConfigError(`container has runAsNonRoot and image will run as root (${who})`);
+    if (uid === 0) throw new ContainerConfigError(sc.runAsUser === 0 ? `container's runAsUser breaks non-root policy (${who})` : `container has runAsNonRoot and image will run as root (${who})`);
   }
 
   /** Coalesces every change in one turn of the event loop into one status write. */

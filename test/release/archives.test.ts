@@ -1,0 +1,53 @@
+/**
+ * The krew archives as krew unpacks them (research/dist.md 1.2): gzip (krew sniffs the first 512
+ * bytes and takes only gzip or zip), only regular files (a symlink fails the install), modes from
+ * the headers, and no path that climbs out. Listed by GNU tar, not by our own writer. Also: a
+ * second build gives the same bytes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { archiveMembers, archiveName, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { REPO, releaseBuild, TEST_EPOCH } from './release-build.ts';
+
+for (const platform of RELEASE_PLATFORMS) {
+  test(`${platform.os}/${platform.arch}: regular files only, the executable with exec bits, LICENSE and README`, () => {
+    const { dir, version } = releaseBuild();
+    const file = join(dir, archiveName(version, platform));
+    assert.deepEqual([...readFileSync(file).subarray(0, 2)], [0x1f, 0x8b], 'gzip magic');
+    const listing = execFileSync('tar', ['-tvzf', file, '--numeric-owner'], { encoding: 'utf8' }).trim().split('\n');
+    const entries = listing.map((line) => {
+      const [perms, owner, , , , ...name] = line.split(/\s+/);
+      return { perms, owner, name: name.join(' ') };
+    });
+    for (const e of entries) {
+      assert.equal(e.perms[0], '-', `${e.name} is a regular file (${e.perms})`);
+      assert.ok(!e.name.startsWith('/') && !e.name.split('/').includes('..'), `${e.name} stays inside`);
+      assert.equal(e.owner, '0/0');
+    }
+    const expected = archiveMembers(platform);
+    assert.deepEqual(entries.map((e) => e.name), expected.map((m) => m.path));
+    assert.equal(entries.find((e) => e.name === 'kubectl-mirrord')?.perms, '-rwxr-xr-x');
+    assert.equal(entries.find((e) => e.name === 'LICENSE')?.perms, '-rw-r--r--');
+    if (platform.execLayer) assert.equal(entries.find((e) => e.name === platform.execLayer!.file)?.perms, '-rwxr-xr-x');
+    const license = execFileSync('tar', ['-xzOf', file, 'LICENSE'], { encoding: 'utf8' });
+    assert.match(license, /^MIT License/);
+  });
+}
+
+test('building again gives byte-identical archives and manifest', () => {
+  const { dir } = releaseBuild();
+  const out = mkdtempSync(join(tmpdir(), 'kmrd-rebuild-'));
+  try {
+    execFileSync(process.execPath, [join(REPO, 'scripts/release.ts'), '--offline', '--no-image', '--out', join(out, 'dist')], {
+      cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SOURCE_DATE_EPOCH: String(TEST_EPOCH), KUBECTL_MIRRORD_RELEASE_URL: '' },
+    });
+    const sums = (d: string) => readFileSync(join(d, 'SHA256SUMS'), 'utf8').split('\n').filter((l) => l && !l.includes('_oci.tar'));
+    assert.deepEqual(sums(join(out, 'dist')), sums(dir));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
