@@ -5,6 +5,7 @@
  * Field names and meanings follow mirrord's config (https://metalbear.com/mirrord/docs/config/):
  * - `target`: `"deployment/web"`, or `{ path, namespace }`;
  * - `agent.image`, `agent.namespace`;
+ * - `feature.copy_target`: `true`/`false`, or `{ scale_down, exclude_containers, exclude_init_containers }`;
  * - `feature.network.incoming`: `"mirror"`, `"steal"` or `"off"`, or `{ mode, http_filter:
  *   { header_filter, path_filter, ports }, port_mapping: [[local, remote], ...] }`. As in mirrord,
  *   each port_mapping pair is the port the user's app listens on, then the pod's port.
@@ -14,6 +15,7 @@
  */
 import { UsageError } from '../errors.ts';
 import { parseTarget, type TargetSpec } from '../kube/target-spec.ts';
+import type { CopyTargetPlan } from '../kube/copy-target.ts';
 
 export type IncomingMode = 'mirror' | 'steal';
 
@@ -40,6 +42,8 @@ export interface FileConfig {
   agentImage: string | undefined;
   agentNamespace: string | undefined;
   incoming: IncomingConfig | undefined;
+  /** `feature.copy_target`: `true`, or `{ scale_down, exclude_containers, exclude_init_containers }`. */
+  copyTarget: CopyTargetPlan | undefined;
 }
 
 /** mirrord's default for `http_filter.ports`. */
@@ -104,7 +108,8 @@ function describe(value: unknown): string {
 const TOP_KEYS = ['target', 'agent', 'feature'] as const;
 const TARGET_KEYS = ['path', 'namespace'] as const;
 const AGENT_KEYS = ['image', 'namespace'] as const;
-const FEATURE_KEYS = ['network'] as const;
+const FEATURE_KEYS = ['network', 'copy_target'] as const;
+const COPY_KEYS = ['scale_down', 'exclude_containers', 'exclude_init_containers'] as const;
 const NETWORK_KEYS = ['incoming'] as const;
 const INCOMING_KEYS = ['mode', 'http_filter', 'port_mapping'] as const;
 const FILTER_KEYS = ['header_filter', 'path_filter', 'ports'] as const;
@@ -150,6 +155,27 @@ function checkPortMapping(c: Checker, value: unknown): Map<number, number> {
   return mapping;
 }
 
+function names(c: Checker, value: unknown, field: string): string[] {
+  if (value === undefined || value === null) return [];
+  const accepted = `${field} takes a list of container names, e.g. ["istio-proxy"]`;
+  if (!Array.isArray(value)) c.fail(field, `must be a list, got ${describe(value)}`, accepted);
+  return value.map((v, i) => c.string(v, `${field}[${i}]`, accepted)!);
+}
+
+function checkCopyTarget(c: Checker, value: unknown): CopyTargetPlan | undefined {
+  const field = 'feature.copy_target';
+  if (value === undefined || value === null || value === false) return undefined;
+  if (value === true) return { scaleDown: false, excludeContainers: [], excludeInitContainers: [] };
+  if (typeof value !== 'object' || Array.isArray(value)) c.fail(field, `must be true, false or an object, got ${describe(value)}`, `${field} takes true, or { scale_down, exclude_containers, exclude_init_containers }`);
+  const obj = c.object(value, field, COPY_KEYS);
+  if (obj.scale_down !== undefined && typeof obj.scale_down !== 'boolean') c.fail(`${field}.scale_down`, `must be true or false, got ${describe(obj.scale_down)}`, `${field}.scale_down takes true or false`);
+  return {
+    scaleDown: obj.scale_down === true,
+    excludeContainers: names(c, obj.exclude_containers, `${field}.exclude_containers`),
+    excludeInitContainers: names(c, obj.exclude_init_containers, `${field}.exclude_init_containers`),
+  };
+}
+
 function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
   if (value === undefined || value === null) return undefined;
   const field = 'feature.network.incoming';
@@ -176,7 +202,7 @@ function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
  */
 export function checkConfig(document: unknown, file: string): FileConfig {
   const c = new Checker(file);
-  if (document === undefined || document === null) return { target: undefined, targetNamespace: undefined, agentImage: undefined, agentNamespace: undefined, incoming: undefined };
+  if (document === undefined || document === null) return { target: undefined, targetNamespace: undefined, agentImage: undefined, agentNamespace: undefined, incoming: undefined, copyTarget: undefined };
   const top = c.object(document, '', TOP_KEYS);
   const { target, namespace } = checkTarget(c, top.target);
   const agent = top.agent === undefined ? {} : c.object(top.agent, 'agent', AGENT_KEYS);
@@ -188,5 +214,6 @@ export function checkConfig(document: unknown, file: string): FileConfig {
     agentImage: c.string(agent.image, 'agent.image', 'agent.image takes a container image reference'),
     agentNamespace: c.string(agent.namespace, 'agent.namespace', 'agent.namespace takes a namespace name'),
     incoming: checkIncoming(c, network.incoming),
+    copyTarget: checkCopyTarget(c, feature.copy_target),
   };
 }
