@@ -181,6 +181,8 @@ export class CopySession {
     const every = Math.max(1000, Math.floor(this.#options.idleTimeoutMs / 3));
     this.#leaseTimer = setInterval(() => void this.#renew(), every);
     this.#leaseTimer.unref();
+    // The first lease covered the startup timeout too; cut it to the idle timeout now.
+    void this.#renew();
   }
 
   async #renew(): Promise<void> {
