@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KObject } from '../contract.ts';
+import { admitServiceAccount } from './service-accounts.ts';
 import { defaultPod, defaultPodSpec, defaultService, defaultWorkload } from './defaults.ts';
 import { applyPatch } from './patch.ts';
 import { enforcePodSecurity } from './pod-security.ts';
@@ -76,7 +77,10 @@ export class Registry {
     validateObject(r, obj);
     if (r.plural === 'secrets') foldStringData(obj);
     this.applyDefaults(r, obj);
-    if (r.plural === 'pods') enforcePodSecurity(this.store.get('namespaces', undefined, meta.namespace!), obj);
+    if (r.plural === 'pods') {
+      admitServiceAccount(this.store, obj);
+      enforcePodSecurity(this.store.get('namespaces', undefined, meta.namespace!), obj);
+    }
     if (!dryRun) return this.store.create(r.plural, obj);
     if (this.store.get(r.plural, meta.namespace, meta.name)) throw alreadyExists(r.plural, meta.name, r.group);
     meta.creationTimestamp = nowIso();

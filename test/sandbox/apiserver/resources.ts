@@ -95,6 +95,10 @@ export const RESOURCES: ResourceInfo[] = [
     group: 'batch', version: 'v1', plural: 'jobs', singular: 'job', kind: 'Job', namespaced: true,
     verbs: ALL_VERBS, categories: ['all'], hasGeneration: true, hasStatus: true, subresources: [statusOf('Job')],
   },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', singular: 'role', kind: 'Role', namespaced: true, verbs: ALL_VERBS, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true, verbs: ALL_VERBS, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false, verbs: ALL_VERBS, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false, verbs: ALL_VERBS, subresources: [] },
   {
     group: 'authorization.k8s.io', version: 'v1', plural: 'selfsubjectaccessreviews', singular: 'selfsubjectaccessreview',
     kind: 'SelfSubjectAccessReview', namespaced: false, verbs: ['create'], subresources: [],
@@ -102,7 +106,7 @@ export const RESOURCES: ResourceInfo[] = [
 ];
 
 /** The API groups in the order kube-apiserver lists them (legacy core is served at /api). */
-export const GROUPS = ['apps', 'batch', 'authorization.k8s.io'];
+export const GROUPS = ['apps', 'batch', 'authorization.k8s.io', 'rbac.authorization.k8s.io'];
 
 /** Finds a resource by group and plural. */
 export function findResource(group: string, plural: string): ResourceInfo | undefined {

@@ -4,7 +4,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KObject, Store } from '../contract.ts';
+import type { KObject, Store, TokenIssuer } from '../contract.ts';
 import { Container, ImagePullError, type ContainerHost } from './container.ts';
 import { buildEnv, ContainerConfigError, expandVars } from './container-env.ts';
 import { capabilitySet, type LaunchSpec } from './container-launch.ts';
@@ -26,6 +26,8 @@ export interface NodeContext {
   podsDir: string;
   /** Read-only host directories every container sees (repo, Node). */
   hostDirs: string[];
+  /** Issues the ServiceAccount tokens of projected volumes; without it they hold a placeholder. */
+  tokens?: TokenIssuer;
 }
 
 export class PodWorker {
@@ -150,7 +152,7 @@ export class PodWorker {
   async #prepare(c: Container): Promise<LaunchSpec> {
     const image = this.#ctx.images.resolve(c.spec.image ?? '');
     if (!image) throw new ImagePullError(c.spec.image ?? '');
-    this.#volumes ??= await writeVolumes(join(this.dir, 'volumes'), this.pod, this.#ctx.store);
+    this.#volumes ??= await writeVolumes(join(this.dir, 'volumes'), this.pod, this.#ctx.store, this.#ctx.tokens);
     const mounts = containerMounts(c.spec, this.#volumes);
     const env = buildEnv(c.spec, this.pod, { podIP: this.net!.ip, hostIP: GATEWAY_IP }, this.#ctx.store, image.env);
     // Docker/Kubernetes semantics: command replaces ENTRYPOINT (and drops CMD); args replace CMD.
