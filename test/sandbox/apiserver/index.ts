@@ -39,6 +39,8 @@ export interface RunningApiServer {
   store: ObjectStore;
   registry: Registry;
   metrics: Metrics;
+  /** What issues and checks ServiceAccount tokens (the kubelet's TokenRequest). */
+  serviceAccountTokens: ServiceAccountTokens;
   /** Stops the controllers and the listener (not the node). */
   close(): Promise<void>;
 }
@@ -100,7 +102,7 @@ export async function startApiServer(opts: StartOptions): Promise<RunningApiServ
   address = `127.0.0.1:${port}`;
   const podServer = await listenForPods(opts, api, port, registry);
   return {
-    url: `https://127.0.0.1:${port}`, port, store, registry, metrics,
+    url: `https://127.0.0.1:${port}`, port, store, registry, metrics, serviceAccountTokens,
     close: () => new Promise<void>((resolve) => {
       stopControllers();
       server.closeAllConnections();
