@@ -41,6 +41,7 @@ const TARGET_READ: Record<string, Permission> = {
   statefulset: { verb: 'get', group: 'apps', resource: 'statefulsets', why: 'to copy its pod template' },
   replicaset: { verb: 'get', group: 'apps', resource: 'replicasets', why: 'to copy its pod template' },
   job: { verb: 'get', group: 'batch', resource: 'jobs', why: 'to copy its pod template' },
+  cronjob: { verb: 'get', group: 'batch', resource: 'cronjobs', why: 'to copy its jobTemplate' },
 };
 
 /** The shape run-forwarding.ts's AgentProvider has (declared here too, so no import goes back). */

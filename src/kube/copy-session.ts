@@ -50,6 +50,8 @@ export async function readCopyTemplate(ctx: KubeContext, spec: TargetSpec): Prom
       case 'statefulset': return (await apps.readNamespacedStatefulSet({ namespace, name })).spec!.template;
       case 'replicaset': return (await apps.readNamespacedReplicaSet({ namespace, name })).spec!.template!;
       case 'job': return (await batch.readNamespacedJob({ namespace, name })).spec!.template;
+      // A CronJob's runs are made from its jobTemplate: the copy is one more run, kept for the session.
+      case 'cronjob': return (await batch.readNamespacedCronJob({ namespace, name })).spec!.jobTemplate.spec!.template;
     }
   } catch (err) {
     if ((err as { code?: unknown }).code === 404) {

@@ -3,7 +3,7 @@
  * makes. Thin: every rule lives in target-resolve.ts and target-list.ts.
  */
 import { AppsV1Api, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
-import type { V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1CronJob, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { KubeContext } from './kubeconfig.ts';
 import type { TargetApi } from './target-resolve.ts';
 
@@ -21,10 +21,15 @@ export function kubeTargetApi(ctx: KubeContext): TargetApi {
         statefulset: () => apps.readNamespacedStatefulSet({ namespace, name }),
         replicaset: () => apps.readNamespacedReplicaSet({ namespace, name }),
         job: () => batch.readNamespacedJob({ namespace, name }),
+        cronjob: async () => {
+          const cronJob = await batch.readNamespacedCronJob({ namespace, name });
+          return { metadata: cronJob.metadata, spec: { selector: undefined } };
+        },
       }[kind];
       const workload = await read();
       return { uid: workload.metadata?.uid ?? '', selector: workload.spec?.selector };
     },
+    listJobs: async (namespace) => (await batch.listNamespacedJob({ namespace })).items,
   };
 }
 
@@ -32,15 +37,17 @@ export function kubeTargetApi(ctx: KubeContext): TargetApi {
 export interface TargetObjects {
   deployments: V1Deployment[];
   statefulSets: V1StatefulSet[];
+  cronJobs: V1CronJob[];
   pods: V1Pod[];
 }
 
-/** Reads deployments, statefulsets and pods, in one namespace or in all. */
+/** Reads deployments, statefulsets, cronjobs and pods, in one namespace or in all. */
 export async function readTargetObjects(ctx: KubeContext, namespace: string | undefined): Promise<TargetObjects> {
   const core = ctx.kc.makeApiClient(CoreV1Api);
   const apps = ctx.kc.makeApiClient(AppsV1Api);
-  const [deployments, statefulSets, pods] = namespace === undefined
-    ? await Promise.all([apps.listDeploymentForAllNamespaces(), apps.listStatefulSetForAllNamespaces(), core.listPodForAllNamespaces()])
-    : await Promise.all([apps.listNamespacedDeployment({ namespace }), apps.listNamespacedStatefulSet({ namespace }), core.listNamespacedPod({ namespace })]);
-  return { deployments: deployments.items, statefulSets: statefulSets.items, pods: pods.items };
+  const batch = ctx.kc.makeApiClient(BatchV1Api);
+  const [deployments, statefulSets, cronJobs, pods] = namespace === undefined
+    ? await Promise.all([apps.listDeploymentForAllNamespaces(), apps.listStatefulSetForAllNamespaces(), batch.listCronJobForAllNamespaces(), core.listPodForAllNamespaces()])
+    : await Promise.all([apps.listNamespacedDeployment({ namespace }), apps.listNamespacedStatefulSet({ namespace }), batch.listNamespacedCronJob({ namespace }), core.listNamespacedPod({ namespace })]);
+  return { deployments: deployments.items, statefulSets: statefulSets.items, cronJobs: cronJobs.items, pods: pods.items };
 }

@@ -48,6 +48,14 @@ export function targetRows(objects: TargetObjects): TargetRow[] {
       containers: (s.spec?.template.spec?.containers ?? []).map((c) => c.name),
     });
   }
+  for (const c of objects.cronJobs ?? []) {
+    workloads.push({
+      namespace: c.metadata?.namespace ?? '',
+      target: formatTarget('cronjob', c.metadata?.name ?? ''),
+      status: `${c.spec?.suspend ? 'suspended' : c.spec?.schedule ?? ''}, ${(c.status?.active ?? []).length} active`,
+      containers: (c.spec?.jobTemplate.spec?.template.spec?.containers ?? []).map((x) => x.name),
+    });
+  }
   const pods: TargetRow[] = [];
   for (const pod of objects.pods) {
     if (pod.metadata?.labels?.[AgentLabel.name] === AGENT_APP_NAME) continue;
