@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KObject } from '../contract.ts';
 import { admitServiceAccount } from './service-accounts.ts';
-import { defaultPod, defaultPodSpec, defaultService, defaultWorkload } from './defaults.ts';
+import { defaultCronJob, defaultPod, defaultPodSpec, defaultService, defaultWorkload } from './defaults.ts';
 import { applyPatch } from './patch.ts';
 import { enforcePodSecurity } from './pod-security.ts';
 import { apiVersionOf, type ResourceInfo } from './resources.ts';
@@ -217,6 +217,7 @@ export class Registry {
       const used = new Set(this.store.list('services').map((s) => s.spec?.clusterIP as string));
       defaultService(obj, used);
     } else if (WORKLOADS.has(r.plural)) defaultWorkload(r.plural, obj);
+    else if (r.plural === 'cronjobs') defaultCronJob(obj);
     else if (r.plural === 'namespaces') {
       obj.spec = { finalizers: ['kubernetes'] };
       obj.status = { phase: 'Active' };

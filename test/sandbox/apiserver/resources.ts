@@ -95,6 +95,10 @@ export const RESOURCES: ResourceInfo[] = [
     group: 'batch', version: 'v1', plural: 'jobs', singular: 'job', kind: 'Job', namespaced: true,
     verbs: ALL_VERBS, categories: ['all'], hasGeneration: true, hasStatus: true, subresources: [statusOf('Job')],
   },
+  {
+    group: 'batch', version: 'v1', plural: 'cronjobs', singular: 'cronjob', kind: 'CronJob', namespaced: true,
+    verbs: ALL_VERBS, shortNames: ['cj'], categories: ['all'], hasGeneration: true, hasStatus: true, subresources: [statusOf('CronJob')],
+  },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', singular: 'role', kind: 'Role', namespaced: true, verbs: ALL_VERBS, subresources: [] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true, verbs: ALL_VERBS, subresources: [] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false, verbs: ALL_VERBS, subresources: [] },

@@ -1,4 +1,5 @@
 /** The sandbox's controllers, in the order one pass runs them. */
+import { cronJobController } from './cronjob.ts';
 import { daemonSetController } from './daemonset.ts';
 import { deploymentController } from './deployment.ts';
 import { endpointsController } from './endpoints.ts';
@@ -17,6 +18,7 @@ export const CONTROLLERS: Array<[string, Controller]> = [
   ['replicaset', replicaSetController],
   ['statefulset', statefulSetController],
   ['daemonset', daemonSetController],
+  ['cronjob', cronJobController],
   ['job', jobController],
   ['endpoints', endpointsController],
 ];
