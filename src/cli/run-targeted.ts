@@ -42,6 +42,7 @@ const TARGET_READ: Record<string, Permission> = {
   replicaset: { verb: 'get', group: 'apps', resource: 'replicasets', why: 'to copy its pod template' },
   job: { verb: 'get', group: 'batch', resource: 'jobs', why: 'to copy its pod template' },
   cronjob: { verb: 'get', group: 'batch', resource: 'cronjobs', why: 'to copy its jobTemplate' },
+  rollout: { verb: 'get', group: 'argoproj.io', resource: 'rollouts', why: 'to copy its pod template' },
 };
 
 /** The shape run-forwarding.ts's AgentProvider has (declared here too, so no import goes back). */

@@ -22,6 +22,7 @@ import type { KubeContext } from './kubeconfig.ts';
 import { watchPod } from './pod-watch.ts';
 import type { ResolvedTarget } from './target-resolve.ts';
 import type { TargetSpec } from './target-spec.ts';
+import { readRollout } from './target-api.ts';
 
 export interface CopySessionOptions {
   spec: TargetSpec;
@@ -52,6 +53,13 @@ export async function readCopyTemplate(ctx: KubeContext, spec: TargetSpec): Prom
       case 'job': return (await batch.readNamespacedJob({ namespace, name })).spec!.template;
       // A CronJob's runs are made from its jobTemplate: the copy is one more run, kept for the session.
       case 'cronjob': return (await batch.readNamespacedCronJob({ namespace, name })).spec!.jobTemplate.spec!.template;
+      case 'rollout': {
+        const rollout = await readRollout(ctx, namespace, name);
+        if (!rollout.spec?.template) {
+          throw new ClusterError('ECOPYTEMPLATE', `rollout/${name} has no spec.template (it refers to a workload with workloadRef)`, { hint: 'copy the workload it refers to instead (deployment/NAME)' });
+        }
+        return rollout.spec.template as V1PodTemplateSpec;
+      }
     }
   } catch (err) {
     if ((err as { code?: unknown }).code === 404) {

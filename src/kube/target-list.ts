@@ -48,6 +48,14 @@ export function targetRows(objects: TargetObjects): TargetRow[] {
       containers: (s.spec?.template.spec?.containers ?? []).map((c) => c.name),
     });
   }
+  for (const r of objects.rollouts ?? []) {
+    workloads.push({
+      namespace: r.metadata?.namespace ?? '',
+      target: formatTarget('rollout', r.metadata?.name ?? ''),
+      status: `${r.status?.readyReplicas ?? 0}/${r.spec?.replicas ?? 1} ready`,
+      containers: (r.spec?.template?.spec?.containers ?? []).map((c: { name: string }) => c.name),
+    });
+  }
   for (const c of objects.cronJobs ?? []) {
     workloads.push({
       namespace: c.metadata?.namespace ?? '',

@@ -160,3 +160,17 @@ test("cronjob/NAME: the newest Job's running pod; none: a hint to use --copy-tar
   const finished = [pod({ name: 'nightly-2-a', phase: 'Succeeded', owner: { kind: 'Job', name: 'nightly-2', uid: 'uid-nightly-2' } })];
   await rejectsWith(resolveTarget(fakeApi(finished, { 'cronjob/nightly': { uid: 'cj1' } }, jobs), parseTarget('cronjob/nightly'), 'default'), 'ENORUNNINGPOD', /has no running Job pod \(its Jobs: nightly-2, nightly-1\).*--copy-target/);
 });
+
+test('rollout/NAME: through its ReplicaSets, a ready pod of the stable one first', async () => {
+  assert.equal(parseTarget('ro/web').kind, 'rollout');
+  const owner = (hash: string) => ({ kind: 'ReplicaSet', name: `web-${hash}`, uid: `rs-${hash}` });
+  const pods = [
+    pod({ name: 'web-canary-a', owner: owner('canary'), created: '2026-01-01T00:00:00Z', labels: { app: 'web', 'rollouts-pod-template-hash': 'canary' } }),
+    pod({ name: 'web-stable-a', owner: owner('stable'), created: '2026-01-02T00:00:00Z', labels: { app: 'web', 'rollouts-pod-template-hash': 'stable' } }),
+    pod({ name: 'other-x', owner: { kind: 'ReplicaSet', name: 'other-1', uid: 'o' } }),
+  ];
+  const api: TargetApi = { ...fakeApi(pods), readWorkload: async () => ({ uid: 'ro1', selector: { matchLabels: { app: 'web' } }, preferLabels: { 'rollouts-pod-template-hash': 'stable' } }) };
+  assert.equal((await resolveTarget(api, parseTarget('rollout/web'), 'ns')).podName, 'web-stable-a', 'the stable one, though the canary pod is older');
+  const noStable: TargetApi = { ...fakeApi(pods), readWorkload: async () => ({ uid: 'ro1', selector: undefined, preferLabels: { 'rollouts-pod-template-hash': 'gone' } }) };
+  assert.equal((await resolveTarget(noStable, parseTarget('rollout/web'), 'ns')).podName, 'web-canary-a', 'else any ready pod of its ReplicaSets, oldest first');
+});

@@ -14,6 +14,7 @@ import { Registry } from './registry.ts';
 import { ApiServer } from './server.ts';
 import { ObjectStore } from './store.ts';
 import { ServiceAccountTokens } from './service-accounts.ts';
+import { syncCustomResources } from './custom-resources.ts';
 
 export { SERVICE_CIDR, POD_CIDR, POD_CIDR_V6, NODE_NAME } from './constants.ts';
 
@@ -85,6 +86,8 @@ export async function startApiServer(opts: StartOptions): Promise<RunningApiServ
   const registry = new Registry(store);
   bootstrap(registry);
   const serviceAccountTokens = new ServiceAccountTokens(store);
+  // Types defined by CRDs are served from the request after the CRD's write on.
+  store.watch('customresourcedefinitions', () => syncCustomResources(store));
   if (opts.node) await opts.node.start(store, serviceAccountTokens);
   const stopControllers = startControllers({ store, registry, caCert: opts.pki.caCert.toString('utf8') });
   const metrics = new Metrics();
