@@ -95,6 +95,11 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
       options.onProgress(`scaling ${scaleDown.workload.text} down to 0`);
       const replicas = await scaleDown.take(session.sessionId, session.jobName);
       options.say(c.dim(`scaled ${scaleDown.workload.text} down from ${replicas} to 0; it is restored on exit (or by the scale keeper, ${Math.round(options.idleTimeoutMs / 1000)} s after this CLI stops)`));
+      for (const note of await scaleDown.autoscalers()) options.say(c.dim(`note: ${note}`));
+      const workload = scaleDown.workload;
+      scaleDown.watchScaleBack((now, manager) => options.say(c.yellow(
+        `warning: ${workload.text} was scaled back up to ${now} by ${manager ? `"${manager}"` : 'something else'} (a GitOps sync, a controller or a person); its pods now compete with the copy. On exit it is set to the recorded count.`,
+      )));
     }
     options.say(c.dim(`copy of ${targeting.target.text}: pod ${target.podName} (Job ${session.jobName}, no probes)`));
     return target;

@@ -4,7 +4,7 @@
  * replicas 0 in one guarded patch), and give it back on exit. The rules live in scale-down.ts and
  * the manifests in scale-keeper.ts; this file makes the requests.
  */
-import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api, BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.ts';
 import { errorFromKubeCall } from './api-errors.ts';
 import type { KubeContext } from './kubeconfig.ts';
@@ -19,8 +19,31 @@ import { buildKeeperAccess, buildKeeperJob, keeperName } from './scale-keeper.ts
 import type { TargetSpec } from './target-spec.ts';
 
 interface WorkloadObject {
-  metadata?: { resourceVersion?: string; annotations?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }> };
+  metadata?: {
+    resourceVersion?: string; annotations?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
+    managedFields?: Array<{ manager?: string; operation?: string; fieldsV1?: unknown; time?: Date | string }>;
+  };
   spec?: { replicas?: number };
+}
+
+/** How often a held workload is read to notice a controller scaling it back up. */
+const SCALE_BACK_POLL_MS = 3000;
+
+/**
+ * The field manager that last wrote `spec.replicas` (server-side field tracking,
+ * https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management), if recorded.
+ */
+export function replicasManager(managedFields: NonNullable<WorkloadObject['metadata']>['managedFields']): string | undefined {
+  const writers = (managedFields ?? []).filter((m) => (m.fieldsV1 as { 'f:spec'?: Record<string, unknown> } | undefined)?.['f:spec']?.['f:replicas'] !== undefined);
+  const time = (m: { time?: Date | string }) => new Date(m.time ?? 0).getTime();
+  return writers.sort((a, b) => time(b) - time(a))[0]?.manager;
+}
+
+/** The autoscalers that scale `w`: a note for each, or an empty list (none, or not allowed to list them). */
+export function autoscalerNotes(hpas: Array<{ metadata?: { name?: string }; spec?: { scaleTargetRef?: { kind?: string; name?: string; apiVersion?: string }; minReplicas?: number; maxReplicas?: number } }>, w: ScalableWorkload): string[] {
+  return hpas
+    .filter((h) => h.spec?.scaleTargetRef?.kind === w.kind && h.spec.scaleTargetRef.name === w.name && (h.spec.scaleTargetRef.apiVersion ?? '').split('/')[0] === (w.group === '' ? 'v1' : w.group))
+    .map((h) => `HorizontalPodAutoscaler ${h.metadata?.name} (min ${h.spec?.minReplicas ?? 1}, max ${h.spec?.maxReplicas}) also scales ${w.text}; an HPA stops adjusting a workload at 0 replicas and resumes once its count is restored`);
 }
 
 /** What scale_down needs beyond copy_target, in the workload's namespace. */
@@ -64,6 +87,7 @@ export class ScaleDownSession {
   readonly #options: ScaleDownOptions;
   #keeperCreated: string | undefined;
   #held: string | undefined;
+  #watchTimer: NodeJS.Timeout | undefined;
 
   constructor(ctx: KubeContext, workload: ScalableWorkload, options: ScaleDownOptions) {
     this.#ctx = ctx;
@@ -194,6 +218,7 @@ export class ScaleDownSession {
 
   /** Puts the recorded count back if this session still holds the workload. Never throws; returns what happened. */
   async restore(): Promise<string> {
+    clearInterval(this.#watchTimer);
     const held = this.#held;
     if (!held) return 'not scaled down';
     const replicas = (JSON.parse(held) as ScaleDownRecord).replicas;
@@ -209,6 +234,35 @@ export class ScaleDownSession {
       }
       return `could not restore ${this.#workload.text} (${(err as Error).message}); the scale keeper will`;
     }
+  }
+
+  /** Notes about HorizontalPodAutoscalers of the workload (reading them is best effort). */
+  async autoscalers(): Promise<string[]> {
+    try {
+      const list = await this.#ctx.kc.makeApiClient(AutoscalingV2Api).listNamespacedHorizontalPodAutoscaler({ namespace: this.#workload.namespace });
+      return autoscalerNotes(list.items, this.#workload);
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Reads the held workload every few seconds and calls `onScaledBack` once when something else
+   * (a GitOps sync, a person, a controller) set its replicas above 0 while this session holds it.
+   */
+  watchScaleBack(onScaledBack: (replicas: number, manager: string | undefined) => void): void {
+    let told = false;
+    this.#watchTimer = setInterval(() => {
+      if (told || !this.#held) return;
+      this.#read().then((w) => {
+        const replicas = w.spec?.replicas ?? 0;
+        if (replicas > 0 && !told && this.#held) {
+          told = true;
+          onScaledBack(replicas, replicasManager(w.metadata?.managedFields));
+        }
+      }, () => {});
+    }, SCALE_BACK_POLL_MS);
+    this.#watchTimer.unref();
   }
 
   /** Deletes the keeper's Job; its ServiceAccount, Role and RoleBinding go with it (owner references). */

@@ -48,3 +48,17 @@ test('the holder is named; an unreadable record still holds the workload', () =>
   assert.equal(readRecord({ [SCALE_DOWN_ANNOTATION]: 'garbage' })?.session, 'unknown');
   assert.equal(readRecord({}), undefined);
 });
+
+test('autoscalers of the workload are noted; the manager that last wrote spec.replicas is named', async () => {
+  const { autoscalerNotes, replicasManager } = await import('./scale-down-session.ts');
+  const w = scalableWorkload('deployment', 'shop', 'web');
+  const hpa = (name: string, kind: string, target: string, apiVersion = 'apps/v1') => ({ metadata: { name }, spec: { scaleTargetRef: { kind, name: target, apiVersion }, minReplicas: 2, maxReplicas: 5 } });
+  const notes = autoscalerNotes([hpa('web', 'Deployment', 'web'), hpa('other', 'Deployment', 'api'), hpa('sts', 'StatefulSet', 'web')], w);
+  assert.deepEqual(notes, ['HorizontalPodAutoscaler web (min 2, max 5) also scales deployment/web; an HPA stops adjusting a workload at 0 replicas and resumes once its count is restored']);
+  assert.equal(replicasManager([
+    { manager: 'kubectl-client-side-apply', time: '2026-12-01T10:00:00Z', fieldsV1: { 'f:spec': { 'f:replicas': {}, 'f:template': {} } } },
+    { manager: 'argocd-controller', time: '2026-12-01T11:00:00Z', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+    { manager: 'kube-controller-manager', time: '2026-12-01T12:00:00Z', fieldsV1: { 'f:status': { 'f:replicas': {} } } },
+  ]), 'argocd-controller');
+  assert.equal(replicasManager(undefined), undefined);
+});

@@ -50,12 +50,14 @@ async function endpointIps(): Promise<string[]> {
   return (ep.subsets ?? []).flatMap((s: any) => (s.addresses ?? []).map((a: any) => a.ip));
 }
 
-test('scale_down: 0 replicas and the copy the only endpoint; a second session is refused naming the first; Ctrl-C restores 2', async () => {
+test('scale_down: 0 replicas and the copy the only endpoint; a second session is refused naming the first; a scale-back is reported; Ctrl-C restores 2', async () => {
+  await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/e2e/fixtures/hpa.yaml')]);
   const app = await userApp();
   const cli = startCli(['port-forward', '-t', DEPLOYMENT, '--scale-down', '-R', `${POD_PORT}:${app.port}`, '--steal', '--agent-idle-timeout', '5s'], sandbox.kubeconfigPath);
   try {
     await cli.waitFor(/Ctrl-C to stop/, 90_000);
     assert.match(cli.output(), /scaled deployment\/ip-visit-counter down from 2 to 0/);
+    assert.match(cli.output(), /note: HorizontalPodAutoscaler ip-visit-counter \(min 1, max 4\) also scales deployment\/ip-visit-counter; an HPA stops adjusting a workload at 0 replicas/);
     const d = await deployment();
     assert.equal(d.spec.replicas, 0);
     const record = JSON.parse(d.metadata.annotations[ANNOTATION]);
@@ -71,6 +73,9 @@ test('scale_down: 0 replicas and the copy the only endpoint; a second session is
     assert.match(second.output, new RegExp(`error: deployment/ip-visit-counter in namespace "default" is already scaled down by session ${record.session} of \\S+ since \\S+ \\(copy Job mirrord-copy-${record.session}\\)`));
     assert.equal((await kubectlJson(sandbox.kubeconfigPath, ['get', 'pods', '-l', 'app.kubernetes.io/component=copy'])).items.length, 1, 'the refused session made no copy');
 
+    await kubectl(sandbox.kubeconfigPath, ['scale', DEPLOYMENT, '--replicas=1']);
+    await cli.waitFor(/warning: deployment\/ip-visit-counter was scaled back up to 1 by something else/, 15_000);
+
     assert.equal(await cli.interrupt(), 130);
     assert.match(cli.output(), /deployment\/ip-visit-counter scaled back to 2/);
     const restored = await deployment();
@@ -79,6 +84,7 @@ test('scale_down: 0 replicas and the copy the only endpoint; a second session is
     await waitUntil(async () => (await kubectlJson(sandbox.kubeconfigPath, ['get', 'jobs', '-l', `kubectl-mirrord/session=${record.session}`])).items.length === 0, 'the copy and keeper Jobs are deleted');
     await waitUntil(async () => (await kubectlJson(sandbox.kubeconfigPath, ['get', 'serviceaccounts,roles,rolebindings', '-l', `kubectl-mirrord/session=${record.session}`])).items.length === 0, "the keeper's ServiceAccount, Role and RoleBinding go with its Job");
   } finally {
+    await kubectl(sandbox.kubeconfigPath, ['delete', 'hpa', 'ip-visit-counter', '--ignore-not-found']);
     cli.child.kill('SIGKILL');
     await app.close();
   }

@@ -101,6 +101,11 @@ export const RESOURCES: ResourceInfo[] = [
     group: 'batch', version: 'v1', plural: 'cronjobs', singular: 'cronjob', kind: 'CronJob', namespaced: true,
     verbs: ALL_VERBS, shortNames: ['cj'], categories: ['all'], hasGeneration: true, hasStatus: true, subresources: [statusOf('CronJob')],
   },
+  // Served so clients can read them; the sandbox has no autoscaler acting on them.
+  {
+    group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', singular: 'horizontalpodautoscaler', kind: 'HorizontalPodAutoscaler',
+    namespaced: true, verbs: ALL_VERBS, shortNames: ['hpa'], categories: ['all'], hasStatus: true, subresources: [statusOf('HorizontalPodAutoscaler')],
+  },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', singular: 'role', kind: 'Role', namespaced: true, verbs: ALL_VERBS, subresources: [] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true, verbs: ALL_VERBS, subresources: [] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false, verbs: ALL_VERBS, subresources: [] },
@@ -116,7 +121,7 @@ export const RESOURCES: ResourceInfo[] = [
 ];
 
 /** The API groups in the order kube-apiserver lists them (legacy core is served at /api). */
-export const GROUPS = ['apps', 'batch', 'authorization.k8s.io', 'rbac.authorization.k8s.io', 'apiextensions.k8s.io'];
+export const GROUPS = ['apps', 'batch', 'autoscaling', 'authorization.k8s.io', 'rbac.authorization.k8s.io', 'apiextensions.k8s.io'];
 
 /** Finds a resource by group and plural. */
 export function findResource(group: string, plural: string): ResourceInfo | undefined {
