@@ -117,6 +117,21 @@ test('kill -9 of the CLI: the scale keeper restores the count with its own token
   }
 });
 
+test("scale_down of a Deployment's ReplicaSet scales the Deployment (it would scale the ReplicaSet back)", async () => {
+  await kubectl(sandbox.kubeconfigPath, ['rollout', 'status', DEPLOYMENT, '--timeout=60s']);
+  const rs = (await kubectlJson(sandbox.kubeconfigPath, ['get', 'rs', '-l', 'app=ip-visit-counter'])).items.find((r: any) => r.spec.replicas > 0);
+  const cli = startCli(['port-forward', '-t', `replicaset/${rs.metadata.name}`, '--scale-down', '-R', '8080:9', '--agent-idle-timeout', '4s'], sandbox.kubeconfigPath);
+  try {
+    await cli.waitFor(/Ctrl-C to stop/, 90_000);
+    assert.match(cli.output(), /scaled deployment\/ip-visit-counter down from 2 to 0/);
+    assert.equal((await deployment()).spec.replicas, 0);
+    assert.equal(await cli.interrupt(), 130);
+    assert.equal((await deployment()).spec.replicas, 2);
+  } finally {
+    cli.child.kill('SIGKILL');
+  }
+});
+
 test('scale_down without the permission to create Roles is refused first, naming what is missing', async () => {
   setRbacDenials([{ user: 'restricted', verb: 'create', resource: 'roles' }]);
   try {
