@@ -17,6 +17,7 @@ import { CopySession } from '../kube/copy-session.ts';
 import { scaleDownPermissions, scaleTargetOf, ScaleDownSession } from '../kube/scale-down-session.ts';
 import { localUser } from '../kube/agent-manager.ts';
 import { stderrColors as c } from '../ui/colors.ts';
+import { ExitCode, MirrordError } from '../errors.ts';
 
 /** Reading the target and connecting to it, in the target's namespace. */
 const TARGET_PERMISSIONS: readonly Permission[] = [
@@ -86,14 +87,31 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     : undefined;
   let scaleDown: ScaleDownSession | undefined;
   /** The copy, and with scale_down the workload taken, on the first call; the same copy after. */
+  // Set when cleanup starts: a startup still running (Ctrl-C during it: startAgent stops waiting,
+  // not the requests) must not leave a copy or a scaled-down workload behind.
+  let ended = false;
+  const interrupted = () => new MirrordError('EINTERRUPTED', 'interrupted while the copy was starting', ExitCode.interrupted);
   const resolveCopy = async (session: CopySession) => {
     if (session.target) return await session.current();
     if (scaleDown) await scaleDown.checkFree();
     const target = await session.create();
+    if (ended) {
+      await session.remove();
+      throw interrupted();
+    }
     if (scaleDown) {
       await scaleDown.startKeeper(session.sessionId, session.jobName);
+      if (ended) {
+        await Promise.all([session.remove(), scaleDown.removeKeeper()]);
+        throw interrupted();
+      }
       options.onProgress(`scaling ${scaleDown.workload.text} down to 0`);
       const replicas = await scaleDown.take(session.sessionId, session.jobName);
+      if (ended) {
+        await scaleDown.restore();
+        await Promise.all([session.remove(), scaleDown.removeKeeper()]);
+        throw interrupted();
+      }
       options.say(c.dim(`scaled ${scaleDown.workload.text} down from ${replicas} to 0; it is restored on exit (or by the scale keeper, ${Math.round(options.idleTimeoutMs / 1000)} s after this CLI stops)`));
       for (const note of await scaleDown.autoscalers()) options.say(c.dim(`note: ${note}`));
       const workload = scaleDown.workload;
@@ -125,6 +143,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     start: () => agents.start(),
     reconnect: () => agents.reconnect(),
     cleanup: async () => {
+      ended = true;
       await agents.cleanup();
       if (scaleDown) options.say(c.dim(await scaleDown.restore()));
       await copy?.remove();

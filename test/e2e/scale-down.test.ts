@@ -132,6 +132,22 @@ test("scale_down of a Deployment's ReplicaSet scales the Deployment (it would sc
   }
 });
 
+test('Ctrl-C while the scale keeper starts leaves nothing behind: count, record, copy and keeper', async () => {
+  await kubectl(sandbox.kubeconfigPath, ['rollout', 'status', DEPLOYMENT, '--timeout=60s']);
+  const cli = startCli(['port-forward', '-t', DEPLOYMENT, '--scale-down', '-R', '8080:9', '--agent-idle-timeout', '4s'], sandbox.kubeconfigPath);
+  try {
+    await cli.waitFor(/creating the scale keeper/, 90_000);
+    assert.equal(await cli.interrupt(), 130);
+    const session = (cli.output().match(/mirrord-copy-([0-9a-f]{8})/) as RegExpMatchArray)[1];
+    await waitUntil(async () => (await kubectlJson(sandbox.kubeconfigPath, ['get', 'pods', '-l', `kubectl-mirrord/session=${session}`])).items.length === 0, 'the copy and keeper pods are gone', 30_000);
+    const d = await deployment();
+    assert.equal(d.spec.replicas, 2);
+    assert.equal(d.metadata.annotations?.[ANNOTATION], undefined);
+  } finally {
+    cli.child.kill('SIGKILL');
+  }
+});
+
 test('scale_down without the permission to create Roles is refused first, naming what is missing', async () => {
   setRbacDenials([{ user: 'restricted', verb: 'create', resource: 'roles' }]);
   try {
