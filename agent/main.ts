@@ -9,11 +9,15 @@
  *
  * The pod spec carries only the token's hash, so reading the pod does not reveal the token.
  * Prints one JSON line {"event":"listening",...} on stdout once it listens.
+ *
+ * `scale-keeper` as the first argument runs the scale keeper instead (agent/scale-keeper.ts).
  */
 import { parseArgs } from 'node:util';
 import { AgentServer } from './server.ts';
 import { createLog } from './log.ts';
 import { parseAgentSettings } from './settings.ts';
+import { runScaleKeeper } from './scale-keeper.ts';
+import { KEEPER_COMMAND } from '../src/kube/scale-keeper.ts';
 
 /** The flags, or undefined once the one that was wrong is printed (parseArgs names it). */
 function readFlags(): Record<string, string | boolean | undefined> | undefined {
@@ -34,6 +38,8 @@ function readFlags(): Record<string, string | boolean | undefined> | undefined {
 }
 
 async function main(): Promise<number> {
+  // `scale-keeper`: the in-cluster restorer of a scale_down (src/kube/scale-keeper.ts).
+  if (process.argv[2] === KEEPER_COMMAND) return await runScaleKeeper(process.env, createLog(process.env.MIRRORD_AGENT_LOG === 'debug'));
   const values = readFlags();
   if (!values) return 2;
   const settings = parseAgentSettings(values, process.env);

@@ -40,6 +40,8 @@ export interface RawForwardingFlags {
   configFile?: string;
   agentMode?: string;
   udpIdleTimeout?: string;
+  copyTarget?: boolean;
+  scaleDown?: boolean;
 }
 
 /** Everything a forwarding run needs, validated. */
@@ -94,6 +96,8 @@ export function addClusterFlags(command: Command): Command {
     .option('--context <name>', 'kubeconfig context (default: the current context)')
     .option('-t, --target <KIND/NAME>', 'run the agent in this pod: pod/NAME, deployment/NAME, statefulset/NAME, replicaset/NAME, job/NAME [/container/NAME]')
     .option('--agent-mode <mode>', 'targeted agent: auto (ephemeral container, else a Job), ephemeral, or job (on the target\'s node)', 'auto')
+    .option('--copy-target', "run against a new copy of the target's pod, without probes (feature.copy_target)")
+    .option('--scale-down', 'with a copy, scale the target workload to 0 until exit (feature.copy_target.scale_down; implies --copy-target)')
     .option('-f, --config-file <path>', 'mirrord-style config (JSON or YAML): target, agent.image, agent.image_pull_policy, agent.image_pull_secrets, agent.namespace, feature.network.incoming')
     .option('--exit-on-disconnect', `exit with code 7 when the agent connection drops instead of reconnecting`)
     .option('-v, --verbose', 'log every connection, and print stack traces on errors');

@@ -14,6 +14,11 @@ import { resolveTarget } from '../kube/target-resolve.ts';
 import { TargetedAgentManager } from '../kube/targeted-agent.ts';
 import type { Session } from '../session/session.ts';
 import type { Targeting } from './targeting-options.ts';
+import { CopySession } from '../kube/copy-session.ts';
+import { scaleDownPermissions, scaleTargetOf, ScaleDownSession } from '../kube/scale-down-session.ts';
+import { localUser } from '../kube/agent-manager.ts';
+import { stderrColors as c } from '../ui/colors.ts';
+import { ExitCode, MirrordError } from '../errors.ts';
 
 /** Reading the target and connecting to it, in the target's namespace. */
 const TARGET_PERMISSIONS: readonly Permission[] = [
@@ -25,8 +30,33 @@ const TARGET_PERMISSIONS: readonly Permission[] = [
 
 const EPHEMERAL_PERMISSION: Permission = { verb: 'patch', group: '', resource: 'pods', subresource: 'ephemeralcontainers', why: 'to add the agent to the target pod' };
 
+/** Making the copy (copy_target): reading the target, its Job, following its pod, the lease. */
+const COPY_PERMISSIONS: readonly Permission[] = [
+  { verb: 'create', group: 'batch', resource: 'jobs', why: 'to create the copy of the target' },
+  { verb: 'patch', group: 'batch', resource: 'jobs', why: "to renew the copy's lease" },
+  { verb: 'delete', group: 'batch', resource: 'jobs', why: 'to remove the copy on exit' },
+];
+
+const TARGET_READ: Record<string, Permission> = {
+  pod: { verb: 'get', group: '', resource: 'pods', why: 'to copy its spec' },
+  deployment: { verb: 'get', group: 'apps', resource: 'deployments', why: 'to copy its pod template' },
+  statefulset: { verb: 'get', group: 'apps', resource: 'statefulsets', why: 'to copy its pod template' },
+  replicaset: { verb: 'get', group: 'apps', resource: 'replicasets', why: 'to copy its pod template' },
+  job: { verb: 'get', group: 'batch', resource: 'jobs', why: 'to copy its pod template' },
+  cronjob: { verb: 'get', group: 'batch', resource: 'cronjobs', why: 'to copy its jobTemplate' },
+  rollout: { verb: 'get', group: 'argoproj.io', resource: 'rollouts', why: 'to copy its pod template' },
+};
+
+/** The shape run-forwarding.ts's AgentProvider has (declared here too, so no import goes back). */
+interface AgentProvider {
+  readonly agent: { podName: string } | undefined;
+  start(): Promise<Session>;
+  reconnect(): Promise<Session>;
+  cleanup(): Promise<void>;
+}
+
 export interface TargetedRun {
-  manager: TargetedAgentManager;
+  manager: AgentProvider;
   reverse: ReverseForwards | undefined;
   /** The namespace and permission checks, before anything is created. */
   prepare(): Promise<void>;
@@ -50,11 +80,56 @@ export interface TargetedRunOptions {
 /** @param ctx the kube context in the target's namespace. */
 export function startTargeted(ctx: KubeContext, targeting: Targeting, options: TargetedRunOptions): TargetedRun {
   const agentCtx: KubeContext = { ...ctx, namespace: targeting.agentNamespace ?? ctx.namespace };
-  const manager = new TargetedAgentManager(agentCtx, {
+  const copy = targeting.copy
+    ? new CopySession(ctx, {
+      spec: targeting.target, plan: targeting.copy, idleTimeoutMs: options.idleTimeoutMs, startupTimeoutMs: options.startupTimeoutMs, cliVersion: options.cliVersion,
+      onProgress: options.onProgress,
+      onLeaseError: (err) => options.say(c.yellow(`warning: renewing the copy's lease failed (${err.message}); it is removed after --agent-idle-timeout without one`)),
+    })
+    : undefined;
+  let scaleDown: ScaleDownSession | undefined;
+  /** The copy, and with scale_down the workload taken, on the first call; the same copy after. */
+  // Set when cleanup starts: a startup still running (Ctrl-C during it: startAgent stops waiting,
+  // not the requests) must not leave a copy or a scaled-down workload behind.
+  let ended = false;
+  const interrupted = () => new MirrordError('EINTERRUPTED', 'interrupted while the copy was starting', ExitCode.interrupted);
+  const resolveCopy = async (session: CopySession) => {
+    if (session.target) return await session.current();
+    if (scaleDown) await scaleDown.checkFree();
+    const target = await session.create();
+    if (ended) {
+      await session.remove();
+      throw interrupted();
+    }
+    if (scaleDown) {
+      await scaleDown.startKeeper(session.sessionId, session.jobName);
+      if (ended) {
+        await Promise.all([session.remove(), scaleDown.removeKeeper()]);
+        throw interrupted();
+      }
+      options.onProgress(`scaling ${scaleDown.workload.text} down to 0`);
+      const replicas = await scaleDown.take(session.sessionId, session.jobName);
+      if (ended) {
+        await scaleDown.restore();
+        await Promise.all([session.remove(), scaleDown.removeKeeper()]);
+        throw interrupted();
+      }
+      options.say(c.dim(`scaled ${scaleDown.workload.text} down from ${replicas} to 0; it is restored on exit (or by the scale keeper, ${Math.round(options.idleTimeoutMs / 1000)} s after this CLI stops)`));
+      for (const note of await scaleDown.autoscalers()) options.say(c.dim(`note: ${note}`));
+      const workload = scaleDown.workload;
+      scaleDown.watchScaleBack((now, manager) => options.say(c.yellow(
+        `warning: ${workload.text} was scaled back up to ${now} by ${manager ? `"${manager}"` : 'something else'} (a GitOps sync, a controller or a person); its pods now compete with the copy. On exit it is set to the recorded count.`,
+      )));
+    }
+    options.say(c.dim(`copy of ${targeting.target.text}: pod ${target.podName} (Job ${session.jobName}, no probes)`));
+    return target;
+  };
+  const agents = new TargetedAgentManager(agentCtx, {
     ...options,
     mode: targeting.mode,
     netAdmin: targeting.reverse.length > 0,
     resolve: async () => {
+      if (copy) return await resolveCopy(copy);
       options.onProgress(`resolving ${targeting.target.text} in namespace ${ctx.namespace}`);
       try {
         return await resolveTarget(kubeTargetApi(ctx), targeting.target, ctx.namespace);
@@ -63,7 +138,21 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
       }
     },
   });
-  const describe = () => (manager.target ? `pod/${manager.target.podName}` : targeting.target.text);
+  const manager: AgentProvider = {
+    get agent() {
+      return agents.agent;
+    },
+    start: () => agents.start(),
+    reconnect: () => agents.reconnect(),
+    cleanup: async () => {
+      ended = true;
+      await agents.cleanup();
+      if (scaleDown) options.say(c.dim(await scaleDown.restore()));
+      await copy?.remove();
+      await scaleDown?.removeKeeper();
+    },
+  };
+  const describe = () => (agents.target ? `pod/${agents.target.podName}` : targeting.target.text);
   const reverse = targeting.reverse.length > 0 ? new ReverseForwards(targeting.reverse, { target: describe, log: options.log, say: options.say }) : undefined;
   return {
     manager,
@@ -72,7 +161,13 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     prepare: async () => {
       options.onProgress(`checking access to namespace ${ctx.namespace}`);
       await checkNamespace(ctx);
-      const inTarget = targeting.mode === 'ephemeral' ? [...TARGET_PERMISSIONS, EPHEMERAL_PERMISSION] : TARGET_PERMISSIONS;
+      const inTarget = targeting.mode === 'ephemeral' ? [...TARGET_PERMISSIONS, EPHEMERAL_PERMISSION] : [...TARGET_PERMISSIONS];
+      if (copy) inTarget.push(TARGET_READ[targeting.target.kind], ...COPY_PERMISSIONS);
+      if (targeting.copy?.scaleDown) {
+        const workload = await scaleTargetOf(ctx, targeting.target);
+        scaleDown = new ScaleDownSession(ctx, workload, { image: options.image, user: localUser(), cliVersion: options.cliVersion, startupTimeoutMs: options.startupTimeoutMs, onProgress: options.onProgress });
+        inTarget.push(...scaleDownPermissions(workload));
+      }
       await checkPermissions(ctx, inTarget);
       if (targeting.mode === 'job') {
         if (agentCtx.namespace !== ctx.namespace) await checkNamespace(agentCtx);

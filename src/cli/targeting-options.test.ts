@@ -58,3 +58,24 @@ test('bad combinations', () => {
   usageError(() => planForwarding({ target: 'pod/a' }, {}), /nothing to forward: give at least one -L, -R or --socks/);
   usageError(() => planForwarding({ target: 'pod/a', remote: ['80'], configFile: '/nonexistent/m.yaml' }, {}), /--config-file \/nonexistent\/m\.yaml: no such file/);
 });
+
+test('copy_target: --copy-target, --scale-down (implies a copy), and the file; scale_down of a pod is refused', () => {
+  assert.equal(planTargeting({ target: 'deployment/web', remote: ['80'] }, undefined)!.copy, undefined);
+  assert.deepEqual(planTargeting({ target: 'deployment/web', remote: ['80'], copyTarget: true }, undefined)!.copy, { scaleDown: false, excludeContainers: [], excludeInitContainers: [] });
+  assert.equal(planTargeting({ target: 'deployment/web', remote: ['80'], scaleDown: true }, undefined)!.copy?.scaleDown, true);
+  const file = checkConfig({ feature: { copy_target: { scale_down: true, exclude_containers: ['istio-proxy'] } } }, 'm.yaml');
+  assert.deepEqual(planTargeting({ target: 'deployment/web', remote: ['80'] }, file)!.copy, { scaleDown: true, excludeContainers: ['istio-proxy'], excludeInitContainers: [] });
+  usageError(() => planTargeting({ target: 'pod/web-1', remote: ['80'], scaleDown: true }, undefined), /--scale-down cannot scale pod\/web-1/);
+  usageError(() => planTargeting({ target: 'pod/web-1', remote: ['80'] }, file), /feature.copy_target.scale_down cannot scale pod\/web-1/);
+  usageError(() => planTargeting({ copyTarget: true }, undefined), /--copy-target copies a target, and no --target was given/);
+  assert.equal(planTargeting({ target: 'pod/web-1', remote: ['80'], copyTarget: true }, undefined)!.copy?.scaleDown, false, 'a pod can be copied');
+});
+
+test('feature.copy_target: true, an object, or errors naming the field', () => {
+  assert.deepEqual(checkConfig({ feature: { copy_target: true } }, 'm.yaml').copyTarget, { scaleDown: false, excludeContainers: [], excludeInitContainers: [] });
+  assert.equal(checkConfig({ feature: { copy_target: false } }, 'm.yaml').copyTarget, undefined);
+  usageError(() => checkConfig({ feature: { copy_target: { scale_dwon: true } } }, 'm.yaml'), /feature.copy_target.scale_dwon is not a known field/);
+  usageError(() => checkConfig({ feature: { copy_target: { scale_down: 'yes' } } }, 'm.yaml'), /feature.copy_target.scale_down must be true or false/);
+  usageError(() => checkConfig({ feature: { copy_target: 'yes' } }, 'm.yaml'), /feature.copy_target must be true, false or an object/);
+  usageError(() => checkConfig({ feature: { copy_target: { exclude_containers: 'istio' } } }, 'm.yaml'), /feature.copy_target.exclude_containers must be a list/);
+});

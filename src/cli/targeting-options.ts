@@ -11,6 +11,8 @@ import type { ReversePlan } from '../forward/reverse-spec.ts';
 import { parseReverseSpecs } from '../forward/reverse-spec.ts';
 import type { AgentMode } from '../kube/targeted-agent.ts';
 import { parseTarget, TARGET_FORMS, type TargetSpec } from '../kube/target-spec.ts';
+import type { CopyTargetPlan } from '../kube/copy-target.ts';
+import { checkScaleDownKind } from '../kube/scale-down.ts';
 
 /** The flags this file reads. */
 export interface RawTargetingFlags {
@@ -20,6 +22,8 @@ export interface RawTargetingFlags {
   agentMode?: string;
   namespace?: string;
   agentNamespace?: string;
+  copyTarget?: boolean;
+  scaleDown?: boolean;
 }
 
 export interface Targeting {
@@ -30,6 +34,8 @@ export interface Targeting {
   agentNamespace: string | undefined;
   mode: AgentMode;
   reverse: ReversePlan[];
+  /** copy_target: run the session against a copy of the target's pod; undefined: the target itself. */
+  copy: CopyTargetPlan | undefined;
 }
 
 const AGENT_MODES: readonly string[] = ['auto', 'ephemeral', 'job'];
@@ -57,6 +63,23 @@ export function reversePlans(texts: string[], steal: boolean, config: FileConfig
 }
 
 /**
+ * copy_target from `--copy-target`, `--scale-down` (implies a copy, as mirrord's scale_down lives
+ * inside copy_target) and `feature.copy_target`; the flags add to the file.
+ * @throws UsageError ESCALEDOWN for a target kind that cannot be scaled.
+ */
+export function copyPlan(flags: RawTargetingFlags, config: FileConfig | undefined, target: TargetSpec): CopyTargetPlan | undefined {
+  const file = config?.copyTarget;
+  if (!flags.copyTarget && !flags.scaleDown && !file) return undefined;
+  const plan: CopyTargetPlan = {
+    scaleDown: flags.scaleDown === true || file?.scaleDown === true,
+    excludeContainers: file?.excludeContainers ?? [],
+    excludeInitContainers: file?.excludeInitContainers ?? [],
+  };
+  if (plan.scaleDown) checkScaleDownKind(target, flags.scaleDown ? '--scale-down' : 'feature.copy_target.scale_down');
+  return plan;
+}
+
+/**
  * The targeting part of the plan, or undefined for the targetless agent.
  * @throws UsageError: -R or --steal without a target, a bad target, a bad -R, a bad --agent-mode.
  */
@@ -71,6 +94,9 @@ export function planTargeting(flags: RawTargetingFlags, config: FileConfig | und
       });
     }
     if (flags.steal) throw new UsageError('ENOTARGET', '--steal needs -R and a target (--target pod/NAME …)', { hint: 'e.g. --target deployment/web -R 80:8080 --steal' });
+    if (flags.copyTarget || flags.scaleDown || config?.copyTarget) {
+      throw new UsageError('ENOTARGET', `${flags.scaleDown ? '--scale-down' : flags.copyTarget ? '--copy-target' : 'feature.copy_target'} copies a target, and no --target was given`, { hint: 'add --target deployment/NAME (kubectl mirrord ls lists them)' });
+    }
     if (flags.agentMode !== undefined && flags.agentMode !== 'auto') {
       throw new UsageError('ENOTARGET', '--agent-mode chooses how a targeted agent runs, and no --target was given', { hint: 'add --target, or drop --agent-mode' });
     }
@@ -79,6 +105,7 @@ export function planTargeting(flags: RawTargetingFlags, config: FileConfig | und
   if (flags.steal && remote.length === 0) throw new UsageError('ESTEAL', '--steal was given without -R', { hint: 'e.g. -R 80:8080 --steal' });
   return {
     target,
+    copy: copyPlan(flags, config, target),
     namespace: flags.namespace ?? config?.targetNamespace,
     agentNamespace: flags.agentNamespace ?? config?.agentNamespace,
     mode,

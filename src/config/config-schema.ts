@@ -6,6 +6,7 @@
  * - `target`: `"deployment/web"`, or `{ path, namespace }`;
  * - `agent.image`, `agent.image_pull_policy`, `agent.image_pull_secrets` (`[{ name }]`, or names),
  *   `agent.namespace`;
+ * - `feature.copy_target`: `true`/`false`, or `{ scale_down, exclude_containers, exclude_init_containers }`;
  * - `feature.network.incoming`: `"mirror"`, `"steal"` or `"off"`, or `{ mode, http_filter:
  *   { header_filter, path_filter, ports }, port_mapping: [[local, remote], ...] }`. As in mirrord,
  *   each port_mapping pair is the port the user's app listens on, then the pod's port.
@@ -17,6 +18,7 @@ import { UsageError } from '../errors.ts';
 import { parseTarget, type TargetSpec } from '../kube/target-spec.ts';
 import { DEFAULT_HTTP_FILTER_PORTS } from '../protocol/requests.ts';
 import { parsePullPolicy, parsePullSecrets, PULL_POLICIES, type PullPolicy } from '../kube/agent-image.ts';
+import type { CopyTargetPlan } from '../kube/copy-target.ts';
 
 export type IncomingMode = 'mirror' | 'steal';
 
@@ -45,6 +47,8 @@ export interface FileConfig {
   agentImagePullSecrets: string[] | undefined;
   agentNamespace: string | undefined;
   incoming: IncomingConfig | undefined;
+  /** `feature.copy_target`: `true`, or `{ scale_down, exclude_containers, exclude_init_containers }`. */
+  copyTarget: CopyTargetPlan | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -106,7 +110,8 @@ function describe(value: unknown): string {
 const TOP_KEYS = ['target', 'agent', 'feature'] as const;
 const TARGET_KEYS = ['path', 'namespace'] as const;
 const AGENT_KEYS = ['image', 'image_pull_policy', 'image_pull_secrets', 'namespace'] as const;
-const FEATURE_KEYS = ['network'] as const;
+const FEATURE_KEYS = ['network', 'copy_target'] as const;
+const COPY_KEYS = ['scale_down', 'exclude_containers', 'exclude_init_containers'] as const;
 const NETWORK_KEYS = ['incoming'] as const;
 const INCOMING_KEYS = ['mode', 'http_filter', 'port_mapping'] as const;
 const FILTER_KEYS = ['header_filter', 'path_filter', 'ports'] as const;
@@ -168,6 +173,27 @@ function checkPortMapping(c: Checker, value: unknown): Map<number, number> {
   return mapping;
 }
 
+function names(c: Checker, value: unknown, field: string): string[] {
+  if (value === undefined || value === null) return [];
+  const accepted = `${field} takes a list of container names, e.g. ["istio-proxy"]`;
+  if (!Array.isArray(value)) c.fail(field, `must be a list, got ${describe(value)}`, accepted);
+  return value.map((v, i) => c.string(v, `${field}[${i}]`, accepted)!);
+}
+
+function checkCopyTarget(c: Checker, value: unknown): CopyTargetPlan | undefined {
+  const field = 'feature.copy_target';
+  if (value === undefined || value === null || value === false) return undefined;
+  if (value === true) return { scaleDown: false, excludeContainers: [], excludeInitContainers: [] };
+  if (typeof value !== 'object' || Array.isArray(value)) c.fail(field, `must be true, false or an object, got ${describe(value)}`, `${field} takes true, or { scale_down, exclude_containers, exclude_init_containers }`);
+  const obj = c.object(value, field, COPY_KEYS);
+  if (obj.scale_down !== undefined && typeof obj.scale_down !== 'boolean') c.fail(`${field}.scale_down`, `must be true or false, got ${describe(obj.scale_down)}`, `${field}.scale_down takes true or false`);
+  return {
+    scaleDown: obj.scale_down === true,
+    excludeContainers: names(c, obj.exclude_containers, `${field}.exclude_containers`),
+    excludeInitContainers: names(c, obj.exclude_init_containers, `${field}.exclude_init_containers`),
+  };
+}
+
 function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
   if (value === undefined || value === null) return undefined;
   const field = 'feature.network.incoming';
@@ -195,7 +221,7 @@ function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
 export function checkConfig(document: unknown, file: string): FileConfig {
   const c = new Checker(file);
   if (document === undefined || document === null) {
-    return { target: undefined, targetNamespace: undefined, agentImage: undefined, agentImagePullPolicy: undefined, agentImagePullSecrets: undefined, agentNamespace: undefined, incoming: undefined };
+    return { target: undefined, targetNamespace: undefined, agentImage: undefined, agentImagePullPolicy: undefined, agentImagePullSecrets: undefined, agentNamespace: undefined, incoming: undefined, copyTarget: undefined };
   }
   const top = c.object(document, '', TOP_KEYS);
   const { target, namespace } = checkTarget(c, top.target);
@@ -210,5 +236,6 @@ export function checkConfig(document: unknown, file: string): FileConfig {
     agentImagePullSecrets: checkPullSecrets(c, agent.image_pull_secrets, file),
     agentNamespace: c.string(agent.namespace, 'agent.namespace', 'agent.namespace takes a namespace name'),
     incoming: checkIncoming(c, network.incoming),
+    copyTarget: checkCopyTarget(c, feature.copy_target),
   };
 }

@@ -42,7 +42,8 @@ export interface AgentHandle {
 /** Retry interval while the agent process starts listening inside a running pod. */
 const CONNECT_RETRY_MS = 150;
 
-function localUser(): string {
+/** The user's name on this machine, for labels and scale-down records. */
+export function localUser(): string {
   try {
     return userInfo().username;
   } catch {

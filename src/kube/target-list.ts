@@ -48,6 +48,22 @@ export function targetRows(objects: TargetObjects): TargetRow[] {
       containers: (s.spec?.template.spec?.containers ?? []).map((c) => c.name),
     });
   }
+  for (const r of objects.rollouts ?? []) {
+    workloads.push({
+      namespace: r.metadata?.namespace ?? '',
+      target: formatTarget('rollout', r.metadata?.name ?? ''),
+      status: `${r.status?.readyReplicas ?? 0}/${r.spec?.replicas ?? 1} ready`,
+      containers: (r.spec?.template?.spec?.containers ?? []).map((c: { name: string }) => c.name),
+    });
+  }
+  for (const c of objects.cronJobs ?? []) {
+    workloads.push({
+      namespace: c.metadata?.namespace ?? '',
+      target: formatTarget('cronjob', c.metadata?.name ?? ''),
+      status: `${c.spec?.suspend ? 'suspended' : c.spec?.schedule ?? ''}, ${(c.status?.active ?? []).length} active`,
+      containers: (c.spec?.jobTemplate.spec?.template.spec?.containers ?? []).map((x) => x.name),
+    });
+  }
   const pods: TargetRow[] = [];
   for (const pod of objects.pods) {
     if (pod.metadata?.labels?.[AgentLabel.name] === AGENT_APP_NAME) continue;

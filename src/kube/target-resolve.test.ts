@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { MirrordError } from '../errors.ts';
 import { formatTarget, parseTarget } from './target-spec.ts';
 import { resolveTarget, selectorText, type TargetApi } from './target-resolve.ts';
@@ -60,10 +60,11 @@ function pod(p: FakePod): V1Pod {
   };
 }
 
-function fakeApi(pods: V1Pod[], workloads: Record<string, { uid: string; selector?: V1LabelSelector }> = {}): TargetApi & { selectors: Array<string | undefined> } {
+function fakeApi(pods: V1Pod[], workloads: Record<string, { uid: string; selector?: V1LabelSelector }> = {}, jobs: V1Job[] = []): TargetApi & { selectors: Array<string | undefined> } {
   const selectors: Array<string | undefined> = [];
   return {
     selectors,
+    listJobs: async () => jobs,
     readPod: async (_ns, name) => {
       const found = pods.find((p) => p.metadata?.name === name);
       if (!found) throw Object.assign(new Error('not found'), { code: 404 });
@@ -128,14 +129,48 @@ test('ls rows: workloads, then pods; several containers listed one by one; agent
   const rows = targetRows({
     deployments: [{ metadata: { name: 'web', namespace: 'b' }, spec: { replicas: 2, selector: {}, template: { spec: { containers: [{ name: 'app' }] } } }, status: { readyReplicas: 1 } }],
     statefulSets: [{ metadata: { name: 'db', namespace: 'a' }, spec: { replicas: 1, selector: {}, serviceName: 'db', template: { spec: { containers: [{ name: 'pg' }] } } }, status: { replicas: 1, readyReplicas: 1 } }],
+    cronJobs: [{ metadata: { name: 'nightly', namespace: 'b' }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: { containers: [{ name: 'batch' }] } } } } }, status: {} }],
     pods: [
       pod({ name: 'web-1', containers: ['app', 'proxy'] }),
       pod({ name: 'agent', labels: { 'app.kubernetes.io/name': 'kubectl-mirrord-agent' } }),
       pod({ name: 'done', phase: 'Succeeded' }),
     ].map((p) => ({ ...p, metadata: { ...p.metadata, namespace: 'b' } })),
   });
-  assert.deepEqual(rows.map((r) => r.target), ['statefulset/db', 'deployment/web', 'pod/web-1', 'pod/web-1/container/app', 'pod/web-1/container/proxy']);
-  assert.equal(rows[1].status, '1/2 ready');
-  assert.equal(rows[2].status, '2/2 Running');
-  assert.deepEqual(rows[2].containers, ['app', 'proxy']);
+  assert.deepEqual(rows.map((r) => r.target), ['statefulset/db', 'cronjob/nightly', 'deployment/web', 'pod/web-1', 'pod/web-1/container/app', 'pod/web-1/container/proxy']);
+  assert.equal(rows[1].status, '0 3 * * *, 0 active');
+  assert.equal(rows[2].status, '1/2 ready');
+  assert.equal(rows[3].status, '2/2 Running');
+  assert.deepEqual(rows[3].containers, ['app', 'proxy']);
+});
+
+function job(name: string, cronUid: string, created: string): V1Job {
+  return { metadata: { name, uid: `uid-${name}`, creationTimestamp: new Date(created), ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: cronUid, controller: true }] }, spec: { template: {}, selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': `uid-${name}` } } } };
+}
+
+test("cronjob/NAME: the newest Job's running pod; none: a hint to use --copy-target", async () => {
+  assert.equal(parseTarget('cj/nightly').kind, 'cronjob');
+  const jobs = [job('nightly-1', 'cj1', '2026-01-01T00:00:00Z'), job('nightly-2', 'cj1', '2026-01-02T00:00:00Z'), job('other-1', 'x', '2026-01-03T00:00:00Z')];
+  const pods = [
+    pod({ name: 'nightly-1-a', owner: { kind: 'Job', name: 'nightly-1', uid: 'uid-nightly-1' } }),
+    pod({ name: 'nightly-2-a', owner: { kind: 'Job', name: 'nightly-2', uid: 'uid-nightly-2' } }),
+    pod({ name: 'other-1-a', owner: { kind: 'Job', name: 'other-1', uid: 'uid-other-1' } }),
+  ];
+  const resolved = await resolveTarget(fakeApi(pods, { 'cronjob/nightly': { uid: 'cj1' } }, jobs), parseTarget('cronjob/nightly'), 'default');
+  assert.equal(resolved.podName, 'nightly-2-a', 'the newest run that has a running pod');
+  const finished = [pod({ name: 'nightly-2-a', phase: 'Succeeded', owner: { kind: 'Job', name: 'nightly-2', uid: 'uid-nightly-2' } })];
+  await rejectsWith(resolveTarget(fakeApi(finished, { 'cronjob/nightly': { uid: 'cj1' } }, jobs), parseTarget('cronjob/nightly'), 'default'), 'ENORUNNINGPOD', /has no running Job pod \(its Jobs: nightly-2, nightly-1\).*--copy-target/);
+});
+
+test('rollout/NAME: through its ReplicaSets, a ready pod of the stable one first', async () => {
+  assert.equal(parseTarget('ro/web').kind, 'rollout');
+  const owner = (hash: string) => ({ kind: 'ReplicaSet', name: `web-${hash}`, uid: `rs-${hash}` });
+  const pods = [
+    pod({ name: 'web-canary-a', owner: owner('canary'), created: '2026-01-01T00:00:00Z', labels: { app: 'web', 'rollouts-pod-template-hash': 'canary' } }),
+    pod({ name: 'web-stable-a', owner: owner('stable'), created: '2026-01-02T00:00:00Z', labels: { app: 'web', 'rollouts-pod-template-hash': 'stable' } }),
+    pod({ name: 'other-x', owner: { kind: 'ReplicaSet', name: 'other-1', uid: 'o' } }),
+  ];
+  const api: TargetApi = { ...fakeApi(pods), readWorkload: async () => ({ uid: 'ro1', selector: { matchLabels: { app: 'web' } }, preferLabels: { 'rollouts-pod-template-hash': 'stable' } }) };
+  assert.equal((await resolveTarget(api, parseTarget('rollout/web'), 'ns')).podName, 'web-stable-a', 'the stable one, though the canary pod is older');
+  const noStable: TargetApi = { ...fakeApi(pods), readWorkload: async () => ({ uid: 'ro1', selector: undefined, preferLabels: { 'rollouts-pod-template-hash': 'gone' } }) };
+  assert.equal((await resolveTarget(noStable, parseTarget('rollout/web'), 'ns')).podName, 'web-canary-a', 'else any ready pod of its ReplicaSets, oldest first');
 });

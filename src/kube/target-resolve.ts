@@ -8,7 +8,7 @@
  * ReplicaSets, whose names start with the Deployment's name and a pod-template-hash). Among the
  * running pods a ready one is preferred, then the oldest, so repeated runs pick the same pod.
  */
-import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.ts';
 import type { TargetKind, TargetSpec } from './target-spec.ts';
 
@@ -17,7 +17,17 @@ export interface TargetApi {
   readPod(namespace: string, name: string): Promise<V1Pod>;
   listPods(namespace: string, labelSelector: string | undefined): Promise<V1Pod[]>;
   /** The workload's uid and pod selector. Throws an error with `code` 404 when there is none. */
-  readWorkload(kind: Exclude<TargetKind, 'pod'>, namespace: string, name: string): Promise<{ uid: string; selector: V1LabelSelector | undefined }>;
+  readWorkload(kind: Exclude<TargetKind, 'pod'>, namespace: string, name: string): Promise<WorkloadInfo>;
+  /** The namespace's Jobs (a CronJob's runs are Jobs it owns). */
+  listJobs(namespace: string): Promise<V1Job[]>;
+}
+
+/** What resolution needs of a workload. */
+export interface WorkloadInfo {
+  uid: string;
+  selector: V1LabelSelector | undefined;
+  /** Labels of the pods to prefer: a Rollout's stable ReplicaSet (`rollouts-pod-template-hash`). */
+  preferLabels?: Record<string, string>;
 }
 
 /** A target resolved to a pod and a container. */
@@ -60,8 +70,8 @@ export function isReady(pod: V1Pod): boolean {
 /** Whether `pod` belongs to the workload, by its controller owner reference. */
 export function ownedBy(pod: V1Pod, kind: Exclude<TargetKind, 'pod'>, name: string, uid: string): boolean {
   const owners = pod.metadata?.ownerReferences ?? [];
-  if (kind === 'deployment') {
-    // Deployment → ReplicaSet "<deployment>-<pod-template-hash>" → pod.
+  if (kind === 'deployment' || kind === 'rollout') {
+    // Deployment (or Argo Rollout) → ReplicaSet "<name>-<pod-template-hash>" → pod.
     return owners.some((o) => o.kind === 'ReplicaSet' && o.name.startsWith(`${name}-`));
   }
   return owners.some((o) => o.uid === uid);
@@ -81,17 +91,37 @@ function notFound(spec: TargetSpec, namespace: string): ClusterError {
   });
 }
 
+/**
+ * A CronJob usually has no running pod: its newest Job that has one (Jobs it owns, newest first),
+ * else ENORUNNINGPOD with a hint to copy its jobTemplate instead.
+ */
+async function cronJobPod(api: TargetApi, spec: TargetSpec, namespace: string, uid: string): Promise<V1Pod> {
+  const created = (j: V1Job) => new Date(j.metadata?.creationTimestamp ?? 0).getTime();
+  const jobs = (await api.listJobs(namespace)).filter((j) => j.metadata?.ownerReferences?.some((o) => o.uid === uid)).sort((a, b) => created(b) - created(a));
+  for (const job of jobs) {
+    const pods = (await api.listPods(namespace, selectorText(job.spec?.selector))).filter((p) => ownedBy(p, 'job', job.metadata?.name ?? '', job.metadata?.uid ?? ''));
+    const pod = pickPod(pods);
+    if (pod) return pod;
+  }
+  throw new ClusterError('ENORUNNINGPOD', `cronjob/${spec.name} in namespace "${namespace}" has no running Job pod${jobs.length ? ` (its Jobs: ${jobs.map((j) => j.metadata?.name).join(', ')})` : ''}`, {
+    hint: `add --copy-target to run against a new pod made from its jobTemplate, or wait for its next run (kubectl get jobs -n ${namespace})`,
+  });
+}
+
 async function workloadPod(api: TargetApi, spec: TargetSpec, namespace: string): Promise<V1Pod> {
   const kind = spec.kind as Exclude<TargetKind, 'pod'>;
-  let workload: { uid: string; selector: V1LabelSelector | undefined };
+  let workload: WorkloadInfo;
   try {
     workload = await api.readWorkload(kind, namespace, spec.name);
   } catch (err) {
     if ((err as { code?: unknown }).code === 404) throw notFound(spec, namespace);
     throw err;
   }
+  if (kind === 'cronjob') return await cronJobPod(api, spec, namespace, workload.uid);
   const pods = (await api.listPods(namespace, selectorText(workload.selector))).filter((p) => ownedBy(p, kind, spec.name, workload.uid));
-  const pod = pickPod(pods);
+  const prefer = workload.preferLabels;
+  const preferred = prefer ? pickPod(pods.filter((p) => Object.entries(prefer).every(([k, v]) => p.metadata?.labels?.[k] === v))) : undefined;
+  const pod = preferred ?? pickPod(pods);
   if (!pod) {
     const states = pods.map((p) => `${p.metadata?.name} ${p.metadata?.deletionTimestamp ? 'Terminating' : p.status?.phase ?? 'Pending'}`);
     throw new ClusterError('ENORUNNINGPOD', `${spec.kind}/${spec.name} in namespace "${namespace}" has no running pod${states.length ? ` (${states.join(', ')})` : ''}`, {

@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.ts';
 
 /** The workload kinds a target may name. */
-export type TargetKind = 'pod' | 'deployment' | 'statefulset' | 'replicaset' | 'job';
+export type TargetKind = 'pod' | 'deployment' | 'statefulset' | 'replicaset' | 'job' | 'cronjob' | 'rollout';
 
 /** A parsed `--target`. */
 export interface TargetSpec {
@@ -19,7 +19,7 @@ export interface TargetSpec {
 
 /**
  * Every spelling accepted for a kind: kubectl's singular, plural and short names
- * (`kubectl api-resources`: po, deploy, sts, rs; Job has no short name).
+ * (`kubectl api-resources`: po, deploy, sts, rs, cj; Job has no short name).
  */
 const KIND_ALIASES: Record<string, TargetKind> = {
   pod: 'pod', pods: 'pod', po: 'pod',
@@ -27,10 +27,13 @@ const KIND_ALIASES: Record<string, TargetKind> = {
   statefulset: 'statefulset', statefulsets: 'statefulset', sts: 'statefulset',
   replicaset: 'replicaset', replicasets: 'replicaset', rs: 'replicaset',
   job: 'job', jobs: 'job',
+  cronjob: 'cronjob', cronjobs: 'cronjob', cj: 'cronjob',
+  // Argo Rollouts' names (its CRD: rollouts, rollout, shortName ro).
+  rollout: 'rollout', rollouts: 'rollout', ro: 'rollout',
 };
 
 /** The accepted forms, for messages and --help. */
-export const TARGET_FORMS = 'pod/NAME, deployment/NAME, statefulset/NAME, replicaset/NAME or job/NAME (also deploy, sts, rs), each optionally followed by /container/NAME';
+export const TARGET_FORMS = 'pod/NAME, deployment/NAME, statefulset/NAME, replicaset/NAME, job/NAME, cronjob/NAME or rollout/NAME (also deploy, sts, rs, cj, ro), each optionally followed by /container/NAME';
 
 /** A DNS-1123 subdomain (object names) and label (container names), as Kubernetes validates them. */
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

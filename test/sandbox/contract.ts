@@ -58,10 +58,25 @@ export interface ExecOptions {
   tty: boolean;
 }
 
+/** What the kubelet asks the API server for: bound ServiceAccount tokens (the TokenRequest API). */
+export interface TokenIssuer {
+  /** A token for the pod's ServiceAccount, bound to the pod, valid for `expirationSeconds`. */
+  serviceAccountToken(pod: KObject, expirationSeconds: number): string;
+}
+
 /** The kubelet and node networking, as the API server uses it. */
 export interface SandboxNode {
-  /** Creates host networking (bridge, DNS, iptables chains) and starts reconciling pods and services. */
-  start(store: Store): Promise<void>;
+  /**
+   * Creates host networking (bridge, DNS, iptables chains) and starts reconciling pods and services.
+   * `tokens` issues the ServiceAccount tokens of projected volumes.
+   */
+  start(store: Store, tokens?: TokenIssuer): Promise<void>;
+  /**
+   * The node's address on the pod network, where the API server also listens so pods reach it
+   * through the `kubernetes` Service (as a control plane's address is reachable from pods).
+   * Valid once `start` resolved; undefined for nodes without a pod network.
+   */
+  podFacingAddress?(): string | undefined;
   /** Stops every pod and removes everything `start` created. Idempotent. */
   stop(): Promise<void>;
   /**

@@ -125,6 +125,20 @@ export function defaultWorkload(resource: string, obj: KObject): void {
   obj.status ??= {};
 }
 
+/** CronJob defaults (pkg/apis/batch/v1/defaults.go SetDefaults_CronJob) and its pod template's. */
+export function defaultCronJob(cronJob: KObject): void {
+  const spec = (cronJob.spec ??= {});
+  spec.concurrencyPolicy ??= 'Allow';
+  spec.suspend ??= false;
+  spec.successfulJobsHistoryLimit ??= 3;
+  spec.failedJobsHistoryLimit ??= 1;
+  const jobSpec = ((spec.jobTemplate ??= {}).spec ??= {});
+  const template = (jobSpec.template ??= {});
+  template.metadata ??= {};
+  defaultPodSpec((template.spec ??= {}));
+  cronJob.status ??= {};
+}
+
 /** Job defaults and its generated selector (pkg/registry/batch/job/strategy.go generateSelector). */
 function defaultJob(job: KObject): void {
   const spec = job.spec;

@@ -4,7 +4,8 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { SandboxNode } from '../contract.ts';
+import type { KObject, SandboxNode } from '../contract.ts';
+import { resourceByPlural } from './resources.ts';
 import { startControllers } from '../controllers/index.ts';
 import { bootstrap } from './bootstrap.ts';
 import { Metrics } from './metrics.ts';
@@ -12,6 +13,8 @@ import type { Pki } from './pki.ts';
 import { Registry } from './registry.ts';
 import { ApiServer } from './server.ts';
 import { ObjectStore } from './store.ts';
+import { ServiceAccountTokens } from './service-accounts.ts';
+import { syncCustomResources } from './custom-resources.ts';
 
 export { SERVICE_CIDR, POD_CIDR, POD_CIDR_V6, NODE_NAME } from './constants.ts';
 
@@ -37,11 +40,13 @@ export interface RunningApiServer {
   store: ObjectStore;
   registry: Registry;
   metrics: Metrics;
+  /** What issues and checks ServiceAccount tokens (the kubelet's TokenRequest). */
+  serviceAccountTokens: ServiceAccountTokens;
   /** Stops the controllers and the listener (not the node). */
   close(): Promise<void>;
 }
 
-function listen(server: Server, port: number): Promise<number> {
+function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
@@ -53,8 +58,26 @@ function listen(server: Server, port: number): Promise<number> {
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen(port, '127.0.0.1');
+    server.listen(port, host);
   });
+}
+
+/**
+ * Pods reach the API server as in a cluster: the `kubernetes` Service (10.96.0.1:443) has one
+ * endpoint, the node's address on the pod network, where a second listener serves the same API.
+ * Nothing outside the machine reaches that address (the pod bridge).
+ */
+async function listenForPods(opts: StartOptions, api: ApiServer, port: number, registry: Registry): Promise<Server | undefined> {
+  const host = opts.node?.podFacingAddress?.();
+  if (!host) return undefined;
+  const server = createServer({ cert: opts.pki.cert, key: opts.pki.key }, api.handleRequest);
+  server.on('upgrade', api.handleUpgrade);
+  const podPort = await listen(server, port, host);
+  registry.create(resourceByPlural('endpoints')!, 'default', {
+    apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
+    subsets: [{ addresses: [{ ip: host }], ports: [{ name: 'https', port: podPort, protocol: 'TCP' }] }],
+  } as unknown as KObject);
+  return server;
 }
 
 /** Bootstraps a store, starts the node (if any), the controllers and the HTTPS listener. */
@@ -62,11 +85,14 @@ export async function startApiServer(opts: StartOptions): Promise<RunningApiServ
   const store = new ObjectStore(opts.watchHistory);
   const registry = new Registry(store);
   bootstrap(registry);
-  if (opts.node) await opts.node.start(store);
-  const stopControllers = startControllers({ store, registry });
+  const serviceAccountTokens = new ServiceAccountTokens(store);
+  // Types defined by CRDs are served from the request after the CRD's write on.
+  store.watch('customresourcedefinitions', () => syncCustomResources(store));
+  if (opts.node) await opts.node.start(store, serviceAccountTokens);
+  const stopControllers = startControllers({ store, registry, caCert: opts.pki.caCert.toString('utf8') });
   const metrics = new Metrics();
   let address = '';
-  const api = new ApiServer({ store, registry, node: opts.node, tokens: opts.tokens, rbacPath: opts.rbacPath, logPath: opts.logPath, metrics, serverAddress: () => address });
+  const api = new ApiServer({ store, registry, node: opts.node, tokens: opts.tokens, serviceAccountTokens, rbacPath: opts.rbacPath, logPath: opts.logPath, metrics, serverAddress: () => address });
   const server = createServer({ cert: opts.pki.cert, key: opts.pki.key }, api.handleRequest);
   server.on('upgrade', api.handleUpgrade);
   let port: number;
@@ -77,11 +103,14 @@ export async function startApiServer(opts: StartOptions): Promise<RunningApiServ
     port = await listen(server, 0);
   }
   address = `127.0.0.1:${port}`;
+  const podServer = await listenForPods(opts, api, port, registry);
   return {
-    url: `https://127.0.0.1:${port}`, port, store, registry, metrics,
+    url: `https://127.0.0.1:${port}`, port, store, registry, metrics, serviceAccountTokens,
     close: () => new Promise<void>((resolve) => {
       stopControllers();
       server.closeAllConnections();
+      podServer?.closeAllConnections();
+      podServer?.close();
       server.close(() => resolve());
     }),
   };

@@ -5,7 +5,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KObject } from '../contract.ts';
-import { defaultPod, defaultPodSpec, defaultService, defaultWorkload } from './defaults.ts';
+import { admitServiceAccount } from './service-accounts.ts';
+import { defaultCronJob, defaultPod, defaultPodSpec, defaultService, defaultWorkload } from './defaults.ts';
 import { applyPatch } from './patch.ts';
 import { enforcePodSecurity } from './pod-security.ts';
 import { apiVersionOf, type ResourceInfo } from './resources.ts';
@@ -76,7 +77,10 @@ export class Registry {
     validateObject(r, obj);
     if (r.plural === 'secrets') foldStringData(obj);
     this.applyDefaults(r, obj);
-    if (r.plural === 'pods') enforcePodSecurity(this.store.get('namespaces', undefined, meta.namespace!), obj);
+    if (r.plural === 'pods') {
+      admitServiceAccount(this.store, obj);
+      enforcePodSecurity(this.store.get('namespaces', undefined, meta.namespace!), obj);
+    }
     if (!dryRun) return this.store.create(r.plural, obj);
     if (this.store.get(r.plural, meta.namespace, meta.name)) throw alreadyExists(r.plural, meta.name, r.group);
     meta.creationTimestamp = nowIso();
@@ -213,6 +217,7 @@ export class Registry {
       const used = new Set(this.store.list('services').map((s) => s.spec?.clusterIP as string));
       defaultService(obj, used);
     } else if (WORKLOADS.has(r.plural)) defaultWorkload(r.plural, obj);
+    else if (r.plural === 'cronjobs') defaultCronJob(obj);
     else if (r.plural === 'namespaces') {
       obj.spec = { finalizers: ['kubernetes'] };
       obj.status = { phase: 'Active' };

@@ -72,7 +72,7 @@ function selfSubjectAccessReview(ctx: RequestContext, body: any): object {
   const allowed = !attrs || isAllowed(ctx.opts.rbacPath, {
     user: ctx.user, verb: attrs.verb ?? '', group: attrs.group ?? '', resource: attrs.resource ?? '',
     subresource: attrs.subresource || undefined, namespace: attrs.namespace || undefined, name: attrs.name || undefined,
-  });
+  }, ctx.opts.store);
   const status = !allowed ? { allowed: false } : ctx.user === "admin" ? { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "sandbox-admin" of ClusterRole "cluster-admin" to User "admin"` } : { allowed: true };
   return { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec: body.spec, status };
 }

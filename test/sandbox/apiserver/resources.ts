@@ -27,6 +27,8 @@ export interface ResourceInfo {
   hasGeneration?: boolean;
   /** Writes to the main resource keep the old status (there is a status subresource). */
   hasStatus?: boolean;
+  /** Defined by a CustomResourceDefinition (custom-resources.ts); not validated or defaulted. */
+  custom?: boolean;
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -36,7 +38,7 @@ function statusOf(kind: string): SubresourceInfo {
   return { name: 'status', kind, verbs: STATUS_VERBS };
 }
 
-/** Every resource the sandbox knows. */
+/** Every resource the sandbox knows; CustomResourceDefinitions add theirs (custom-resources.ts). */
 export const RESOURCES: ResourceInfo[] = [
   {
     group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false,
@@ -96,13 +98,30 @@ export const RESOURCES: ResourceInfo[] = [
     verbs: ALL_VERBS, categories: ['all'], hasGeneration: true, hasStatus: true, subresources: [statusOf('Job')],
   },
   {
+    group: 'batch', version: 'v1', plural: 'cronjobs', singular: 'cronjob', kind: 'CronJob', namespaced: true,
+    verbs: ALL_VERBS, shortNames: ['cj'], categories: ['all'], hasGeneration: true, hasStatus: true, subresources: [statusOf('CronJob')],
+  },
+  // Served so clients can read them; the sandbox has no autoscaler acting on them.
+  {
+    group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', singular: 'horizontalpodautoscaler', kind: 'HorizontalPodAutoscaler',
+    namespaced: true, verbs: ALL_VERBS, shortNames: ['hpa'], categories: ['all'], hasStatus: true, subresources: [statusOf('HorizontalPodAutoscaler')],
+  },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', singular: 'role', kind: 'Role', namespaced: true, verbs: ALL_VERBS, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true, verbs: ALL_VERBS, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false, verbs: ALL_VERBS, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false, verbs: ALL_VERBS, subresources: [] },
+  {
+    group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', singular: 'customresourcedefinition',
+    kind: 'CustomResourceDefinition', namespaced: false, verbs: ALL_VERBS, shortNames: ['crd', 'crds'], hasStatus: true, subresources: [statusOf('CustomResourceDefinition')],
+  },
+  {
     group: 'authorization.k8s.io', version: 'v1', plural: 'selfsubjectaccessreviews', singular: 'selfsubjectaccessreview',
     kind: 'SelfSubjectAccessReview', namespaced: false, verbs: ['create'], subresources: [],
   },
 ];
 
 /** The API groups in the order kube-apiserver lists them (legacy core is served at /api). */
-export const GROUPS = ['apps', 'batch', 'authorization.k8s.io'];
+export const GROUPS = ['apps', 'batch', 'autoscaling', 'authorization.k8s.io', 'rbac.authorization.k8s.io', 'apiextensions.k8s.io'];
 
 /** Finds a resource by group and plural. */
 export function findResource(group: string, plural: string): ResourceInfo | undefined {

@@ -19,6 +19,7 @@ import { handleResource } from './resource-handler.ts';
 import { findResource } from './resources.ts';
 import { ApiError, unauthorized } from './status.ts';
 import type { ObjectStore } from './store.ts';
+import type { ServiceAccountTokens } from './service-accounts.ts';
 import { handleUpgrade } from './upgrade-handler.ts';
 
 /** What the HTTP front needs. */
@@ -29,6 +30,8 @@ export interface ApiServerOptions {
   node?: SandboxNode;
   /** Bearer token → user name. */
   tokens: Map<string, string>;
+  /** Checks ServiceAccount tokens (service-accounts.ts). */
+  serviceAccountTokens?: ServiceAccountTokens;
   rbacPath: string;
   /** One line per request is appended here when set. */
   logPath?: string;
@@ -97,7 +100,7 @@ export class ApiServer {
   private async authenticate(req: IncomingMessage, url: URL): Promise<string> {
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    const user = this.opts.tokens.get(token);
+    const user = this.opts.tokens.get(token) ?? (token ? this.opts.serviceAccountTokens?.authenticate(token) : undefined);
     if (user) return user;
     if (UNAUTHENTICATED_PATHS.has(url.pathname)) return 'system:anonymous';
     throw unauthorized();
@@ -109,7 +112,7 @@ export class ApiServer {
   }
 
   private authorize(ctx: RequestContext, attrs: AccessAttributes): void {
-    if (!isAllowed(this.opts.rbacPath, attrs)) throw forbiddenError(attrs);
+    if (!isAllowed(this.opts.rbacPath, attrs, this.opts.store)) throw forbiddenError(attrs);
   }
 
   private async route(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -2,6 +2,7 @@
  * The validation kube-apiserver does on create and update that tools meet in practice: names
  * (k8s.io/apimachinery/pkg/util/validation), required pod fields (pkg/apis/core/validation).
  */
+import { parseSchedule } from './cron-schedule.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type { KObject } from '../contract.ts';
 import type { ResourceInfo } from './resources.ts';
@@ -66,6 +67,11 @@ export function validateObject(resource: ResourceInfo, obj: KObject): void {
     if (policy !== 'OnFailure' && policy !== 'Never') {
       errors.push({ type: 'FieldValueNotSupported', field: 'spec.template.spec.restartPolicy', detail: `Unsupported value: "${policy}": supported values: "OnFailure", "Never"` });
     }
+  }
+  if (resource.plural === 'cronjobs') {
+    if (!obj.spec?.schedule) errors.push({ type: 'FieldValueRequired', field: 'spec.schedule', detail: 'Required value' });
+    else if (!parseSchedule(obj.spec.schedule)) errors.push({ type: 'FieldValueInvalid', field: 'spec.schedule', detail: `Invalid value: "${obj.spec.schedule}": unparseable schedule` });
+    errors.push(...validatePodSpec(obj.spec?.jobTemplate?.spec?.template?.spec, 'spec.jobTemplate.spec.template.spec'));
   }
   if (resource.plural === 'services') {
     (obj.spec?.ports ?? []).forEach((p: { port?: number }, i: number) => {

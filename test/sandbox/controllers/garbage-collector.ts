@@ -8,7 +8,7 @@ import { resourceByPlural } from '../apiserver/resources.ts';
 import type { ControllerContext } from './manager.ts';
 
 /** Kinds that can own and be owned in the sandbox. */
-const PLURALS = ['deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'pods'];
+const PLURALS = ['deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'rollouts', 'pods', 'serviceaccounts', 'roles', 'rolebindings'];
 
 function deleteDependent(ctx: ControllerContext, plural: string, obj: KObject, policy: 'Foreground' | 'Background'): void {
   if (obj.metadata.deletionTimestamp) return;

@@ -1,4 +1,7 @@
 /** The sandbox's controllers, in the order one pass runs them. */
+import { cronJobController } from './cronjob.ts';
+import { crdController } from './crd.ts';
+import { rolloutController } from './rollout.ts';
 import { daemonSetController } from './daemonset.ts';
 import { deploymentController } from './deployment.ts';
 import { endpointsController } from './endpoints.ts';
@@ -13,10 +16,13 @@ import { statefulSetController } from './statefulset.ts';
 export const CONTROLLERS: Array<[string, Controller]> = [
   ['namespace', namespaceController],
   ['garbage-collector', garbageCollector],
+  ['crd', crdController],
   ['deployment', deploymentController],
+  ['rollout', rolloutController],
   ['replicaset', replicaSetController],
   ['statefulset', statefulSetController],
   ['daemonset', daemonSetController],
+  ['cronjob', cronJobController],
   ['job', jobController],
   ['endpoints', endpointsController],
 ];

@@ -11,6 +11,8 @@ import type { Registry } from '../apiserver/registry.ts';
 export interface ControllerContext {
   store: ObjectStore;
   registry: Registry;
+  /** PEM of the cluster CA, which the root CA publisher puts in every namespace's kube-root-ca.crt. */
+  caCert?: string;
 }
 
 /** One reconcile pass over every object the controller owns. Must not throw for ordinary errors. */

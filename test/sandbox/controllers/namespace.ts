@@ -18,6 +18,16 @@ function ensureDefaultServiceAccount(ctx: ControllerContext, ns: KObject): void 
   });
 }
 
+/** The root CA publisher (pkg/controller/certificates/rootcacertpublisher): kube-root-ca.crt in every namespace. */
+function ensureRootCa(ctx: ControllerContext, ns: KObject): void {
+  if (!ctx.caCert || ctx.store.get('configmaps', ns.metadata.name, 'kube-root-ca.crt')) return;
+  ctx.store.create('configmaps', {
+    apiVersion: 'v1', kind: 'ConfigMap',
+    metadata: { name: 'kube-root-ca.crt', namespace: ns.metadata.name, annotations: { 'kubernetes.io/description': 'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.' } } as unknown as KObject['metadata'],
+    data: { 'ca.crt': ctx.caCert },
+  });
+}
+
 function drain(ctx: ControllerContext, ns: KObject): void {
   const name = ns.metadata.name;
   let remaining = 0;
@@ -39,6 +49,9 @@ function drain(ctx: ControllerContext, ns: KObject): void {
 export function namespaceController(ctx: ControllerContext): void {
   for (const ns of ctx.store.list('namespaces')) {
     if (ns.metadata.deletionTimestamp) drain(ctx, ns);
-    else ensureDefaultServiceAccount(ctx, ns);
+    else {
+      ensureDefaultServiceAccount(ctx, ns);
+      ensureRootCa(ctx, ns);
+    }
   }
 }

@@ -76,10 +76,10 @@ function valueFrom(src: any, ns: string, pod: KObject, facts: PodFacts, store: S
 }
 
 /** Docker-link style variables for every Service in the pod's namespace (enableServiceLinks). */
-function serviceLinks(store: Store, ns: string, vars: Map<string, string>): void {
-  const services = store.list('services', ns);
+function serviceLinks(store: Store, ns: string, vars: Map<string, string>, onlyKubernetes = false): void {
   const kubernetes = store.get('services', 'default', 'kubernetes');
-  if (kubernetes && ns !== 'default') services.push(kubernetes);
+  const services = onlyKubernetes ? [] : store.list('services', ns).filter((s) => !(ns === 'default' && s.metadata.name === 'kubernetes'));
+  if (kubernetes) services.push(kubernetes);
   for (const svc of services) {
     const ip = svc.spec?.clusterIP;
     if (!ip || ip === 'None') continue;
@@ -113,6 +113,9 @@ export function buildEnv(container: any, pod: KObject, facts: PodFacts, store: S
   // What Docker and containerd set when the image has no HOME of its own.
   if (!vars.has('HOME')) vars.set('HOME', '/root');
   if (pod.spec?.enableServiceLinks !== false) serviceLinks(store, ns, vars);
+  // The API server's Service variables are set even without service links, as the kubelet does
+  // (pkg/kubelet/kubelet_pods.go getServiceEnvVarMap: the master service is always included).
+  else serviceLinks(store, ns, vars, true);
   for (const from of container.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
     const data = lookup(store, from.configMapRef ? 'configmaps' : 'secrets', ns, ref.name, ref.optional);

@@ -160,8 +160,29 @@ async function hostDirLines(root: string, dirs: string[]): Promise<string[]> {
   return lines;
 }
 
+/**
+ * A container path with the symlinks of the host layers it lies in resolved, as the container sees
+ * them: the /etc and /var overlays and the system directories show the host's files, so
+ * `/var/run/secrets/...` is `/run/secrets/...` where the host links /var/run to /run. Resolving on
+ * the host instead (mkdir -p through an absolute link) would land outside the rootfs.
+ */
+function containerPath(target: string): string {
+  let parts = target.split('/').filter((s) => s && s !== '..' && s !== '.');
+  for (let hops = 0, i = 0; i < parts.length && hops < 16; i++) {
+    if (![...OVERLAYS, ...TOP_LEVEL_LINKS_OR_BINDS].includes(parts[0])) break;
+    const host = `/${parts.slice(0, i + 1).join('/')}`;
+    if (!existsSync(host) || !lstatSync(host).isSymbolicLink()) continue;
+    const link = readlinkSync(host);
+    const base = link.startsWith('/') ? [] : parts.slice(0, i);
+    parts = [...base, ...link.split('/').filter((s) => s && s !== '.'), ...parts.slice(i + 1)].reduce<string[]>((acc, s) => (s === '..' ? acc.slice(0, -1) : [...acc, s]), []);
+    hops++;
+    i = -1;
+  }
+  return `/${parts.join('/')}`;
+}
+
 function volumeLines(v: VolumeMount, root: string): string[] {
-  const at = shellQuote(inside(root, v.target));
+  const at = shellQuote(inside(root, containerPath(v.target)));
   const isFile = existsSync(v.source) && !lstatSync(v.source).isDirectory();
   const make = isFile ? `mkdir -p "$(dirname ${at})"; [ -e ${at} ] || : > ${at}` : `mkdir -p ${at}`;
   return [make, `mount --bind${v.readOnly ? ' -o ro' : ''} ${shellQuote(v.source)} ${at}`];

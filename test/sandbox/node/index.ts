@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
-import type { CleanupHost, ExecOptions, SandboxNode, Store } from '../contract.ts';
+import type { CleanupHost, ExecOptions, SandboxNode, Store, TokenIssuer } from '../contract.ts';
+import { GATEWAY_IP } from './network-constants.ts';
 import { cleanupHost as cleanup, registerStateDir } from './cleanup.ts';
 import { defaultHostDirs } from './container-rootfs.ts';
 import { ClusterDns } from './dns-server.ts';
@@ -49,7 +50,7 @@ export function createNode(opts: { stateDir: string; repoRoot: string }): Sandbo
   };
 
   const node: SandboxNode = {
-    async start(store: Store) {
+    async start(store: Store, tokens?: TokenIssuer) {
       await claimNode(token);
       owned = true;
       try {
@@ -69,7 +70,7 @@ export function createNode(opts: { stateDir: string; repoRoot: string }): Sandbo
       kubelet = new Kubelet({
         store, images: ImageRegistry.forRepo(opts.repoRoot, join(opts.stateDir, 'images')), ips: new PodIpAllocator(),
         podsDir: join(nodeDir, 'pods'), hostDirs: defaultHostDirs(opts.repoRoot), imageCacheDir: join(nodeDir, 'images'),
-        cgroupHierarchy: cgroupHierarchy(),
+        cgroupHierarchy: cgroupHierarchy(), tokens,
       });
       kubelet.start();
     },
@@ -86,6 +87,7 @@ export function createNode(opts: { stateDir: string; repoRoot: string }): Sandbo
       await releaseNode(token);
       owned = false;
     },
+    podFacingAddress: () => (owned ? GATEWAY_IP : undefined),
     async dialPod(namespace: string, name: string, port: number): Promise<Duplex> {
       return worker(namespace, name).dialer!.dial(port);
     },

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile, chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { KObject, Store } from '../contract.ts';
+import type { KObject, Store, TokenIssuer } from '../contract.ts';
 import { ContainerConfigError } from './container-env.ts';
 import { CLUSTER_DOMAIN, DNS_IP } from './network-constants.ts';
 import type { VolumeMount } from './container-rootfs.ts';
@@ -92,8 +92,21 @@ function source(store: Store, ns: string, kind: 'configMap' | 'secret', ref: any
   throw new ContainerConfigError(`${kind === 'secret' ? 'secret' : 'configmap'} "${name}" not found`);
 }
 
+/** downwardAPI items with a fieldRef to metadata (namespace, name, uid, labels, annotations). */
+function downwardItems(items: Array<{ path: string; fieldRef?: { fieldPath: string } }>, pod: KObject): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  const lines = (m: Record<string, string> | undefined) => Object.entries(m ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n');
+  for (const item of items) {
+    const field = item.fieldRef?.fieldPath;
+    const value = field === 'metadata.namespace' ? pod.metadata.namespace : field === 'metadata.name' ? pod.metadata.name : field === 'metadata.uid' ? pod.metadata.uid
+      : field === 'metadata.labels' ? lines(pod.metadata.labels) : field === 'metadata.annotations' ? lines(pod.metadata.annotations) : undefined;
+    if (value !== undefined) out[item.path] = Buffer.from(value ?? '');
+  }
+  return out;
+}
+
 /** Fills one volume's directory under `dir`. Throws ContainerConfigError on a missing source. */
-async function fillVolume(dir: string, vol: any, pod: KObject, store: Store): Promise<string> {
+async function fillVolume(dir: string, vol: any, pod: KObject, store: Store, tokens: TokenIssuer | undefined): Promise<string> {
   const ns = pod.metadata.namespace ?? 'default';
   if (vol.hostPath) return vol.hostPath.path;
   await mkdir(dir, { recursive: true });
@@ -101,12 +114,17 @@ async function fillVolume(dir: string, vol: any, pod: KObject, store: Store): Pr
   if (vol.emptyDir) await chmod(dir, 0o777);
   if (vol.configMap) await writeKeys(dir, source(store, ns, 'configMap', vol.configMap), vol.configMap.items, vol.configMap.defaultMode ?? 0o644);
   if (vol.secret) await writeKeys(dir, source(store, ns, 'secret', vol.secret), vol.secret.items, vol.secret.defaultMode ?? 0o644);
+  if (vol.downwardAPI) await writeKeys(dir, downwardItems(vol.downwardAPI.items ?? [], pod), undefined, vol.downwardAPI.defaultMode ?? 0o644);
   for (const src of vol.projected?.sources ?? []) {
     const mode = vol.projected.defaultMode ?? 0o644;
     if (src.configMap) await writeKeys(dir, source(store, ns, 'configMap', src.configMap), src.configMap.items, mode);
     if (src.secret) await writeKeys(dir, source(store, ns, 'secret', src.secret), src.secret.items, mode);
-    // The sandbox API server does not issue bound tokens; a placeholder keeps in-cluster clients' file reads working.
-    if (src.serviceAccountToken) await writeKeys(dir, { [src.serviceAccountToken.path]: Buffer.from('sandbox-token') }, undefined, mode);
+    // A bound token from the API server (the kubelet's TokenRequest); a placeholder when there is none to ask.
+    if (src.serviceAccountToken) {
+      const token = tokens?.serviceAccountToken(pod, Number(src.serviceAccountToken.expirationSeconds ?? 3607)) ?? 'sandbox-token';
+      await writeKeys(dir, { [src.serviceAccountToken.path]: Buffer.from(token) }, undefined, mode);
+    }
+    if (src.downwardAPI) await writeKeys(dir, downwardItems(src.downwardAPI.items ?? [], pod), undefined, mode);
   }
   return dir;
 }
@@ -115,12 +133,12 @@ async function fillVolume(dir: string, vol: any, pod: KObject, store: Store): Pr
  * Writes every volume of the pod under `dir/<volume name>` and returns a lookup from volume name
  * to the host path a container's volumeMount binds.
  */
-export async function writeVolumes(dir: string, pod: KObject, store: Store): Promise<Map<string, PodVolume>> {
+export async function writeVolumes(dir: string, pod: KObject, store: Store, tokens?: TokenIssuer): Promise<Map<string, PodVolume>> {
   const out = new Map<string, PodVolume>();
   for (const vol of pod.spec?.volumes ?? []) {
     // configMap, secret, projected and downwardAPI volumes are always read-only in a container.
     const readOnly = !!(vol.configMap || vol.secret || vol.projected || vol.downwardAPI);
-    out.set(vol.name, { path: await fillVolume(join(dir, vol.name), vol, pod, store), readOnly });
+    out.set(vol.name, { path: await fillVolume(join(dir, vol.name), vol, pod, store, tokens), readOnly });
   }
   return out;
 }

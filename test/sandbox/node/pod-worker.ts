@@ -5,7 +5,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { containerCgroup } from './container-cgroup.ts';
-import type { KObject, Store } from '../contract.ts';
+import type { KObject, Store, TokenIssuer } from '../contract.ts';
 import { Container, ImagePullError, type ContainerHost } from './container.ts';
 import { buildEnv, ContainerConfigError, expandVars } from './container-env.ts';
 import { capabilitySet, type LaunchSpec } from './container-launch.ts';
@@ -32,6 +32,8 @@ export interface NodeContext {
   imageCacheDir: string;
   /** The cgroup hierarchy containers join (container-cgroup.ts), if the host has one. */
   cgroupHierarchy?: string;
+  /** Issues the ServiceAccount tokens of projected volumes; without it they hold a placeholder. */
+  tokens?: TokenIssuer;
 }
 
 export class PodWorker {
@@ -165,7 +167,7 @@ export class PodWorker {
         throw err;
       }
     }
-    this.#volumes ??= await writeVolumes(join(this.dir, 'volumes'), this.pod, this.#ctx.store);
+    this.#volumes ??= await writeVolumes(join(this.dir, 'volumes'), this.pod, this.#ctx.store, this.#ctx.tokens);
     const mounts = containerMounts(c.spec, this.#volumes);
     const env = buildEnv(c.spec, this.pod, { podIP: this.net!.ip, hostIP: GATEWAY_IP }, this.#ctx.store, oci?.env ?? image.env);
     // Docker/Kubernetes semantics: command replaces ENTRYPOINT (and drops CMD); args replace CMD.
