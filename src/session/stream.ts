@@ -13,11 +13,6 @@ import type { SessionStream, StreamHost } from './stream-host.ts';
 /** How many bytes a stream queues for sending before it stops accepting writes from the application. */
 const SEND_BUFFER = 256 * 1024;
 
-interface QueuedWrite {
-  chunk: Buffer;
-  callback: ((err?: Error | null) => void) | undefined;
-}
-
 export class MuxStream extends Duplex implements SessionStream {
   readonly id: number;
   /** What the OPEN frame said: destination, transport, source. */
@@ -25,8 +20,15 @@ export class MuxStream extends Duplex implements SessionStream {
   readonly #host: StreamHost;
   readonly #window: ReceiveWindow;
   #credit = INITIAL_WINDOW;
-  #queue: QueuedWrite[] = [];
+  /** Chunks the application wrote, not yet sent, from #head on (no shift(): O(1) per chunk). */
+  #queue: Buffer[] = [];
+  #head = 0;
   #queuedBytes = 0;
+  /**
+   * The callback of the write that took the queue over SEND_BUFFER. A Writable calls _write again
+   * only once the previous callback ran, so there is never more than one.
+   */
+  #held: ((err?: Error | null) => void) | undefined;
   #finQueued = false;
   /** _final's callback, held until the FIN has been handed to the writer. */
   #finalCallback: ((err?: Error | null) => void) | undefined;
@@ -157,29 +159,28 @@ export class MuxStream extends Duplex implements SessionStream {
     // Gather queued chunks into one frame, without copying: the application's writes are often
     // smaller than a frame, and fewer, larger frames mean fewer, larger writes at the far end.
     const frame: Buffer[] = [Buffer.alloc(0)];
-    const completed: Array<(err?: Error | null) => void> = [];
+    const queue = this.#queue;
     let n = 0;
     const limit = Math.min(max, this.#credit);
-    while (n < limit && this.#queue.length > 0) {
-      const head = this.#queue[0];
-      const take = Math.min(limit - n, head.chunk.length);
-      if (take === head.chunk.length) {
-        frame.push(head.chunk);
-        this.#queue.shift();
-        if (head.callback) completed.push(head.callback);
+    while (n < limit && this.#head < queue.length) {
+      const chunk = queue[this.#head];
+      const take = Math.min(limit - n, chunk.length);
+      if (take === chunk.length) {
+        frame.push(chunk);
+        this.#head++;
       } else {
-        frame.push(head.chunk.subarray(0, take));
-        head.chunk = head.chunk.subarray(take);
+        frame.push(chunk.subarray(0, take));
+        queue[this.#head] = chunk.subarray(take);
       }
       n += take;
     }
+    this.#compactQueue();
     this.#credit -= n;
     this.#queuedBytes -= n;
     const fin = this.#queuedBytes === 0 && this.#finQueued;
     if (fin) this.#finSent = true;
     frame[0] = this.#host.dataHeader(this.id, n, fin);
-    this.#releaseWriters();
-    for (const callback of completed) callback();
+    this.#releaseWriter();
     if (fin) queueMicrotask(() => this.#maybeRelease());
     return frame;
   }
@@ -193,9 +194,9 @@ export class MuxStream extends Duplex implements SessionStream {
     }
     this.#queuedBytes += chunk.length;
     // Let the application keep writing while the queue is short; hold it back once it is long.
-    const hold = this.#queuedBytes > SEND_BUFFER;
-    this.#queue.push({ chunk, callback: hold ? callback : undefined });
-    if (!hold) callback();
+    this.#queue.push(chunk);
+    if (this.#queuedBytes > SEND_BUFFER) this.#held = callback;
+    else callback();
     if (this.sendable) this.#host.wake(this);
   }
 
@@ -240,23 +241,33 @@ export class MuxStream extends Duplex implements SessionStream {
     if (increment > 0) this.#host.sendWindowUpdate(this.id, increment);
   }
 
-  #releaseWriters(): void {
-    if (this.#queuedBytes > SEND_BUFFER) return;
-    // Collect first: a callback makes the Writable call _write at once, which appends to the queue
-    // and decides for itself whether to hold.
-    const callbacks: Array<(err?: Error | null) => void> = [];
-    for (const entry of this.#queue) {
-      if (entry.callback) callbacks.push(entry.callback);
-      entry.callback = undefined;
+  /** Lets the application write again once the queue is short. */
+  #releaseWriter(): void {
+    if (!this.#held || this.#queuedBytes > SEND_BUFFER) return;
+    // Clear first: the callback makes the Writable call _write at once, which may hold again.
+    const callback = this.#held;
+    this.#held = undefined;
+    callback();
+  }
+
+  /** Forgets the sent part of the queue: at once when all is sent, else in large steps. */
+  #compactQueue(): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
     }
-    for (const callback of callbacks) callback();
   }
 
   #dropQueue(): void {
-    const pending = this.#queue;
     this.#queue = [];
+    this.#head = 0;
     this.#queuedBytes = 0;
-    for (const entry of pending) entry.callback?.(new StreamResetError(ResetReason.cancelled, 'stream reset', false));
+    const held = this.#held;
+    this.#held = undefined;
+    held?.(new StreamResetError(ResetReason.cancelled, 'stream reset', false));
   }
 
   #maybeRelease(): void {

@@ -27,7 +27,15 @@ export interface CliProcess {
 
 /** Starts `kubectl mirrord <args>` with the sandbox's kubeconfig. */
 export function startCli(args: string[], kubeconfig: string, env: Record<string, string> = {}): CliProcess {
-  const child = spawn('kubectl', ['mirrord', ...args], {
+  return startCliCommand(['kubectl', 'mirrord'], args, kubeconfig, env);
+}
+
+/**
+ * Starts the CLI through `command` (e.g. `[node, bundle]`, the CLI as it ships) with `args` and the
+ * sandbox's kubeconfig.
+ */
+export function startCliCommand(command: string[], args: string[], kubeconfig: string, env: Record<string, string> = {}): CliProcess {
+  const child = spawn(command[0], [...command.slice(1), ...args], {
     env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, KUBECONFIG: kubeconfig, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
