@@ -22,6 +22,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     /** Only the cases named, e.g. --only session. */
     only: { type: 'string', multiple: true },
+    /** kubectl case: run our CLI from source instead of as it ships (bundled). */
+    'cli-from-source': { type: 'boolean', default: false },
   },
 });
 const wanted = (name: string) => !values.only || values.only.includes(name);
@@ -54,6 +56,7 @@ if (wanted('kubectl') && process.getuid?.() === 0) {
     roundTrips: values.quick ? 300 : 2000,
     latencyCount: values.quick ? 100 : 300,
     memoryBytes: values.quick ? 64 * MiB : GiB,
+    cliFromSource: values['cli-from-source'],
   }, log));
 }
 if (wanted('udp') && process.getuid?.() === 0) {

@@ -44,6 +44,8 @@ export interface KubectlBenchOptions {
   latencyCount: number;
   /** Bytes each way in the memory sequence; 0 skips the sequence. */
   memoryBytes: number;
+  /** Run the CLI from source (bin/kubectl-mirrord, type stripping) instead of as it ships. */
+  cliFromSource?: boolean;
 }
 
 async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
@@ -109,7 +111,10 @@ export async function benchKubectl(options: KubectlBenchOptions, log: (line: str
   const forwards: ChildProcess[] = [];
   const bundleDir = `${repoRoot}dist/bench-cli`;
   mkdirSync(bundleDir, { recursive: true });
-  const cliCommand = [process.execPath, await bundleCli(repoRoot, bundleDir)];
+  const cliCommand = options.cliFromSource
+    ? ['kubectl', 'mirrord']
+    : [process.execPath, await bundleCli(repoRoot, bundleDir)];
+  log(`anchor: our CLI runs ${options.cliFromSource ? 'from source (bin/kubectl-mirrord)' : 'as it ships (bundled)'}`);
   const startCli = (args: string[]) => startCliCommand(cliCommand, args, kubeconfig);
   let cli: CliProcess | undefined;
   let memoryCli: CliProcess | undefined;

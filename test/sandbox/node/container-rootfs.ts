@@ -93,7 +93,8 @@ async function prepareImageRootfs(spec: RootfsSpec, imageRoot: string, root: str
     'mkdir -p "$R/proc" "$R/sys" "$R/dev" "$R/etc"',
     'mount -t proc proc "$R/proc"', 'mount -t sysfs -o ro sysfs "$R/sys"', 'mount --rbind /dev "$R/dev"',
     ...podFileLines(spec.podFiles),
-    ...spec.volumes.flatMap((v) => volumeLines(v, root)),
+    // The image's own symlinks decide where a volume lands (it has no /var -> /run link of the host's).
+    ...spec.volumes.flatMap((v) => volumeLines(v, root, imagePath(imageRoot, v.target))),
   ];
   if (spec.readOnly) lines.push('mount -o remount,ro "$R"');
   lines.push(`hostname -F ${shellQuote(spec.podFiles.hostname)}`, 'exec "$@"');
@@ -181,8 +182,31 @@ function containerPath(target: string): string {
   return `/${parts.join('/')}`;
 }
 
-function volumeLines(v: VolumeMount, root: string): string[] {
-  const at = shellQuote(inside(root, containerPath(v.target)));
+/**
+ * A container path with the symlinks of an OCI image's root resolved inside that root (a link is
+ * read from the image, an absolute one restarts at the image's root), as the container will see it.
+ */
+function imagePath(imageRoot: string, target: string): string {
+  let parts = target.split('/').filter((s) => s && s !== '.');
+  for (let hops = 0, i = 0; i < parts.length && hops < 16; i++) {
+    if (parts[i] === '..') {
+      parts = [...parts.slice(0, Math.max(0, i - 1)), ...parts.slice(i + 1)];
+      i = Math.max(-1, i - 2);
+      continue;
+    }
+    const inImage = join(imageRoot, ...parts.slice(0, i + 1));
+    if (!existsSync(inImage) || !lstatSync(inImage).isSymbolicLink()) continue;
+    const link = readlinkSync(inImage);
+    const base = link.startsWith('/') ? [] : parts.slice(0, i);
+    parts = [...base, ...link.split('/').filter((x) => x && x !== '.'), ...parts.slice(i + 1)];
+    hops++;
+    i = -1;
+  }
+  return `/${parts.join('/')}`;
+}
+
+function volumeLines(v: VolumeMount, root: string, containerTarget = containerPath(v.target)): string[] {
+  const at = shellQuote(inside(root, containerTarget));
   const isFile = existsSync(v.source) && !lstatSync(v.source).isDirectory();
   const make = isFile ? `mkdir -p "$(dirname ${at})"; [ -e ${at} ] || : > ${at}` : `mkdir -p ${at}`;
   return [make, `mount --bind${v.readOnly ? ' -o ro' : ''} ${shellQuote(v.source)} ${at}`];
