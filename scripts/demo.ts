@@ -31,7 +31,11 @@ Ctrl-C stops the demo.
 
 async function main(): Promise<number> {
   requireRoot();
-  process.stderr.write('starting the sandbox cluster...\n');
+  // The sandbox runs the agent from the release's image, built offline from inputs fetched once
+  // (the platforms' Node from npm, the image's .debs from Debian); fetching again is a no-op.
+  process.stderr.write('fetching the agent image\'s inputs (once; npm and Debian packages)...\n');
+  execFileSync(process.execPath, [join(REPO, 'scripts/release.ts'), '--fetch'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  process.stderr.write('starting the sandbox cluster (the first start builds the agent image, about a minute)...\n');
   const { started } = await withLock(up);
   try {
     process.stderr.write('deploying the demo workload (test/sandbox/demo.yaml)...\n');
