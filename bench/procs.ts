@@ -1,8 +1,10 @@
 /** Child processes for the benchmark: spawn a Node script, read its JSON-line events, read its peak RSS. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -55,9 +57,7 @@ export class Proc {
 
   /** Peak resident set size so far, in bytes (VmHWM from /proc). */
   peakRss(): number {
-    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
-    const kb = /VmHWM:\s+(\d+) kB/.exec(status);
-    return kb ? Number(kb[1]) * 1024 : NaN;
+    return peakRssBytes(this.child.pid ?? NaN);
   }
 
   async exited(): Promise<number | null> {
@@ -104,39 +104,24 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Resident set size now, in bytes (VmRSS), or NaN once the process is gone. */
-export function rssBytes(pid: number): number {
+/** A size field of /proc/<pid>/status (proc(5): `VmRSS:  1234 kB`), in bytes, or NaN once the process is gone. */
+function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return kb ? Number(kb[1]) * 1024 : NaN;
   } catch {
     return NaN;
   }
+}
+
+/** Resident set size now, in bytes (VmRSS), or NaN once the process is gone. */
+export function rssBytes(pid: number): number {
+  return statusBytes(pid, 'VmRSS');
 }
 
 /** Peak resident set size, in bytes (VmHWM), or NaN once the process is gone. */
 export function peakRssBytes(pid: number): number {
-  try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return kb ? Number(kb[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** PIDs of the processes whose command line matches `pattern` (arguments joined by spaces). */
-export function findPids(pattern: RegExp): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (pattern.test(cmdline)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
+  return statusBytes(pid, 'VmHWM');
 }
 
 /** PIDs of the processes whose environment has the variable `name` (root can read every environ). */
@@ -152,4 +137,22 @@ export function findPidsWithEnv(name: string): number[] {
     }
   }
   return pids;
+}
+
+const run = promisify(execFile);
+
+/** Runs kubectl with `kubeconfig`, feeding `input` on stdin; resolves with its stdout. */
+export async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
+  const child = run('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
+  if (input !== undefined) child.child.stdin?.end(input);
+  return (await child).stdout;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -115,28 +115,33 @@ async function dial(host: string, port: number): Promise<Socket> {
   return socket;
 }
 
+/** Writes `total` bytes of `chunk` repeated, honouring backpressure, then ends the socket. */
+function writeBytes(socket: Socket, total: number, chunk: Buffer): void {
+  let left = total;
+  const pump = () => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+    socket.end();
+  };
+  pump();
+}
+
 async function send(host: string, port: number, total: number, connections: number): Promise<void> {
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const perConnection = Math.floor(total / connections);
   const one = async () => {
     const socket = await dial(host, port);
     await new Promise<void>((resolve, reject) => {
-      let left = perConnection;
-      const pump = () => {
-        while (left > 0) {
-          const n = Math.min(left, chunk.length);
-          left -= n;
-          if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-            socket.once('drain', pump);
-            return;
-          }
-        }
-        socket.end();
-      };
       socket.resume();
       socket.once('close', (hadError) => hadError ? reject(new Error('connection failed')) : resolve());
       socket.on('error', reject);
-      pump();
+      writeBytes(socket, perConnection, chunk);
     });
   };
   const startMs = performance.now();
@@ -162,21 +167,9 @@ async function latency(host: string, port: number, count: number): Promise<void>
 function source(total: number): void {
   const chunk = Buffer.alloc(64 * 1024, 0x62);
   listen((socket) => {
-    let left = total;
     socket.on('error', () => {});
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-          socket.once('drain', pump);
-          return;
-        }
-      }
-      socket.end();
-    };
     socket.resume();
-    pump();
+    writeBytes(socket, total, chunk);
   });
 }
 

@@ -16,18 +16,15 @@
  * Then a memory sequence through a fresh CLI: 1 GiB down, 1 GiB up, 8 connections doing 10,000
  * round trips, 1,000 concurrent SOCKS connections; its peak RSS, and its RSS 10 s later.
  */
-import { spawn, type ChildProcess, execFile } from 'node:child_process';
-import { createServer } from 'node:net';
-import { promisify } from 'node:util';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startSandbox } from '../../test/sandbox/harness.ts';
 import { readState } from '../../test/sandbox/lifecycle.ts';
 import { startCliCommand, type CliProcess } from '../../test/e2e/cli-process.ts';
 import { bundleCli } from '../../scripts/release/sea.ts';
 import { mkdirSync } from 'node:fs';
-import { cpuSeconds, findPidsWithEnv, peakRssBytes, ProcGroup, repoRoot, rssBytes } from '../procs.ts';
+import { cpuSeconds, findPidsWithEnv, freePort, kubectl, peakRssBytes, ProcGroup, repoRoot, rssBytes } from '../procs.ts';
 import { emptyReport, type CaseReport } from '../report.ts';
 
-const run = promisify(execFile);
 const GB = 1e9;
 const MB = 1024 * 1024;
 const NAMESPACE = 'kmanchor';
@@ -48,19 +45,7 @@ export interface KubectlBenchOptions {
   cliFromSource?: boolean;
 }
 
-async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  const child = run('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
-}
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function manifest(bytes: number): string {
   const traffic = `${repoRoot}bench/traffic.ts`;

@@ -4,16 +4,12 @@
  * target pod. Compared, in the same run, with going straight to the target pod, with a plain
  * two-hop relay, and (for SOCKS) with microsocks running in a pod behind the same -L path.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { promisify } from 'node:util';
 import { startSandbox } from '../../test/sandbox/harness.ts';
 import { startCli } from '../../test/e2e/cli-process.ts';
-import { ProcGroup, repoRoot } from '../procs.ts';
+import { freePort, kubectl, ProcGroup, repoRoot } from '../procs.ts';
 import { emptyReport, type CaseReport } from '../report.ts';
 
-const run = promisify(execFile);
 const GB = 1e9;
 const NAMESPACE = 'kmbench';
 const SINK_PORT = 9000;
@@ -43,19 +39,7 @@ function manifest(): string {
   return items.map((item) => `---\n${JSON.stringify(item)}\n`).join('');
 }
 
-async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  const child = run('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
-  if (input !== undefined) { child.child.stdin?.end(input); }
-  return (await child).stdout;
-}
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export async function benchPortForward(options: PortForwardBenchOptions, log: (line: string) => void): Promise<CaseReport> {
   const report = emptyReport();

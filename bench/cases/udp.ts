@@ -4,14 +4,12 @@
  * the pod's IP from the host. Rate: 512-byte datagrams with 32 in flight on one stream. Round trip:
  * one datagram in flight, so the figure is the path's own latency, not queueing.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { startSandbox } from '../../test/sandbox/harness.ts';
 import { startCli, summaryPort } from '../../test/e2e/cli-process.ts';
 import { percentile, pingPong, type PingPongResult } from '../../test/support/udp-traffic.ts';
+import { kubectl } from '../procs.ts';
 import { emptyReport, type CaseReport } from '../report.ts';
 
-const run = promisify(execFile);
 const NAMESPACE = 'kmbench-udp';
 const ECHO_PORT = 9000;
 const SIZE = 512;
@@ -32,11 +30,6 @@ const MANIFEST = [
   },
 ].map((item) => `---\n${JSON.stringify(item)}\n`).join('');
 
-async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  const child = run('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
-}
 
 function rate(r: PingPongResult): number {
   return r.answered / (r.elapsedMs / 1000);

@@ -51,11 +51,16 @@ export function watchPods<T>(ctx: KubeContext, options: WatchPodsOptions<T>): Pr
     let abort: AbortController | undefined;
     let resourceVersion: string | undefined;
     let lastProgress = options.initialProgress ?? `waiting for ${what}`;
-    const timers: NodeJS.Timeout[] = [];
+    // The deadline, the poll and the pending re-watch: one each, so a long wait holds no growing list.
+    let deadline: NodeJS.Timeout | undefined;
+    let poller: NodeJS.Timeout | undefined;
+    let rewatch: NodeJS.Timeout | undefined;
     const finish = (err: Error | undefined, value?: T) => {
       if (finished) return;
       finished = true;
-      for (const timer of timers) clearTimeout(timer);
+      clearTimeout(deadline);
+      clearInterval(poller);
+      clearTimeout(rewatch);
       abort?.abort();
       if (err) reject(err);
       else resolve(value as T);
@@ -91,7 +96,7 @@ export function watchPods<T>(ctx: KubeContext, options: WatchPodsOptions<T>): Pr
           (err) => {
             // 410 Gone: our resourceVersion is too old, so list again.
             if ((err as { code?: number } | null)?.code === 410) resourceVersion = undefined;
-            if (!finished) timers.push(setTimeout(() => void watch(), err ? REWATCH_AFTER_ERROR_MS : 0));
+            if (!finished) rewatch = setTimeout(() => void watch(), err ? REWATCH_AFTER_ERROR_MS : 0);
           },
         );
         // The wait may have been decided while the watch request was on its way.
@@ -100,15 +105,14 @@ export function watchPods<T>(ctx: KubeContext, options: WatchPodsOptions<T>): Pr
         finish(errorFromKubeCall(err, `watch ${what} in namespace "${namespace}"`, ctx.server));
       }
     };
-    timers.push(setTimeout(() => finish(options.onTimeout(lastProgress)), Math.max(0, options.deadline - Date.now())));
+    deadline = setTimeout(() => finish(options.onTimeout(lastProgress)), Math.max(0, options.deadline - Date.now()));
     const poll = options.poll;
     if (poll) {
-      const interval = setInterval(() => {
+      poller = setInterval(() => {
         poll.check().then((failure) => { if (failure) finish(failure); }, () => {
           // A poll is a second opinion; the watch and the deadline still decide.
         });
       }, poll.everyMs);
-      timers.push(interval);
     }
     void watch();
   });

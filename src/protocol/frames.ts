@@ -268,12 +268,17 @@ export function checkPing(payload: Buffer): void {
 
 // ---- REQUEST / RESPONSE ----
 
-export function encodeRequest(id: number, op: RequestOp, body: unknown): Buffer {
+/** A frame whose payload is `fixed` bytes for the caller to fill, then `body` as JSON. */
+function jsonFrame(type: FrameType, id: number, fixed: number, body: unknown): Buffer {
   const json = JSON.stringify(body);
-  const length = Buffer.byteLength(json, 'utf8');
-  const frame = allocFrame(FrameType.request, 0, id, 2 + length);
+  const frame = allocFrame(type, 0, id, fixed + Buffer.byteLength(json, 'utf8'));
+  frame.write(json, HEADER_SIZE + fixed, 'utf8');
+  return frame;
+}
+
+export function encodeRequest(id: number, op: RequestOp, body: unknown): Buffer {
+  const frame = jsonFrame(FrameType.request, id, 2, body);
   frame.writeUInt16BE(op, HEADER_SIZE);
-  frame.write(json, HEADER_SIZE + 2, 'utf8');
   return frame;
 }
 
@@ -283,11 +288,8 @@ export function decodeRequest(payload: Buffer): { op: number; body: unknown } {
 }
 
 export function encodeResponse(id: number, status: number, body: unknown): Buffer {
-  const json = JSON.stringify(body);
-  const length = Buffer.byteLength(json, 'utf8');
-  const frame = allocFrame(FrameType.response, 0, id, 1 + length);
+  const frame = jsonFrame(FrameType.response, id, 1, body);
   frame[HEADER_SIZE] = status;
-  frame.write(json, HEADER_SIZE + 1, 'utf8');
   return frame;
 }
 
