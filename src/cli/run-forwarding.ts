@@ -19,6 +19,7 @@ import type { Session } from '../session/session.ts';
 import type { ReverseForwards } from '../forward/reverse-forward.ts';
 import { startTargeted } from './run-targeted.ts';
 import { AgentLink } from '../link/agent-link.ts';
+import { requireSecureAgentLink } from '../transport/open-portforward.ts';
 import { stderrColors as c } from '../ui/colors.ts';
 import { connectionLogger, describeError } from '../ui/connection-log.ts';
 import { Spinner } from '../ui/spinner.ts';
@@ -173,6 +174,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
   const listeners = await bindListeners(plan, link);
   try {
     const ctx = loadKubeContext({ kubeconfigPath: plan.kubeconfigPath, context: plan.context, namespace: plan.namespace });
+    requireSecureAgentLink(ctx.server, ctx.contextName, plan.insecureAgentLink);
     const spinner = new Spinner('connecting to the cluster');
     // Startup progress drives the spinner; later (a replacement agent) it is shown only with -v.
     let progress = (text: string) => spinner.update(text);
