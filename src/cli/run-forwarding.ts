@@ -185,6 +185,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
       startupTimeoutMs: plan.agentStartupTimeoutMs,
       cliVersion: VERSION,
       onProgress: (text: string) => progress(text),
+      warn: (line: string) => say(c.yellow(`warning: ${line}`)),
     };
     let prepare = async () => {
       spinner.update(`checking access to namespace ${ctx.namespace}`);
