@@ -6,7 +6,8 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
+import { connectionLogger } from '../ui/connection-log.ts';
 import { startTestAgent } from '../../test/support/test-agent.ts';
 import type { TestAgent } from '../../test/support/test-agent.ts';
 import type { ConnectionEvent } from '../forward/connection-events.ts';
@@ -175,4 +176,22 @@ test('a client that stalls in the handshake is dropped; a finished handshake is 
   await once(socket, 'end');
   socket.destroy();
   assert.match(Buffer.concat(chunks).toString(), /hello from \/late$/);
+});
+
+test('SOCKS failures are one line each by default, with curl as the client; successes are silent', async (t) => {
+  const agent = await startTestAgent();
+  const lines: string[] = [];
+  const socks = await SocksServer.bind({ address: '127.0.0.1', port: 0, text: '0' }, undefined, agent.source, connectionLogger(false, (l) => lines.push(stripVTControlCharacters(l))));
+  const web = http.createServer((_req, res) => res.end('ok'));
+  web.listen(0, '127.0.0.1');
+  await once(web, 'listening');
+  t.after(async () => {
+    await socks.close();
+    web.close();
+    await agent.close();
+  });
+  const curl = (url: string) => run('curl', ['-sS', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${socks.port}`, url]).then((r) => ({ code: 0, ...r }), (e) => e);
+  assert.equal((await curl(`http://127.0.0.1:${(web.address() as AddressInfo).port}/`)).stdout, 'ok');
+  for (let i = 0; i < 3; i++) assert.notEqual((await curl('http://no-such-host.invalid/')).code, 0);
+  assert.deepEqual(lines, [`SOCKS port ${socks.port} → no-such-host.invalid:80: no such host in the cluster`]);
 });

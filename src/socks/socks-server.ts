@@ -166,8 +166,9 @@ async function connect(socket: net.Socket, request: SocksRequest, source: Sessio
   const host = normalHost(request.dstAddr);
   const destination = formatHostPort(host, request.dstPort);
   const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-  const event = (outcome: ConnectionEvent['outcome'], sent: number, received: number, error?: Error) =>
-    log({ via: 'socks', peer, destination, outcome, sent, received, error, durationMs: Date.now() - started });
+  const listener = `SOCKS port ${socket.localPort ?? '?'}`;
+  const event = (outcome: ConnectionEvent['outcome'], sent: number, received: number, error?: Error, failedToConnect = false) =>
+    log({ via: 'socks', listener, peer, destination, outcome, sent, received, error, failedToConnect, durationMs: Date.now() - started });
   let stream;
   try {
     const session = await source.session();
@@ -177,7 +178,7 @@ async function connect(socket: net.Socket, request: SocksRequest, source: Sessio
     stream?.destroy();
     const code = (err as { code?: string }).code;
     if (!socket.destroyed) socket.end(encodeReply(replyForErrorCode(code)));
-    event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)));
+    event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)), true);
     return;
   }
   if (socket.destroyed) {
