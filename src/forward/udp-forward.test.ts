@@ -158,3 +158,24 @@ test('-L /udp to a name that does not exist: dig gets no answer, and one line sa
   }
   assert.deepEqual(lines, [`port ${forward.port}/udp → no-such-host.invalid:53: no such host in the cluster`]);
 });
+
+test('-L /udp to a closed UDP port: the ICMP port unreachable is one line by default', async (t) => {
+  const agent = await startTestAgent();
+  const closed = await udpEcho();
+  const deadPort = closed.address().port;
+  closed.close();
+  const lines: string[] = [];
+  const forward = await UdpForward.bind(parseForwardSpec(`0:127.0.0.1:${deadPort}/udp`), '127.0.0.1', agent.source, connectionLogger(false, (l) => lines.push(stripVTControlCharacters(l))));
+  const peer = await client();
+  t.after(async () => {
+    peer.close();
+    await forward.close();
+    await agent.close();
+  });
+  // The first datagram may be lost before the agent's socket learns of the ICMP error; keep sending until the line comes.
+  for (let i = 0; i < 200 && lines.length === 0; i++) {
+    peer.send(Buffer.from('ping'), forward.port, '127.0.0.1');
+    await sleep(10);
+  }
+  assert.deepEqual(lines, [`port ${forward.port}/udp → 127.0.0.1:${deadPort}: 127.0.0.1:${deadPort} is not listening on UDP (ICMP port unreachable)`]);
+});

@@ -221,7 +221,7 @@ export class UdpAssociation {
       if (err && !this.#closed) {
         this.#log({
           via: 'socks udp', listener: this.#listener, peer: formatHostPort(this.#clientHost, this.#clientPort ?? 0), destination: key, outcome: 'failed',
-          sent: stream.counts.sentBytes, received: stream.counts.receivedBytes, error: err, failedToConnect: !stream.established, durationMs: Date.now() - this.#started,
+          sent: stream.counts.sentBytes, received: stream.counts.receivedBytes, error: err, failedToConnect: !stream.established || stream.counts.received === 0, durationMs: Date.now() - this.#started,
         });
       }
     });

@@ -30,7 +30,8 @@ export function failureReason(err: Error, destination: string): string {
       // The agent maps every resolver failure to one reset reason; EAI_AGAIN is "try again", not "no such name".
       return /EAI_AGAIN/.test(e.message) ? "the cluster's DNS did not answer (EAI_AGAIN); it may work on a retry" : 'no such host in the cluster';
     case 'ECONNREFUSED':
-      if (/^connection refused by /.test(e.message)) return e.message;
+      // The agent's words: the address that refused (TCP), or the ICMP port unreachable (UDP).
+      if (/^connection refused by |is not listening on UDP/.test(e.message)) return e.message;
       if (typeof e.address === 'string' && typeof e.port === 'number') return `connection refused by ${bracketed(e.address)}:${e.port}`;
       return `connection refused by ${destination}`;
     case 'EHOSTUNREACH':
