@@ -77,9 +77,9 @@ export function formatConnectionEvent(e: ConnectionEvent): string {
  * Connections that never reached their destination: one line each, always (rate-limited without
  * -v, every one with -v, naming the client). Everything else: only with -v.
  */
-export function connectionLogger(verbose: boolean, write: (line: string) => void, clock: Clock = systemClock): ConnectionLog {
+export function connectionLogger(verbose: boolean, write: (line: string) => void, clock: Clock = systemClock): ConnectionLog & { flush(): void } {
   const failures = new FailureLines((line) => write(c.red(line)), clock);
-  return (e) => {
+  const log = (e: ConnectionEvent) => {
     if (e.outcome === 'failed' && e.failedToConnect) {
       if (verbose) write(c.red(`${formatFailure(e)}  (client ${e.peer}, ${e.via})`));
       else failures.report(formatFailure(e));
@@ -87,4 +87,6 @@ export function connectionLogger(verbose: boolean, write: (line: string) => void
       write(formatConnectionEvent(e));
     }
   };
+  /** At exit: the counts of the failures still being summed up. */
+  return Object.assign(log, { flush: () => failures.flush() });
 }

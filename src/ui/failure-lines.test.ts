@@ -64,3 +64,19 @@ test('a failure that keeps going gets one summary per window; different failures
   clock.advance(10_000);
   assert.equal(lines.length, 4);
 });
+
+test('flush at exit sums up the open windows with the time they covered, and nothing comes after', () => {
+  const clock = fakeClock();
+  const lines: string[] = [];
+  const failures = new FailureLines((l) => lines.push(l), clock);
+  const line = 'SOCKS port 1080 → web:80: no such host in the cluster';
+  failures.report(line);
+  failures.report(line);
+  failures.report(line);
+  failures.report('port 8080 → db:5432: no such host in the cluster');
+  clock.advance(4_000);
+  failures.flush();
+  assert.deepEqual(lines.slice(2), [`${line} … and 2 more in the last 4 s`]);
+  clock.advance(20_000);
+  assert.equal(lines.length, 3);
+});

@@ -23,6 +23,7 @@ export const systemClock: Clock = {
 export const FAILURE_WINDOW_MS = 10_000;
 
 interface Window {
+  openedAt: number;
   /** Identical failures seen since the window opened, not printed. */
   suppressed: number;
 }
@@ -51,13 +52,24 @@ export class FailureLines {
     this.#open(line);
   }
 
+  /** At exit: sums up what the open windows counted so far, so no count is lost. */
+  flush(): void {
+    const now = this.#clock.now();
+    for (const [line, window] of this.#windows) {
+      if (window.suppressed > 0) this.#write(`${line} … and ${window.suppressed} more in the last ${formatWindow(Math.max(1000, Math.round((now - window.openedAt) / 1000) * 1000))}`);
+    }
+    this.#windows.clear();
+  }
+
   #open(line: string): void {
-    const window: Window = { suppressed: 0 };
+    const window: Window = { openedAt: this.#clock.now(), suppressed: 0 };
     this.#windows.set(line, window);
     this.#clock.setTimeout(() => this.#close(line, window), this.#windowMs);
   }
 
   #close(line: string, window: Window): void {
+    // Flushed meanwhile.
+    if (this.#windows.get(line) !== window) return;
     this.#windows.delete(line);
     if (window.suppressed === 0) return;
     this.#write(`${line} … and ${window.suppressed} more in the last ${formatWindow(this.#windowMs)}`);
