@@ -60,8 +60,15 @@ function describeConnectError(host: string, port: number, err: NodeJS.ErrnoExcep
     case 'EAI_AGAIN':
       return `cannot resolve ${host} in the cluster (${err.code})`;
     case 'ECONNREFUSED':
-      return `${host}:${port} refused the connection`;
+      // The address that refused, after resolution: the CLI shows it as the reason in words.
+      return refusedBy(host, port, err as NodeJS.ErrnoException & { address?: unknown; port?: unknown });
     default:
       return `cannot connect to ${host}:${port}: ${err.code ?? ''} ${err.message}`.trim();
   }
+}
+
+/** `connection refused by 10.96.3.4:9999`: the address that refused, as Node's connect error names it. */
+function refusedBy(host: string, port: number, err: { address?: unknown; port?: unknown }): string {
+  if (typeof err.address !== 'string' || typeof err.port !== 'number') return `connection refused by ${host}:${port}`;
+  return `connection refused by ${err.address.includes(':') ? `[${err.address}]` : err.address}:${err.port}`;
 }

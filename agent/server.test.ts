@@ -94,7 +94,7 @@ test('a refused port resets the stream with ECONNREFUSED', async () => {
     assert.ok(err instanceof StreamResetError);
     assert.equal(err.code, 'ECONNREFUSED');
     assert.equal(err.byPeer, true);
-    assert.equal(err.message, `127.0.0.1:${port} refused the connection`);
+    assert.equal(err.message, `connection refused by 127.0.0.1:${port}`);
     assert.equal(stream.established, false);
     const echo = await echoServer();
     assert.equal((await echoOnce(session, echo.port, Buffer.from('still fine'))).toString(), 'still fine', 'the session lives on');

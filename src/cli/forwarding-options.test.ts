@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MirrordError } from '../errors.ts';
 import { planForwarding, SOCKS_AUTH_ENV } from './forwarding-options.ts';
 
@@ -21,8 +24,36 @@ test('a plan from -L and --socks with defaults', () => {
 test('non-loopback listeners carry a warning', () => {
   const plan = planForwarding({ local: ['8080:web:80'], address: '0.0.0.0' }, {});
   assert.match(plan.exposedWarning ?? '', /0\.0\.0\.0/);
-  const socksOnly = planForwarding({ socks: '10.1.2.3:1080' }, {});
+  const socksOnly = planForwarding({ socks: '10.1.2.3:1080', socksAuth: 'u:p' }, {});
   assert.match(socksOnly.exposedWarning ?? '', /10\.1\.2\.3/);
+});
+
+test('SOCKS on a non-loopback address needs credentials or --socks-allow-unauthenticated', () => {
+  for (const socks of ['0.0.0.0:1080', '10.1.2.3:1080', '[::]:1080']) {
+    assert.throws(() => planForwarding({ socks }, {}), (err: unknown) =>
+      err instanceof MirrordError && err.code === 'ESOCKSOPEN' && err.exitCode === 2 &&
+      err.message.includes(`--socks ${socks}`) && /open proxy/.test(err.message) && /--socks-allow-unauthenticated/.test(err.hint ?? ''));
+  }
+  assert.throws(() => planForwarding({ socks: '1080', address: '0.0.0.0' }, {}), (err: unknown) => (err as MirrordError).code === 'ESOCKSOPEN');
+  assert.throws(() => planForwarding({ socks: '0.0.0.0:1080' }, {}, 'socks [addr:]port'), /socks \[addr:\]port 0\.0\.0\.0:1080/);
+  assert.equal(planForwarding({ socks: '0.0.0.0:1080', socksAllowUnauthenticated: true }, {}).socksAuth, undefined);
+  assert.deepEqual(planForwarding({ socks: '0.0.0.0:1080' }, { [SOCKS_AUTH_ENV]: 'u:p' }).socksAuth, { username: 'u', password: 'p' });
+  // Loopback needs nothing: browsers cannot authenticate.
+  assert.equal(planForwarding({ socks: '127.0.0.1:1080' }, {}).socksAuth, undefined);
+  assert.equal(planForwarding({ socks: '[::1]:1080' }, {}).socksAuth, undefined);
+});
+
+test('--socks-auth-file: its first line; an unreadable file or both sources are refused', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'socks-auth-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'auth');
+  writeFileSync(file, 'bob:se:cret\nignored\n', { mode: 0o600 });
+  assert.deepEqual(planForwarding({ socks: '1080', socksAuthFile: file }, { [SOCKS_AUTH_ENV]: 'u:p' }).socksAuth, { username: 'bob', password: 'se:cret' });
+  usageError(() => planForwarding({ socks: '1080', socksAuthFile: join(dir, 'missing') }, {}), /cannot read --socks-auth-file .*missing: ENOENT/);
+  usageError(() => planForwarding({ socks: '1080', socksAuthFile: file, socksAuth: 'a:b' }, {}), /both given/);
+  usageError(() => planForwarding({ local: ['1:a:1'], socksAuthFile: file }, {}), /--socks-auth-file was given without --socks/);
+  writeFileSync(file, 'nocolon\n');
+  usageError(() => planForwarding({ socks: '1080', socksAuthFile: file }, {}), /invalid --socks-auth-file .*: no ':'/);
 });
 
 test('-n and -a', () => {

@@ -2,6 +2,7 @@
  * The flags shared by `port-forward` and `socks`, and their validation into a plain `ForwardingPlan`
  * (no commander types past this file). Validation is pure, so every bad input is unit tested.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { isLoopbackAddress } from '../forward/address-spec.ts';
@@ -23,6 +24,9 @@ export interface RawForwardingFlags {
   remote?: string[];
   socks?: string;
   socksAuth?: string;
+  socksAuthFile?: string;
+  socksAllowUnauthenticated?: boolean;
+  insecureAgentLink?: boolean;
   address?: string;
   namespace?: string;
   agentNamespace?: string;
@@ -49,6 +53,8 @@ export interface ForwardingPlan {
   forwards: ForwardSpec[];
   socks: SocksListenSpec | undefined;
   socksAuth: SocksCredentials | undefined;
+  /** --insecure-agent-link: an http:// API server may carry the agent link (and its token) in clear. */
+  insecureAgentLink: boolean;
   /** Bind address of the -L listeners (and of --socks when it names none). */
   bindAddress: string;
   /** Set when the listeners are reachable from other machines: the CLI prints it as a warning. */
@@ -85,7 +91,10 @@ export function addClusterFlags(command: Command): Command {
     .option('-n, --namespace <namespace>', "namespace for the agent (default: the kubeconfig context's)")
     .option('-a, --agent-namespace <namespace>', 'same as --namespace (mirrord spelling)')
     .option('--address <ip>', 'bind address for local listeners; non-loopback addresses are exposed to your network', '127.0.0.1')
-    .option('--socks-auth <user:pass>', `require SOCKS5 username/password (or set ${SOCKS_AUTH_ENV})`)
+    .option('--socks-auth <user:pass>', `require SOCKS5 username/password; other users of this machine see it in ps, so prefer ${SOCKS_AUTH_ENV} or --socks-auth-file`)
+    .option('--socks-auth-file <path>', 'read the SOCKS5 user:pass from this file (its first line)')
+    .option('--socks-allow-unauthenticated', 'let --socks listen on a non-loopback address without --socks-auth (an open proxy into the cluster)')
+    .option('--insecure-agent-link', "allow an http:// API server for the agent link, which then carries the session token in clear")
     .option('--agent-image <image>', 'agent container image (default: pinned to this CLI version)')
     .option('--agent-image-pull-policy <policy>', "agent image pull policy: Always, IfNotPresent or Never (default: the cluster's)")
     .option('--agent-image-pull-secret <name>', 'a Secret the agent pod pulls its image with (repeatable)', collect)
@@ -123,6 +132,32 @@ function namespaceOf(flags: RawForwardingFlags, configAgentNamespace: string | u
 }
 
 /**
+ * The SOCKS credentials from --socks-auth, else --socks-auth-file (its first line), else
+ * KUBECTL_MIRRORD_SOCKS_AUTH. The flag and the file together are refused: one of them would be ignored.
+ * @throws UsageError ESOCKSAUTH naming where the bad value came from.
+ */
+function socksCredentials(flags: RawForwardingFlags, env: Record<string, string | undefined>): SocksCredentials | undefined {
+  if (flags.socksAuth !== undefined && flags.socksAuthFile !== undefined) {
+    throw new UsageError('ESOCKSAUTH', '--socks-auth and --socks-auth-file were both given', { hint: 'give one of them' });
+  }
+  if (flags.socksAuth !== undefined) return parseSocksAuth(flags.socksAuth, '--socks-auth');
+  if (flags.socksAuthFile !== undefined) {
+    const source = `--socks-auth-file ${flags.socksAuthFile}`;
+    let text: string;
+    try {
+      text = readFileSync(flags.socksAuthFile, 'utf8');
+    } catch (err) {
+      throw new UsageError('ESOCKSAUTH', `cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+        hint: 'give a readable file holding user:password on its first line',
+      });
+    }
+    return parseSocksAuth(text.split(/\r?\n/)[0], source);
+  }
+  const fromEnv = env[SOCKS_AUTH_ENV];
+  return fromEnv === undefined || fromEnv === '' ? undefined : parseSocksAuth(fromEnv, SOCKS_AUTH_ENV);
+}
+
+/**
  * Validates the flags. `env` is passed in (not read from `process.env`) so tests can vary it.
  * @param socksFlag how the SOCKS listen spec was given, for messages (`socks` takes it positionally).
  * @throws UsageError for any bad flag, naming it and what would be accepted.
@@ -138,17 +173,22 @@ export function planForwarding(flags: RawForwardingFlags, env: Record<string, st
       hint: 'e.g. kubectl mirrord port-forward -L 8080:my-service:80 --socks 1080, or --target deployment/web -R 80:8080',
     });
   }
-  const authText = flags.socksAuth ?? env[SOCKS_AUTH_ENV];
-  const authSource = flags.socksAuth !== undefined ? '--socks-auth' : SOCKS_AUTH_ENV;
-  const socksAuth = authText === undefined || authText === '' ? undefined : parseSocksAuth(authText, authSource);
-  if (flags.socksAuth !== undefined && socks === undefined) {
-    throw new UsageError('ESOCKSAUTH', '--socks-auth was given without --socks', { hint: 'add --socks [addr:]port' });
+  const socksAuth = socksCredentials(flags, env);
+  if ((flags.socksAuth !== undefined || flags.socksAuthFile !== undefined) && socks === undefined) {
+    const flag = flags.socksAuth !== undefined ? '--socks-auth' : '--socks-auth-file';
+    throw new UsageError('ESOCKSAUTH', `${flag} was given without --socks`, { hint: 'add --socks [addr:]port' });
+  }
+  if (socks && !isLoopbackAddress(socks.address) && socksAuth === undefined && flags.socksAllowUnauthenticated !== true) {
+    throw new UsageError('ESOCKSOPEN', `${socksFlag} ${socks.text} listens on ${socks.address}, which other machines can reach, without authentication: it would be an open proxy into the cluster`, {
+      hint: `set ${SOCKS_AUTH_ENV}=user:pass (or --socks-auth-file <path>), listen on 127.0.0.1, or add --socks-allow-unauthenticated`,
+    });
   }
   const exposed = [...(forwards.length > 0 ? [bindAddress] : []), ...(socks ? [socks.address] : [])].filter((a) => !isLoopbackAddress(a));
   return {
     forwards,
     socks,
     socksAuth,
+    insecureAgentLink: flags.insecureAgentLink === true,
     bindAddress,
     exposedWarning: exposed.length > 0 ? `listening on ${[...new Set(exposed)].join(', ')}: other machines on your network can reach the cluster through it` : undefined,
     kubeconfigPath: flags.kubeconfig,

@@ -19,8 +19,10 @@ import type { Session } from '../session/session.ts';
 import type { ReverseForwards } from '../forward/reverse-forward.ts';
 import { startTargeted } from './run-targeted.ts';
 import { AgentLink } from '../link/agent-link.ts';
+import { requireSecureAgentLink } from '../transport/open-portforward.ts';
 import { stderrColors as c } from '../ui/colors.ts';
 import { connectionLogger, describeError } from '../ui/connection-log.ts';
+import type { ConnectionLog } from '../forward/connection-events.ts';
 import { Spinner } from '../ui/spinner.ts';
 import { formatSummary } from '../ui/summary.ts';
 import type { ForwardingPlan } from './forwarding-options.ts';
@@ -42,8 +44,7 @@ interface Listeners {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-async function bindListeners(plan: ForwardingPlan, link: AgentLink): Promise<Listeners> {
-  const log = connectionLogger(plan.verbose, say);
+async function bindListeners(plan: ForwardingPlan, link: AgentLink, log: ConnectionLog): Promise<Listeners> {
   const forwards: Array<LocalForward | UdpForward> = [];
   let socks: SocksServer | undefined;
   const close = async () => {
@@ -170,9 +171,12 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     },
     exitOnDisconnect: plan.exitOnDisconnect,
   });
-  const listeners = await bindListeners(plan, link);
+  // One log for -L, SOCKS and -R: failures print on stderr by default, rate-limited together.
+  const log = connectionLogger(plan.verbose, say);
+  const listeners = await bindListeners(plan, link, log);
   try {
     const ctx = loadKubeContext({ kubeconfigPath: plan.kubeconfigPath, context: plan.context, namespace: plan.namespace });
+    requireSecureAgentLink(ctx.server, ctx.contextName, plan.insecureAgentLink);
     const spinner = new Spinner('connecting to the cluster');
     // Startup progress drives the spinner; later (a replacement agent) it is shown only with -v.
     let progress = (text: string) => spinner.update(text);
@@ -183,6 +187,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
       startupTimeoutMs: plan.agentStartupTimeoutMs,
       cliVersion: VERSION,
       onProgress: (text: string) => progress(text),
+      warn: (line: string) => say(c.yellow(`warning: ${line}`)),
     };
     let prepare = async () => {
       spinner.update(`checking access to namespace ${ctx.namespace}`);
@@ -191,7 +196,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     let reverse: ReverseForwards | undefined;
     let describeTarget: () => string | undefined = () => undefined;
     if (plan.targeting) {
-      const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: connectionLogger(plan.verbose, say), say });
+      const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log, say });
       ({ manager, prepare, attach, reverse } = run);
       describeTarget = run.describe;
     } else {
@@ -211,6 +216,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     return await waitForEnd(link);
   } finally {
     await listeners.close();
+    log.flush();
     await link.close();
     await manager?.cleanup();
   }

@@ -75,6 +75,8 @@ export interface TargetedRunOptions {
   onProgress: (text: string) => void;
   log: ConnectionLog;
   say: (line: string) => void;
+  /** Cleanup problems, e.g. a Job that could not be deleted and the command that deletes it. */
+  warn: (line: string) => void;
 }
 
 /** @param ctx the kube context in the target's namespace. */
@@ -84,6 +86,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     ? new CopySession(ctx, {
       spec: targeting.target, plan: targeting.copy, idleTimeoutMs: options.idleTimeoutMs, startupTimeoutMs: options.startupTimeoutMs, cliVersion: options.cliVersion,
       onProgress: options.onProgress,
+      warn: options.warn,
       onLeaseError: (err) => options.say(c.yellow(`warning: renewing the copy's lease failed (${err.message}); it is removed after --agent-idle-timeout without one`)),
     })
     : undefined;
@@ -165,7 +168,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
       if (copy) inTarget.push(TARGET_READ[targeting.target.kind], ...COPY_PERMISSIONS);
       if (targeting.copy?.scaleDown) {
         const workload = await scaleTargetOf(ctx, targeting.target);
-        scaleDown = new ScaleDownSession(ctx, workload, { image: options.image, user: localUser(), cliVersion: options.cliVersion, startupTimeoutMs: options.startupTimeoutMs, onProgress: options.onProgress });
+        scaleDown = new ScaleDownSession(ctx, workload, { image: options.image, user: localUser(), cliVersion: options.cliVersion, startupTimeoutMs: options.startupTimeoutMs, onProgress: options.onProgress, warn: options.warn });
         inTarget.push(...scaleDownPermissions(workload));
       }
       await checkPermissions(ctx, inTarget);

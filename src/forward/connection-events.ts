@@ -7,6 +7,8 @@
 export interface ConnectionEvent {
   /** The mode and spec that carried it: `-L 8080:web:80`, `-R 80`, `socks`. */
   via: string;
+  /** Where the user connected on this machine, for the default failure line: `port 8080`, `port 5353/udp`, `SOCKS port 1080`. */
+  listener?: string;
   peer: string;
   destination: string;
   outcome: 'closed' | 'failed';
@@ -14,6 +16,11 @@ export interface ConnectionEvent {
   sent: number;
   received: number;
   error?: Error;
+  /**
+   * The connection never reached its destination: no agent connection, or the agent could not
+   * resolve or connect to it. Such failures are shown by default; errors after that only with -v.
+   */
+  failedToConnect?: boolean;
   durationMs: number;
   /** For UDP: datagrams each way and those dropped on this side (window, queue, size). */
   datagrams?: {

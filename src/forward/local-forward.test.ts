@@ -9,6 +9,11 @@ import { parseForwardSpec } from './forward-spec.ts';
 import { LocalForward } from './local-forward.ts';
 import type { ConnectionEvent } from './connection-events.ts';
 import { startTestAgent } from '../../test/support/test-agent.ts';
+import { execFile } from 'node:child_process';
+import { promisify, stripVTControlCharacters } from 'node:util';
+import { connectionLogger } from '../ui/connection-log.ts';
+
+const run = promisify(execFile);
 
 async function server(onConnection: (socket: net.Socket) => void, host = '127.0.0.1'): Promise<net.Server> {
   const s = net.createServer({ allowHalfOpen: true }, onConnection);
@@ -87,4 +92,31 @@ test('-L: a port in use is a LocalError naming the flag', async (t) => {
     assert.match(err.message, new RegExp(`-L ${port}:web:80: 127\\.0\\.0\\.1:${port} is already in use`));
     return true;
   });
+});
+
+test('-L failures are one line each by default, in words, with curl as the client; successes are silent', async (t) => {
+  const agent = await startTestAgent();
+  const dest = await server((socket) => socket.end('HTTP/1.0 200 OK\r\n\r\nok'));
+  const probe = await server(() => {});
+  const deadPort = (probe.address() as AddressInfo).port;
+  probe.close();
+  const lines: string[] = [];
+  const log = connectionLogger(false, (l) => lines.push(stripVTControlCharacters(l)));
+  const forwards = await Promise.all([
+    `0:no-such-host.invalid:80`, `0:127.0.0.1:${deadPort}`, `0:127.0.0.1:${(dest.address() as AddressInfo).port}`,
+  ].map((text) => LocalForward.bind(parseForwardSpec(text), '127.0.0.1', agent.source, log)));
+  t.after(async () => {
+    await Promise.all(forwards.map((f) => f.close()));
+    dest.close();
+    await agent.close();
+  });
+  const curl = (port: number) => run('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${port}/`]).then((r) => ({ code: 0, ...r }), (e) => e);
+  const [unknown, refused, ok] = forwards.map((f) => f.port);
+  assert.notEqual((await curl(unknown)).code, 0);
+  assert.notEqual((await curl(refused)).code, 0);
+  assert.equal((await curl(ok)).stdout, 'ok');
+  assert.deepEqual(lines, [
+    `port ${unknown} → no-such-host.invalid:80: no such host in the cluster`,
+    `port ${refused} → 127.0.0.1:${deadPort}: connection refused by 127.0.0.1:${deadPort}`,
+  ]);
 });

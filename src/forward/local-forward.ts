@@ -53,18 +53,20 @@ export class LocalForward {
 async function serve(socket: net.Socket, spec: ForwardSpec, destination: string, source: SessionSource, log: ConnectionLog): Promise<void> {
   const started = Date.now();
   const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-  const event = (outcome: ConnectionEvent['outcome'], sent: number, received: number, error?: Error) =>
-    log({ via: `-L ${spec.text}`, peer, destination, outcome, sent, received, error, durationMs: Date.now() - started });
+  const listener = `port ${socket.localPort ?? spec.localPort}`;
+  const event = (outcome: ConnectionEvent['outcome'], sent: number, received: number, error?: Error, failedToConnect = false) =>
+    log({ via: `-L ${spec.text}`, listener, peer, destination, outcome, sent, received, error, failedToConnect, durationMs: Date.now() - started });
   socket.on('error', () => {});
   try {
     const session = await source.session();
     if (socket.destroyed) return;
     const stream = session.openStream({ host: spec.host, port: spec.port });
     const result = await splice(socket, stream);
-    event(result.error ? 'failed' : 'closed', result.sent, result.received, result.error);
+    // A reset before 'established' is the agent's answer to the OPEN: it could not resolve or connect.
+    event(result.error ? 'failed' : 'closed', result.sent, result.received, result.error, result.error !== undefined && !stream.established);
   } catch (err) {
     // No session (reconnecting too long) or the session refused to open: the user sees a reset.
     if (!socket.destroyed) socket.resetAndDestroy();
-    event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)));
+    event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)), true);
   }
 }

@@ -109,8 +109,8 @@ export class ReverseForwards {
       return;
     }
     const destination = formatHostPort(USER_APP_HOST, plan.localPort);
-    const log = (outcome: 'closed' | 'failed', sent: number, received: number, error?: Error) =>
-      this.#options.log({ via, peer, destination, outcome, sent, received, error, durationMs: Date.now() - started });
+    const log = (outcome: 'closed' | 'failed', sent: number, received: number, error?: Error, failedToConnect = false) =>
+      this.#options.log({ via, listener: `-R ${remotePort}`, peer, destination, outcome, sent, received, error, failedToConnect, durationMs: Date.now() - started });
     stream.on('error', () => {});
     const socket = net.connect({ host: USER_APP_HOST, port: plan.localPort, allowHalfOpen: true, noDelay: true });
     // The remote client gave up (or the session dropped) before the user's app answered.
@@ -120,7 +120,7 @@ export class ReverseForwards {
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (stream.established) return;
       stream.reject(ResetReason.refused, `nothing listens on ${destination} on the user's machine (${err.code ?? err.message})`);
-      log('failed', 0, 0, err);
+      log('failed', 0, 0, err, true);
     });
     socket.once('connect', () => {
       stream.accept();

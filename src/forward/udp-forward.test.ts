@@ -18,6 +18,12 @@ import { parseForwardSpec } from './forward-spec.ts';
 import { UdpForward } from './udp-forward.ts';
 import type { ConnectionEvent } from './connection-events.ts';
 import { startTestAgent } from '../../test/support/test-agent.ts';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify, stripVTControlCharacters } from 'node:util';
+import { connectionLogger } from '../ui/connection-log.ts';
+
+const run = promisify(execFile);
 import { TOKEN, verifyToken } from '../../test/support/session-harness.ts';
 
 /** A UDP echo server on 127.0.0.1 that prefixes nothing: the answer is the datagram. */
@@ -135,4 +141,41 @@ test('-L /udp to an agent without the udp capability logs EAFNOSUPPORT naming th
   assert.match(events[0].error!.message, /kubectl-mirrord-agent\/0\.0\.9 does not support UDP/);
   assert.equal(forward.peerCount, 0);
   assert.equal(forward.counts.droppedFromPeers, 1);
+});
+
+test('-L /udp to a name that does not exist: dig gets no answer, and one line says why by default', { skip: !existsSync('/usr/bin/dig') && 'no dig' }, async (t) => {
+  const agent = await startTestAgent();
+  const lines: string[] = [];
+  const forward = await UdpForward.bind(parseForwardSpec('0:no-such-host.invalid:53/udp'), '127.0.0.1', agent.source, connectionLogger(false, (l) => lines.push(stripVTControlCharacters(l))));
+  t.after(async () => {
+    await forward.close();
+    await agent.close();
+  });
+  // Two queries from two source ports: two peers, two identical failures, one line.
+  for (let i = 0; i < 2; i++) {
+    const dig = await run('dig', ['@127.0.0.1', '-p', String(forward.port), '+tries=1', '+time=1', 'web.default.svc.cluster.local']).catch((e) => e);
+    assert.match(dig.stdout, /timed out|no servers could be reached/);
+  }
+  assert.deepEqual(lines, [`port ${forward.port}/udp → no-such-host.invalid:53: no such host in the cluster`]);
+});
+
+test('-L /udp to a closed UDP port: the ICMP port unreachable is one line by default', async (t) => {
+  const agent = await startTestAgent();
+  const closed = await udpEcho();
+  const deadPort = closed.address().port;
+  closed.close();
+  const lines: string[] = [];
+  const forward = await UdpForward.bind(parseForwardSpec(`0:127.0.0.1:${deadPort}/udp`), '127.0.0.1', agent.source, connectionLogger(false, (l) => lines.push(stripVTControlCharacters(l))));
+  const peer = await client();
+  t.after(async () => {
+    peer.close();
+    await forward.close();
+    await agent.close();
+  });
+  // The first datagram may be lost before the agent's socket learns of the ICMP error; keep sending until the line comes.
+  for (let i = 0; i < 200 && lines.length === 0; i++) {
+    peer.send(Buffer.from('ping'), forward.port, '127.0.0.1');
+    await sleep(10);
+  }
+  assert.deepEqual(lines, [`port ${forward.port}/udp → 127.0.0.1:${deadPort}: 127.0.0.1:${deadPort} is not listening on UDP (ICMP port unreachable)`]);
 });

@@ -157,8 +157,8 @@ export class UdpForward {
       this.#peers.delete(key);
       this.counts.droppedFromPeers += (peer.waiting?.length ?? 0);
       this.#log({
-        via: `-L ${this.spec.text}`, peer: peerName, destination: this.#destination, outcome: 'failed', sent: 0, received: 0,
-        error: err instanceof Error ? err : new Error(String(err)), durationMs: Date.now() - peer.started,
+        via: `-L ${this.spec.text}`, listener: `port ${this.#port}/udp`, peer: peerName, destination: this.#destination, outcome: 'failed', sent: 0, received: 0,
+        error: err instanceof Error ? err : new Error(String(err)), failedToConnect: true, durationMs: Date.now() - peer.started,
       });
       return;
     }
@@ -173,10 +173,11 @@ export class UdpForward {
     });
     stream.on('close', (err?: Error) => {
       if (this.#peers.get(key) === peer) this.#peers.delete(key);
+      // An error before any answer (an ICMP port unreachable, say) means the destination was never reached.
       const c = stream.counts;
       this.#log({
-        via: `-L ${this.spec.text}`, peer: peerName, destination: this.#destination, outcome: err ? 'failed' : 'closed',
-        sent: c.sentBytes, received: c.receivedBytes, error: err, durationMs: Date.now() - peer.started,
+        via: `-L ${this.spec.text}`, listener: `port ${this.#port}/udp`, peer: peerName, destination: this.#destination, outcome: err ? 'failed' : 'closed',
+        sent: c.sentBytes, received: c.receivedBytes, error: err, failedToConnect: err !== undefined && (!stream.established || c.received === 0), durationMs: Date.now() - peer.started,
         datagrams: { sent: c.sent, received: c.received, dropped: peer.dropped, kernelDropped: this.kernelDropped },
       });
     });

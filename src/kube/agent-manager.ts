@@ -14,6 +14,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import type { PortForwardTarget } from '../transport/open-portforward.ts';
 import { AGENT_PORT, agentJobName, buildAgentJob, type AgentJobOptions } from './agent-job.ts';
 import { waitForAgentPod } from './agent-pod-wait.ts';
+import { deleteJobReported, stderrWarn, type CleanupWarn } from './job-delete.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 
 export interface AgentManagerOptions {
@@ -29,6 +30,8 @@ export interface AgentManagerOptions {
   buildJob?: (options: AgentJobOptions) => V1Job;
   /** Where the agent of a running pod listens; default: that pod, port AGENT_PORT. */
   endpoint?: (agentPodName: string) => PortForwardTarget;
+  /** Cleanup problems (a Job that could not be deleted, with the command that deletes it). Default: stderr. */
+  warn?: CleanupWarn;
 }
 
 /** One agent Job and how to reach it. */
@@ -55,6 +58,8 @@ export class AgentManager {
   readonly #ctx: KubeContext;
   readonly #options: AgentManagerOptions;
   readonly #jobs = new Set<string>();
+  /** Deletes of replaced agents still running; cleanup waits for them. */
+  readonly #deleting = new Set<Promise<void>>();
   #agent: AgentHandle | undefined;
 
   constructor(ctx: KubeContext, options: AgentManagerOptions) {
@@ -118,13 +123,16 @@ export class AgentManager {
     }
     if (agent) {
       this.#agent = undefined;
-      void this.#deleteJob(agent.jobName);
+      // The replacement need not wait for the old Job to go; cleanup does, and a failure is reported.
+      const deleting = this.#deleteJob(agent.jobName).finally(() => this.#deleting.delete(deleting));
+      this.#deleting.add(deleting);
     }
     return await this.start();
   }
 
   /** Deletes every Job this manager created (Background propagation: the pod goes with it). */
   async cleanup(): Promise<void> {
+    await Promise.all([...this.#deleting]);
     await Promise.all([...this.#jobs].map((name) => this.#deleteJob(name)));
   }
 
@@ -156,14 +164,9 @@ export class AgentManager {
     }
   }
 
+  /** Never rejects: a failure is reported through `warn` (and the Job kept for a later try). */
   async #deleteJob(name: string): Promise<void> {
-    const batch = this.#ctx.kc.makeApiClient(BatchV1Api);
-    try {
-      await batch.deleteNamespacedJob({ name, namespace: this.#ctx.namespace, propagationPolicy: 'Background' });
-    } catch (err) {
-      // Already gone is fine; anything else is left to the Job's TTL and the agent's idle timeout.
-      if ((err as { code?: unknown }).code !== 404) return;
-    }
-    this.#jobs.delete(name);
+    // Kept in #jobs on failure, so that cleanup tries (and reports) once more.
+    if (await deleteJobReported(this.#ctx, name, 'the agent', this.#options.warn ?? stderrWarn)) this.#jobs.delete(name);
   }
 }

@@ -11,6 +11,7 @@
  * before it created the Job (its own monotonic clock), which is earlier, so clock skew between
  * the laptop and the cluster can only lengthen the lease, never cut it short.
  */
+import { deleteJobReported, stderrWarn, type CleanupWarn } from './job-delete.ts';
 import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +35,8 @@ export interface CopySessionOptions {
   onProgress?: (text: string) => void;
   /** A lease renewal failed (the copy may be gone soon); the session goes on. */
   onLeaseError?: (err: Error) => void;
+  /** Cleanup problems (the Job that could not be deleted, with the command that deletes it). Default: stderr. */
+  warn?: CleanupWarn;
 }
 
 const FIND_POD_MS = 250;
@@ -179,13 +182,8 @@ export class CopySession {
     clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
     if (!this.#created) return;
-    try {
-      await this.#ctx.kc.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: this.jobName, namespace: this.#ctx.namespace, propagationPolicy: 'Background' });
-      this.#created = false;
-    } catch (err) {
-      // Gone already is what we want; anything else is left to the lease and the Job's TTL.
-      if ((err as { code?: unknown }).code === 404) this.#created = false;
-    }
+    // A failure is reported; the lease and the Job's TTL remove it later anyway.
+    if (await deleteJobReported(this.#ctx, this.jobName, `the copy of ${this.#options.spec.text}`, this.#options.warn ?? stderrWarn)) this.#created = false;
   }
 
   #startLease(): void {

@@ -4,6 +4,7 @@
  * replicas 0 in one guarded patch), and give it back on exit. The rules live in scale-down.ts and
  * the manifests in scale-keeper.ts; this file makes the requests.
  */
+import { deleteJobReported, stderrWarn, type CleanupWarn } from './job-delete.ts';
 import { AppsV1Api, AutoscalingV2Api, BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.ts';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
@@ -79,6 +80,8 @@ export interface ScaleDownOptions {
   cliVersion: string;
   startupTimeoutMs: number;
   onProgress?: (text: string) => void;
+  /** Cleanup problems (the keeper's Job that could not be deleted, with the command). Default: stderr. */
+  warn?: CleanupWarn;
 }
 
 export class ScaleDownSession {
@@ -270,11 +273,6 @@ export class ScaleDownSession {
   async removeKeeper(): Promise<void> {
     const name = this.#keeperCreated;
     if (!name) return;
-    try {
-      await this.#ctx.kc.makeApiClient(BatchV1Api).deleteNamespacedJob({ name, namespace: this.#ctx.namespace, propagationPolicy: 'Background' });
-      this.#keeperCreated = undefined;
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 404) this.#keeperCreated = undefined;
-    }
+    if (await deleteJobReported(this.#ctx, name, `the scale keeper of ${this.#workload.text}`, this.#options.warn ?? stderrWarn)) this.#keeperCreated = undefined;
   }
 }

@@ -54,6 +54,36 @@ export function routeRequests(routes: readonly Route[], capabilities: number, si
 interface Pending {
   resolve(body: unknown): void;
   reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** How long a request waits for its answer unless the session or the call says otherwise, ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * The peer sent no answer to a request in time. Pings may still flow (a stalled handler, a hung
+ * iptables), so keepalive alone would wait forever. `op` names the request.
+ */
+export class RequestTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  readonly op: string;
+  readonly timeoutMs: number;
+
+  constructor(op: string, peer: string, timeoutMs: number) {
+    super(`the ${peer} did not answer ${op} within ${formatSeconds(timeoutMs)}`);
+    this.name = 'RequestTimeoutError';
+    this.op = op;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${ms} ms`;
+}
+
+/** The op's name for messages: `portSubscribe`, else `request op 42`. */
+function opName(op: number): string {
+  return contractFor(op)?.name ?? `request op ${op}`;
 }
 
 /** The request bookkeeping of one session. `send` queues a control frame. */
@@ -61,19 +91,35 @@ export class RequestTable {
   readonly #send: (frame: Buffer) => void;
   readonly #side: string;
   readonly #pending = new Map<number, Pending>();
+  /** Ids given up on: their answer may still come, and is then dropped rather than a protocol error. */
+  readonly #timedOut = new Set<number>();
+  readonly #defaultTimeoutMs: number;
   #nextId = 1;
   #handler: RequestHandler | undefined;
 
-  constructor(send: (frame: Buffer) => void, side: string) {
+  /**
+   * @param side this end's name in messages ("CLI", "agent").
+   * @param defaultTimeoutMs how long a request waits for its answer; 0 waits for ever.
+   */
+  constructor(send: (frame: Buffer) => void, side: string, defaultTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
     this.#send = send;
     this.#side = side;
+    this.#defaultTimeoutMs = defaultTimeoutMs;
   }
 
-  /** Sends a request and resolves with the peer's answer, unchecked. Rejects with a RequestError. */
-  request(op: RequestOp, body: unknown): Promise<unknown> {
+  /**
+   * Sends a request and resolves with the peer's answer, unchecked. Rejects with a RequestError,
+   * or a RequestTimeoutError after `timeoutMs` (default: the table's) without an answer.
+   */
+  request(op: RequestOp, body: unknown, timeoutMs = this.#defaultTimeoutMs): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      const timer = timeoutMs > 0 ? setTimeout(() => {
+        this.#pending.delete(id);
+        this.#timedOut.add(id);
+        reject(new RequestTimeoutError(opName(op), this.#side === 'CLI' ? 'agent' : 'CLI', timeoutMs));
+      }, timeoutMs) : undefined;
+      this.#pending.set(id, { resolve, reject, timer });
       this.#send(encodeRequest(id, op, body));
     });
   }
@@ -101,8 +147,10 @@ export class RequestTable {
   /** A RESPONSE frame arrived. One for an id never sent, or already answered, breaks the protocol. */
   onResponse(id: number, payload: Buffer): void {
     const pending = this.#pending.get(id);
+    if (!pending && this.#timedOut.delete(id)) return;
     if (!pending) throw new ProtocolError(ProtocolErrorCode.unexpected, `RESPONSE to request ${id}, which was never sent or already answered`);
     this.#pending.delete(id);
+    clearTimeout(pending.timer);
     const { status, body } = decodeResponse(payload);
     if (status === ResponseStatus.ok) pending.resolve(body);
     else pending.reject(RequestError.fromAnswer(body));
@@ -110,7 +158,11 @@ export class RequestTable {
 
   /** The session ended: every request still waiting fails with `err`. */
   rejectAll(err: Error): void {
-    for (const pending of this.#pending.values()) pending.reject(err);
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(err);
+    }
     this.#pending.clear();
+    this.#timedOut.clear();
   }
 }

@@ -41,6 +41,13 @@ export interface SessionOptions {
   maxStreams?: number;
   /** A datagram stream with no datagram either way for this long ends, ms. Default 120 s. */
   datagramIdleMs?: number;
+  /** A request with no answer for this long rejects with RequestTimeoutError, ms; 0: never. Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+/** Per call: `timeoutMs` overrides the session's requestTimeoutMs (0: wait for ever). */
+export interface RequestOptions {
+  timeoutMs?: number;
 }
 
 const DEFAULT_KEEPALIVE_MS = 10_000;
@@ -90,7 +97,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
     this.#maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.#datagramIdleMs = options.datagramIdleMs ?? DEFAULT_DATAGRAM_IDLE_MS;
     this.#writer = new FrameWriter(transport);
-    this.#requests = new RequestTable((frame) => this.#writer.control(frame), role === 'client' ? 'CLI' : 'agent');
+    this.#requests = new RequestTable((frame) => this.#writer.control(frame), role === 'client' ? 'CLI' : 'agent', options.requestTimeoutMs);
     this.#decoder = new FrameDecoder(this);
     const intervalMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.#keepalive = new Keepalive({
@@ -179,16 +186,17 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
 
   /**
    * Sends a request with any body and resolves with the answer as it came. Rejects with a
-   * RequestError for an error answer, or a ProtocolError once the session is closed. Prefer `call`.
+   * RequestError for an error answer, a RequestTimeoutError (code ETIMEDOUT, naming the op) when
+   * no answer came in time, or a ProtocolError once the session is closed. Prefer `call`.
    */
-  request(op: RequestOp, body: unknown): Promise<unknown> {
+  request(op: RequestOp, body: unknown, options: RequestOptions = {}): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ProtocolError(ProtocolErrorCode.transportClosed, 'the session is closed'));
-    return this.#requests.request(op, body);
+    return this.#requests.request(op, body, options.timeoutMs);
   }
 
   /** Sends a typed request and checks the answer against its contract (src/protocol/requests.ts). */
-  async call<Body, Answer>(contract: RequestContract<Body, Answer>, body: Body): Promise<Answer> {
-    return contract.checkAnswer(await this.request(contract.op, body));
+  async call<Body, Answer>(contract: RequestContract<Body, Answer>, body: Body, options: RequestOptions = {}): Promise<Answer> {
+    return contract.checkAnswer(await this.request(contract.op, body, options));
   }
 
   /** Sets the function that answers the peer's requests. */

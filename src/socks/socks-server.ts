@@ -10,6 +10,7 @@ import type net from 'node:net';
 import ParserClass from '@mongodb-js/socksv5/lib/server.parser.js';
 import NoneAuth from '@mongodb-js/socksv5/lib/auth/None.js';
 import UserPassword from '@mongodb-js/socksv5/lib/auth/UserPassword.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EventEmitter } from 'node:events';
@@ -44,6 +45,33 @@ const UserPasswordAuth = UserPassword as (
 /** "No acceptable methods" (RFC 1928 section 3). */
 const NO_ACCEPTABLE_METHODS = Buffer.from([0x05, 0xff]);
 
+/** A client that has not finished method selection, authentication and its request by then is dropped. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface SocksServerOptions {
+  /** A SOCKS UDP association's datagram stream ends after this long idle, ms. */
+  udpIdleMs?: number;
+  /** Method selection, authentication and the request must be done within this long, ms. Default 10 s. */
+  handshakeTimeoutMs?: number;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Checks RFC 1929 credentials in constant time: both sides are hashed to equal-length digests
+ * first (timingSafeEqual needs equal lengths, and comparing lengths would leak them), and both
+ * comparisons always run, so the time taken says nothing about which part or how much matched.
+ */
+export function credentialsChecker(expected: SocksCredentials): (user: string, password: string) => boolean {
+  const user = digest(expected.username);
+  const password = digest(expected.password);
+  return (givenUser, givenPassword) => {
+    const userOk = timingSafeEqual(digest(givenUser), user);
+    const passwordOk = timingSafeEqual(digest(givenPassword), password);
+    return userOk && passwordOk;
+  };
+}
+
 export class SocksServer {
   readonly spec: SocksListenSpec;
   readonly #server: net.Server;
@@ -60,15 +88,17 @@ export class SocksServer {
    * @param credentials when set, clients must authenticate with them (RFC 1929) and no other method.
    * @throws LocalError when the port cannot be bound.
    */
-  static async bind(spec: SocksListenSpec, credentials: SocksCredentials | undefined, source: SessionSource, log: ConnectionLog, options: { udpIdleMs?: number } = {}): Promise<SocksServer> {
+  static async bind(spec: SocksListenSpec, credentials: SocksCredentials | undefined, source: SessionSource, log: ConnectionLog, options: SocksServerOptions = {}): Promise<SocksServer> {
     const udp: AssociationOptions = { idleMs: options.udpIdleMs };
-    const auth = credentials ? UserPasswordAuth((user, password, done) => done(user === credentials.username && password === credentials.password)) : NoAuth();
+    const check = credentials ? credentialsChecker(credentials) : undefined;
+    const auth = check ? UserPasswordAuth((user, password, done) => done(check(user, password))) : NoAuth();
+    const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const sockets = new Set<net.Socket>();
     const server = await listenTcp(spec.address, spec.port, `--socks ${spec.text}`, (socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
       socket.on('error', () => {});
-      negotiate(socket, auth, (request) => {
+      negotiate(socket, auth, handshakeTimeoutMs, (request) => {
         if (request.cmd === 'udp') void UdpAssociation.start(socket, { dstAddr: normalHost(request.dstAddr), dstPort: request.dstPort }, source, log, udp);
         else void connect(socket, request, source, log);
       });
@@ -87,8 +117,14 @@ export class SocksServer {
   }
 }
 
-/** Method selection, authentication and the request, through the library's parser. */
-function negotiate(socket: net.Socket, auth: AuthHandler, onRequest: (request: SocksRequest) => void): void {
+/**
+ * Method selection, authentication and the request, through the library's parser. A client that
+ * stalls before its request is complete is dropped after `timeoutMs`, so idle or slow sockets
+ * cannot pile up on the listener.
+ */
+function negotiate(socket: net.Socket, auth: AuthHandler, timeoutMs: number, onRequest: (request: SocksRequest) => void): void {
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  socket.once('close', () => clearTimeout(timer));
   const parser = new Parser(socket);
   parser.on('error', () => {
     // Not SOCKS5, or a malformed request: nothing sensible can be answered.
@@ -111,6 +147,7 @@ function negotiate(socket: net.Socket, auth: AuthHandler, onRequest: (request: S
     socket.resume();
   });
   parser.on('request', (request: SocksRequest) => {
+    clearTimeout(timer);
     if (request.cmd !== 'connect' && request.cmd !== 'udp') {
       socket.end(encodeReply(SocksReply.commandNotSupported));
       return;
@@ -129,8 +166,9 @@ async function connect(socket: net.Socket, request: SocksRequest, source: Sessio
   const host = normalHost(request.dstAddr);
   const destination = formatHostPort(host, request.dstPort);
   const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-  const event = (outcome: ConnectionEvent['outcome'], sent: number, received: number, error?: Error) =>
-    log({ via: 'socks', peer, destination, outcome, sent, received, error, durationMs: Date.now() - started });
+  const listener = `SOCKS port ${socket.localPort ?? '?'}`;
+  const event = (outcome: ConnectionEvent['outcome'], sent: number, received: number, error?: Error, failedToConnect = false) =>
+    log({ via: 'socks', listener, peer, destination, outcome, sent, received, error, failedToConnect, durationMs: Date.now() - started });
   let stream;
   try {
     const session = await source.session();
@@ -140,7 +178,7 @@ async function connect(socket: net.Socket, request: SocksRequest, source: Sessio
     stream?.destroy();
     const code = (err as { code?: string }).code;
     if (!socket.destroyed) socket.end(encodeReply(replyForErrorCode(code)));
-    event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)));
+    event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)), true);
     return;
   }
   if (socket.destroyed) {

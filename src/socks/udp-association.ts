@@ -75,6 +75,8 @@ export class UdpAssociation {
   readonly #log: ConnectionLog;
   readonly #options: AssociationOptions;
   readonly #clientHost: string;
+  /** `SOCKS port 1080 (UDP)`, for the failure lines. */
+  readonly #listener: string;
   #clientPort: number | undefined;
   readonly #destinations = new Map<string, DestinationEntry>();
   readonly #started = Date.now();
@@ -84,6 +86,7 @@ export class UdpAssociation {
     this.#control = control;
     this.#relay = relay;
     this.#clientHost = client.host;
+    this.#listener = `SOCKS port ${control.localPort ?? '?'} (UDP)`;
     this.#clientPort = client.port;
     this.#source = source;
     this.#log = log;
@@ -105,7 +108,7 @@ export class UdpAssociation {
     const peer = formatHostPort(plainAddress(control.remoteAddress ?? '?'), control.remotePort ?? 0);
     const fail = (reply: SocksReply, error: Error) => {
       if (!control.destroyed) control.end(encodeReply(reply));
-      log({ via: 'socks udp', peer, destination: 'UDP ASSOCIATE', outcome: 'failed', sent: 0, received: 0, error, durationMs: 0 });
+      log({ via: 'socks udp', listener: `SOCKS port ${control.localPort ?? '?'} (UDP)`, peer, destination: 'UDP ASSOCIATE', outcome: 'failed', sent: 0, received: 0, error, failedToConnect: true, durationMs: 0 });
       return undefined;
     };
     try {
@@ -206,8 +209,8 @@ export class UdpAssociation {
       this.#destinations.delete(key);
       this.counts.overflow += entry.waiting?.length ?? 0;
       this.#log({
-        via: 'socks udp', peer: formatHostPort(this.#clientHost, this.#clientPort ?? 0), destination: key, outcome: 'failed',
-        sent: 0, received: 0, error: err instanceof Error ? err : new Error(String(err)), durationMs: 0,
+        via: 'socks udp', listener: this.#listener, peer: formatHostPort(this.#clientHost, this.#clientPort ?? 0), destination: key, outcome: 'failed',
+        sent: 0, received: 0, error: err instanceof Error ? err : new Error(String(err)), failedToConnect: true, durationMs: 0,
       });
       return;
     }
@@ -217,8 +220,8 @@ export class UdpAssociation {
       if (this.#destinations.get(key) === entry) this.#destinations.delete(key);
       if (err && !this.#closed) {
         this.#log({
-          via: 'socks udp', peer: formatHostPort(this.#clientHost, this.#clientPort ?? 0), destination: key, outcome: 'failed',
-          sent: stream.counts.sentBytes, received: stream.counts.receivedBytes, error: err, durationMs: Date.now() - this.#started,
+          via: 'socks udp', listener: this.#listener, peer: formatHostPort(this.#clientHost, this.#clientPort ?? 0), destination: key, outcome: 'failed',
+          sent: stream.counts.sentBytes, received: stream.counts.receivedBytes, error: err, failedToConnect: !stream.established || stream.counts.received === 0, durationMs: Date.now() - this.#started,
         });
       }
     });

@@ -34,6 +34,18 @@ export function portForwardUrl(server: string, target: PortForwardTarget): URL {
 }
 
 /**
+ * Refuses an `http://` API server for the agent link: its WebSocket would be `ws://`, and the
+ * session token in the first frame (and everything after it) would cross the network in clear.
+ * @throws KubeconfigError EINSECURELINK naming the server and --insecure-agent-link.
+ */
+export function requireSecureAgentLink(server: string, contextName: string, allowInsecure: boolean): void {
+  if (allowInsecure || new URL(server).protocol !== 'http:') return;
+  throw new KubeconfigError('EINSECURELINK', `the API server ${server} (context ${contextName}) is plain http://: the agent link would carry the session token in clear over ws://`, {
+    hint: 'use an https:// server in the kubeconfig, or pass --insecure-agent-link if this network path is trusted (e.g. kubectl proxy on 127.0.0.1)',
+  });
+}
+
+/**
  * Opens the tunnel and resolves once the upgrade succeeded. A dial failure inside the pod arrives
  * afterwards on the error channel and destroys the returned stream with `EPORTFORWARD`.
  * @throws a MirrordError: refused upgrade (403 names the missing permission), unreachable API server.

@@ -55,6 +55,8 @@ test('malformed specs, -R without a target and unbuilt features: exit 2, no clus
     [['port-forward', '-L', '8080:fd00::1:80'], /IPv6 address in brackets/],
     [['port-forward', '--socks', 'nope:1080'], /invalid --socks 'nope:1080'/],
     [['port-forward', '-L', '80:a:80', '-R', '8080'], /reverse forwarding needs a target \(--target pod\/NAME/],
+    [['socks', '0.0.0.0:1080'], /socks \[addr:\]port 0\.0\.0\.0:1080 listens on 0\.0\.0\.0, which other machines can reach, without authentication/],
+    [['port-forward', '--socks', '1080', '--socks-auth-file', '/nonexistent/auth'], /cannot read --socks-auth-file \/nonexistent\/auth: ENOENT/],
     [['exec', '--', 'curl', 'x'], /exec is not built yet/],
   ] as const) {
     const { code, output } = await runCli([...args], '/nonexistent');

@@ -37,7 +37,8 @@ test('three -L and --socks share one agent connection; curl by short name, FQDN,
   const ipInfo = (await kubectlJson(kc, ['get', 'pods', '-l', 'app=ip-info'])).items[0];
   const podIPv4 = ipInfo.status.podIPs.find((p: { ip: string }) => !p.ip.includes(':')).ip as string;
   const podIPv6 = ipInfo.status.podIPs.find((p: { ip: string }) => p.ip.includes(':'))?.ip as string | undefined;
-  const cli = startCli(['port-forward', '-L', '0:ip-visit-counter:80', '-L', '0:ip-info.default.svc.cluster.local:80', '-L', `0:${podIPv4}:8080`, '--socks', '0'], kc);
+  const cli = startCli(['port-forward', '-L', '0:ip-visit-counter:80', '-L', '0:ip-info.default.svc.cluster.local:80', '-L', `0:${podIPv4}:8080`, '--socks', '0',
+    '-L', '0:no-such-service:80', '-L', `0:${podIPv4}:9999`], kc);
   try {
     const [, podName] = await cli.waitFor(/agent ready in [\d.]+ s \(pod (\S+)\)/);
     await cli.waitFor(/Ctrl-C to stop/);
@@ -63,6 +64,19 @@ test('three -L and --socks share one agent connection; curl by short name, FQDN,
     const unknown = await curl(['--socks5-hostname', `127.0.0.1:${socks}`, 'http://no-such-service.default.svc.cluster.local/']);
     assert.equal(unknown.code, 97, 'curl: SOCKS connection failed');
     assert.match(unknown.stderr, /\(4\)/, 'reply 4: host unreachable (the name did not resolve)');
+
+    // Failures are one line each without -v, in words; the successful connections above printed none.
+    const typo = summaryPort(out, '→ no-such-service:80');
+    const closed = summaryPort(out, `→ ${podIPv4}:9999`);
+    for (let i = 0; i < 3; i++) assert.notEqual((await curl([`http://127.0.0.1:${typo}/`])).code, 0);
+    assert.notEqual((await curl([`http://127.0.0.1:${closed}/`])).code, 0);
+    await cli.waitFor(new RegExp(`port ${closed} → ${podIPv4.replaceAll('.', '\\.')}:9999: connection refused by ${podIPv4.replaceAll('.', '\\.')}:9999\n`));
+    const failureLines = cli.output().split('\n').filter((l) => / → .*: /.test(l) && /^(port|SOCKS port) \d+/.test(l));
+    assert.deepEqual(failureLines, [
+      `SOCKS port ${socks} → no-such-service.default.svc.cluster.local:80: no such host in the cluster`,
+      `port ${typo} → no-such-service:80: no such host in the cluster`,
+      `port ${closed} → ${podIPv4}:9999: connection refused by ${podIPv4}:9999`,
+    ]);
 
     assert.equal(portForwardUpgrades(podName), upgradesAtReady, 'no connection opened another portforward WebSocket');
     const jobName = podName.replace(/-[a-z0-9]+$/, '');

@@ -160,6 +160,8 @@ test('the local app is not listening: the stolen request fails at once, nothing 
     assert.notEqual(result.code, 0, 'the remote client sees a failure');
     assert.notEqual(result.code, 28, 'not a timeout');
     assert.ok(Date.now() - started < 10_000);
+    // And the user is told, without -v, why the cluster's client failed.
+    await cli.waitFor(new RegExp(`^-R ${POD_PORT} → 127\\.0\\.0\\.1:${closedPort}: connection refused by 127\\.0\\.0\\.1:${closedPort}$`, 'm'));
   } finally {
     await cli.interrupt();
   }

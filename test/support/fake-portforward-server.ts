@@ -1,7 +1,7 @@
 /**
  * Test support: a minimal HTTP server that speaks the pods/portforward WebSocket protocol the way a
  * kubelet behind an API server does (port headers, error channel text, close on error), relaying to a
- * TCP port on 127.0.0.1 with backpressure both ways. Used by the transport's unit tests only.
+ * TCP port on 127.0.0.1 with backpressure both ways. Used by the transport's and the agent manager's unit tests.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -21,6 +21,8 @@ export interface FakePortForwardOptions {
   refuse?: { status: number; message: string };
   /** Do not answer pings (to test the client's keepalive). */
   noPong?: boolean;
+  /** Answers the plain (not upgraded) API requests, so a test can play the rest of the API server; default 404. */
+  rest?: http.RequestListener;
 }
 
 export interface FakePortForwardServer {
@@ -78,7 +80,7 @@ export async function startFakePortForwardServer(options: FakePortForwardOptions
     autoPong: !options.noPong,
     handleProtocols: (protocols) => (protocols.has(PORTFORWARD_SUBPROTOCOL) ? PORTFORWARD_SUBPROTOCOL : false),
   });
-  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  const server = http.createServer(options.rest ?? ((_req, res) => res.writeHead(404).end()));
   const state: { upgrades: number; authorization: string | undefined } = { upgrades: 0, authorization: undefined };
   server.on('upgrade', (req, socket, head) => {
     state.authorization = req.headers.authorization;
