@@ -110,6 +110,11 @@ function waitForEnd(link: AgentLink): Promise<ExitCode> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    link.once('ended', (reason) => {
+      reject(new MirrordError('ESESSIONENDED', `the session was ended from the cluster: ${reason}`, ExitCode.disconnected, {
+        hint: 'kubectl mirrord status lists the sessions that are left; run the command again to start a new one',
+      }));
+    });
     link.once('lost', (err) => {
       reject(new MirrordError('EDISCONNECTED', `the agent connection dropped${err ? ` (${describeError(err)})` : ''}`, ExitCode.disconnected, {
         hint: 'without --exit-on-disconnect, kubectl mirrord reconnects by itself',
