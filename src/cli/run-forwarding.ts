@@ -14,6 +14,7 @@ import { agentVersionWarning, DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts
 import { loadKubeContext } from '../kube-api/kubeconfig.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { checkNamespace, checkPermissions } from '../kube/preflight.ts';
+import { forwardingMode, sessionUser, type SessionFacts } from '../kube/session-meta.ts';
 import { SocksServer } from '../socks/socks-server.ts';
 import type { Session } from '../session/session.ts';
 import type { ReverseForwards } from '../forward/reverse-forward.ts';
@@ -152,6 +153,16 @@ async function startAgent(manager: AgentProvider, spinner: Spinner, prepare: () 
   }
 }
 
+/** Who runs this session and how, for `kubectl mirrord status`. */
+function sessionFacts(plan: ForwardingPlan, ctx: KubeContext): SessionFacts {
+  const targeting = plan.targeting;
+  return {
+    user: sessionUser(ctx.kc),
+    mode: forwardingMode((targeting?.reverse ?? []).map((r) => r.mode)),
+    ...(targeting ? { target: targeting.target.text, targetNamespace: ctx.namespace } : {}),
+  };
+}
+
 /**
  * Runs the plan until Ctrl-C. Returns the exit code for a normal end.
  * @throws MirrordError for every failure, after removing the listeners and the agent.
@@ -188,6 +199,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
       startupTimeoutMs: plan.agentStartupTimeoutMs,
       cliVersion: VERSION,
       onProgress: (text: string) => progress(text),
+      session: sessionFacts(plan, ctx),
     };
     let prepare = async () => {
       spinner.update(`checking access to namespace ${ctx.namespace}`);
