@@ -68,9 +68,11 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Signals the container's agent and waits for it to exit. Prints one JSON line on stdout
- * (`{"event":"stopped","pids":[...]}`) and returns the exit code: 0 stopped, 3 no agent found,
- * 4 still running after EXIT_WAIT_MS.
+ * Signals the container's agent and waits for it to exit. Prints JSON lines on stdout:
+ * `{"event":"signalled","pids":[...]}` at once, then `{"event":"stopped",...}`; returns the exit
+ * code: 0 stopped, 3 no agent found, 4 still running after EXIT_WAIT_MS. Once the agent (the
+ * container's main process) has exited, the runtime kills this process too, as it kills every
+ * process left in a container, so the caller may see it end by SIGKILL after "signalled".
  */
 export async function runStop(write: (line: string) => void = (l) => process.stdout.write(l)): Promise<number> {
   const pids = findAgentPids();
@@ -85,6 +87,7 @@ export async function runStop(write: (line: string) => void = (l) => process.std
       // Gone in between: counts as stopped.
     }
   }
+  write(`${JSON.stringify({ event: 'signalled', pids, signal: STOP_SIGNAL })}\n`);
   const deadline = Date.now() + EXIT_WAIT_MS;
   while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
   const running = pids.filter(alive);

@@ -26,6 +26,7 @@ export interface ExecTarget {
 }
 
 export interface ExecResult {
+  /** The command's exit code; -1 when the Status has none, or the stream ended without a Status (the container went away). */
   exitCode: number;
   stdout: string;
   stderr: string;
@@ -54,7 +55,7 @@ export function statusExitCode(status: { status?: string; reason?: string; detai
 /**
  * Runs the command and resolves when it ended.
  * @throws MirrordError: a refused upgrade (403 names `create pods/exec`), an unreachable API server,
- *   or AgentError `EEXEC` when the connection ended without a Status.
+ *   or AgentError `EEXEC` when it did not end within `timeoutMs`.
  */
 export async function execInPod(kc: KubeConfig, target: ExecTarget, timeoutMs = 30_000): Promise<ExecResult> {
   const cluster = kc.getCurrentCluster();
@@ -88,8 +89,7 @@ export async function execInPod(kc: KubeConfig, target: ExecTarget, timeoutMs = 
     });
     ws.once('close', () => {
       clearTimeout(timer);
-      if (result) resolve({ ...result, ...out });
-      else reject(new AgentError('EEXEC', `the exec of ${target.command.join(' ')} in pod "${target.pod}" ended without an exit status${out.stderr ? `: ${out.stderr.trim()}` : ''}`, { hint: 'is the container running? see kubectl describe pod' }));
+      resolve(result ? { ...result, ...out } : { exitCode: -1, ...out, message: 'the exec ended without an exit status' });
     });
     ws.once('error', (err) => {
       clearTimeout(timer);

@@ -7,7 +7,7 @@
  *   its Job is deleted (Background propagation: the pod goes with it).
  * Missing permissions are named: create on pods/exec, delete on jobs.batch.
  */
-import { BatchV1Api } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { ClusterError, MirrordError, AgentError } from '../errors.ts';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
@@ -26,6 +26,42 @@ export interface KillResult {
 
 /** Exit codes of `agent.mjs stop` (agent/stop.ts). */
 const STOP_NO_AGENT = 3;
+/** How long kill waits for a signalled agent's container to show as terminated, ms. */
+const TERMINATED_WAIT_MS = 20_000;
+const POLL_MS = 250;
+
+/** Whether the stop command's output says it signalled the agent. */
+function signalled(stdout: string): boolean {
+  return stdout.split('\n').some((line) => {
+    try {
+      return (JSON.parse(line) as { event?: unknown }).event === 'signalled';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Whether the agent's container has terminated (or its pod is gone). */
+async function containerEnded(ctx: KubeContext, agent: SessionAgent): Promise<boolean> {
+  try {
+    const pod = await ctx.kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: agent.pod!, namespace: agent.namespace });
+    if (pod.metadata?.deletionTimestamp) return true;
+    const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])];
+    return statuses.find((st) => st.name === agent.container)?.state?.terminated !== undefined;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 404) return true;
+    throw errorFromKubeCall(err, `read pod "${agent.pod}" in namespace "${agent.namespace}"`, ctx.server);
+  }
+}
+
+async function waitEnded(ctx: KubeContext, agent: SessionAgent): Promise<boolean> {
+  const deadline = Date.now() + TERMINATED_WAIT_MS;
+  while (Date.now() < deadline) {
+    if (await containerEnded(ctx, agent)) return true;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return false;
+}
 
 function execForbidden(agent: SessionAgent): ClusterError {
   return new ClusterError('EFORBIDDEN', `kill needs create on pods/exec in namespace "${agent.namespace}" to tell the agent in pod "${agent.pod}" to stop, which you may not do`, {
@@ -34,7 +70,7 @@ function execForbidden(agent: SessionAgent): ClusterError {
 }
 
 /**
- * Tells the agent to stop. Resolves true when it stopped or was not running any more.
+ * Tells the agent to stop; resolves once it stopped (or was not running any more).
  * @throws ClusterError EFORBIDDEN (pods/exec); AgentError EAGENTSTOP when it did not stop.
  */
 async function stopAgent(ctx: KubeContext, agent: SessionAgent): Promise<void> {
@@ -47,6 +83,14 @@ async function stopAgent(ctx: KubeContext, agent: SessionAgent): Promise<void> {
     throw err;
   }
   if (result.exitCode === 0 || result.exitCode === STOP_NO_AGENT) return;
+  // Once the agent exits, the runtime kills every process left in its container, the stop command
+  // among them (exit 137, or a stream cut without a Status): the container's state says the rest.
+  if (signalled(result.stdout)) {
+    if (await waitEnded(ctx, agent)) return;
+    throw new AgentError('EAGENTSTOP', `the agent of session ${agent.sessionId} in pod "${agent.pod}" was told to stop but still runs after ${TERMINATED_WAIT_MS / 1000} s`, {
+      hint: `see kubectl logs ${agent.pod} -n ${agent.namespace} -c ${agent.container}`,
+    });
+  }
   const said = (result.stdout + result.stderr).trim() || result.message || `exit code ${result.exitCode}`;
   throw new AgentError('EAGENTSTOP', `the agent of session ${agent.sessionId} in pod "${agent.pod}" did not stop: ${said}`, {
     hint: `see kubectl logs ${agent.pod} -n ${agent.namespace} -c ${agent.container}`,
