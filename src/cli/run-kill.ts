@@ -16,7 +16,7 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
  * Ends the sessions; returns the exit code: 0 when every one ended, else the first failure's.
- * @throws ClusterError ENOSESSION when an id names no live session (nothing is ended then).
+ * @throws ClusterError ENOSUCHSESSION when an id names no live session (nothing is ended then).
  */
 export async function runKill(ids: string[], flags: KillFlags): Promise<ExitCode> {
   const ctx = loadKubeContext({ kubeconfigPath: flags.kubeconfig, context: flags.context, namespace: flags.namespace });
@@ -29,7 +29,7 @@ export async function runKill(ids: string[], flags: KillFlags): Promise<ExitCode
   const chosen = flags.allMine ? agents.filter((a) => a.facts.user === me) : agents.filter((a) => ids.includes(a.sessionId));
   const unknown = ids.filter((id) => !agents.some((a) => a.sessionId === id));
   if (unknown.length > 0) {
-    throw new ClusterError('ENOSESSION', `no live session ${unknown.join(', ')} in ${where}`, {
+    throw new ClusterError('ENOSUCHSESSION', `no live session ${unknown.join(', ')} in ${where}`, {
       hint: namespace === undefined ? 'kubectl mirrord status -A lists the live sessions' : 'kubectl mirrord status lists them; -A looks in every namespace',
     });
   }
