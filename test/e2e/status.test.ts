@@ -177,3 +177,31 @@ test('bad input and missing permissions are named', async () => {
     await app.close();
   }
 });
+
+test('the Job fallback (--agent-mode job): listed with its target, and kill stops it and deletes the Job', async () => {
+  const kc = sandbox.kubeconfigPath;
+  // The previous test's steal ended with Ctrl-C: its ephemeral agent, now without a CLI, is listed
+  // until its idle timeout ends it.
+  await waitUntil(async () => (await statusJson()).every((r) => r.cliConnected === false), 'the ended steal shows no CLI');
+  await waitUntil(async () => (await statusJson()).length === 0, 'the idle agent exited', 60_000);
+  const app = await userApp();
+  const pod = await demoPod();
+  const cli = startCli(['port-forward', '-t', TARGET, '--agent-mode', 'job', '--agent-idle-timeout', '5s', '-R', `${POD_PORT}:${app.port}`, '--steal'], kc);
+  try {
+    await cli.waitFor(/Ctrl-C to stop/, 90_000);
+    const [row, ...others] = await statusJson();
+    assert.deepEqual(others, []);
+    assert.match(row.agent, /^job\/mirrord-agent-[0-9a-f]{8}$/);
+    assert.deepEqual([row.target, row.targetNamespace, row.mode, row.ports, row.cliConnected], [TARGET, 'default', 'steal', [`${POD_PORT} steal`], true]);
+    const killed = await runCli(['kill', row.session], kc);
+    assert.equal(killed.code, 0, killed.output);
+    assert.doesNotMatch(killed.output, /warning|error/, killed.output);
+    assert.equal(await cli.exited, 7, cli.output());
+    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid)), 'no KMRD rule is left in the target pod');
+    await waitUntil(async () => (await statusJson()).length === 0, 'no session is left');
+    await waitUntil(async () => (await kubectlJson(kc, ['get', 'jobs', '-l', 'app.kubernetes.io/name=kubectl-mirrord-agent'])).items.length === 0, 'the Job is gone');
+  } finally {
+    cli.child.kill('SIGKILL');
+    await app.close();
+  }
+});
