@@ -13,6 +13,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Session } from '../src/session/session.ts';
 import { TOKEN, readAll, writeAll } from '../test/support/session-harness.ts';
+import { parseAgentLog } from '../src/sessions/agent-events.ts';
+import { GoAwayCode } from '../src/protocol/constants.ts';
+import { STOP_SIGNAL } from './stop.ts';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 /** Read from disk here, not imported: the agent's own import of package.json is what is under test. */
@@ -56,10 +59,48 @@ test('the agent process listens, serves a session, and exits 0 after its idle ti
     assert.equal(signal, null);
     assert.equal(code, 0);
     const log = stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string });
-    assert.deepEqual(log.map((l) => l.message), ['session started', 'session ended', 'no client for the idle timeout; exiting']);
+    assert.deepEqual(log.map((l) => l.message), ['client connected', 'client disconnected', 'no client for the idle timeout; exiting']);
+    // What `kubectl mirrord status` reads back through pods/log.
+    const state = parseAgentLog(stderr);
+    assert.equal(state.sessions, 0);
+    assert.ok(state.lastConnectedAt !== undefined && state.lastDisconnectedAt !== undefined);
+    assert.equal(state.stopping, false);
   } finally {
     agent.kill();
     echo.close();
+  }
+});
+
+test('on the stop signal the agent ends its session with GOAWAY stopped, logs it, and exits 0', async () => {
+  const agent = spawn(process.execPath, [main, '--listen', '127.0.0.1:0', '--token-sha256', hash, '--idle-timeout', '60000'], {
+    env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  agent.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const exited = once(agent, 'exit') as Promise<[number | null, string | null]>;
+  try {
+    const [line] = await once(createInterface({ input: agent.stdout }), 'line') as [string];
+    const { port } = JSON.parse(line) as { port: number };
+    const socket = connect({ host: '127.0.0.1', port });
+    await once(socket, 'connect');
+    const session = await Session.connect(socket, { token: TOKEN });
+    const goaway = once(session, 'goaway') as Promise<[{ code: number; message: string }]>;
+    const closed = once(session, 'close');
+    // The agent logs the connect right after its WELCOME leaves, so the line may trail a little.
+    while (parseAgentLog(stderr).sessions !== 1) await once(agent.stderr, 'data');
+    agent.kill(STOP_SIGNAL);
+    const [{ code, message }] = await goaway;
+    assert.equal(code, GoAwayCode.stopped);
+    assert.match(message, /kubectl mirrord kill/);
+    await closed;
+    const [exitCode, signal] = await exited;
+    assert.equal(signal, null);
+    assert.equal(exitCode, 0);
+    const state = parseAgentLog(stderr);
+    assert.equal(state.stopping, true);
+    assert.equal(state.sessions, 0);
+  } finally {
+    agent.kill();
   }
 });
 

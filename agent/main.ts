@@ -10,7 +10,9 @@
  * The pod spec carries only the token's hash, so reading the pod does not reveal the token.
  * Prints one JSON line {"event":"listening",...} on stdout once it listens.
  *
- * `scale-keeper` as the first argument runs the scale keeper instead (agent/scale-keeper.ts).
+ * `scale-keeper` as the first argument runs the scale keeper instead (agent/scale-keeper.ts);
+ * `stop` tells this container's agent to stop (agent/stop.ts, what `kubectl mirrord kill` runs).
+ * On STOP_SIGNAL the agent ends its sessions with GOAWAY `stopped`, removes its redirects, exits 0.
  */
 import { parseArgs } from 'node:util';
 import { AgentServer } from './server.ts';
@@ -18,6 +20,8 @@ import { createLog } from './log.ts';
 import { parseAgentSettings } from './settings.ts';
 import { runScaleKeeper } from './scale-keeper.ts';
 import { KEEPER_COMMAND } from '../src/kube/scale-keeper.ts';
+import { STOP_COMMAND } from '../src/sessions/agent-events.ts';
+import { runStop, STOP_SIGNAL } from './stop.ts';
 
 /** The flags, or undefined once the one that was wrong is printed (parseArgs names it). */
 function readFlags(): Record<string, string | boolean | undefined> | undefined {
@@ -40,6 +44,7 @@ function readFlags(): Record<string, string | boolean | undefined> | undefined {
 async function main(): Promise<number> {
   // `scale-keeper`: the in-cluster restorer of a scale_down (src/kube/scale-keeper.ts).
   if (process.argv[2] === KEEPER_COMMAND) return await runScaleKeeper(process.env, createLog(process.env.MIRRORD_AGENT_LOG === 'debug'));
+  if (process.argv[2] === STOP_COMMAND) return await runStop();
   const values = readFlags();
   if (!values) return 2;
   const settings = parseAgentSettings(values, process.env);
@@ -67,6 +72,9 @@ async function main(): Promise<number> {
       void server.close().finally(() => process.exit(0));
     });
   }
+  process.once(STOP_SIGNAL, () => {
+    void server.stop('the session was ended by kubectl mirrord kill').finally(() => process.exit(0));
+  });
   // After an uncaught error no async cleanup can be trusted to run: remove the iptables rules
   // with blocking calls (the guard would also remove them once this process is gone).
   process.once('uncaughtException', (err) => {

@@ -17,6 +17,9 @@ import { lookupHost } from './dns.ts';
 import { IncomingTraffic } from './incoming/incoming-traffic.ts';
 import type { AgentLog } from './log.ts';
 import { AGENT_NAME } from '../src/version.ts';
+import { AgentEvent } from '../src/sessions/agent-events.ts';
+import { GoAwayCode } from '../src/protocol/constants.ts';
+import { ProtocolError, ProtocolErrorCode } from '../src/protocol/errors.ts';
 
 export interface AgentOptions {
   host: string;
@@ -43,6 +46,8 @@ export class AgentServer {
   readonly #incoming: IncomingTraffic;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
+  /** Numbers the accepted sessions in the log (`connection`), so a disconnect pairs with its connect. */
+  #connections = 0;
 
   constructor(options: AgentOptions) {
     this.#options = options;
@@ -77,6 +82,18 @@ export class AgentServer {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
+  /**
+   * Told to stop (`kubectl mirrord kill`): every session gets GOAWAY `stopped`, so its CLI ends
+   * instead of starting another agent; then the same as close().
+   */
+  async stop(why: string): Promise<void> {
+    this.#options.log.info('stopping', { event: AgentEvent.agentStopping, why });
+    this.#closing = true;
+    this.#disarmIdleTimer();
+    for (const session of this.#sessions) session.destroy(new ProtocolError(ProtocolErrorCode.transportClosed, why, GoAwayCode.stopped));
+    await this.close();
+  }
+
   /** Blocking removal of the iptables rules, for exit paths where the event loop stops (uncaught errors). */
   closeSync(): void {
     this.#incoming.closeSync();
@@ -105,7 +122,8 @@ export class AgentServer {
     }
     this.#sessions.add(session);
     this.#disarmIdleTimer();
-    log.info('session started', { client: session.peerName, sessions: this.#sessions.size });
+    const connection = ++this.#connections;
+    log.info('client connected', { event: AgentEvent.clientConnected, connection, client: session.peerName, sessions: this.#sessions.size });
     session.on('stream', (stream) => connectOutgoing(stream, log));
     session.on('datagramStream', (stream) => relayDatagrams(stream, log));
     session.serveRequests([
@@ -116,7 +134,7 @@ export class AgentServer {
     session.on('close', (err?: Error) => {
       this.#sessions.delete(session);
       this.#incoming.endSession(session).catch((e: Error) => log.warn('cannot end the session\'s subscriptions', { error: e.message }));
-      log.info('session ended', { reason: err?.message ?? 'closed by client', sessions: this.#sessions.size });
+      log.info('client disconnected', { event: AgentEvent.clientDisconnected, connection, reason: err?.message ?? 'closed by client', sessions: this.#sessions.size });
       this.#armIdleTimer();
     });
   }

@@ -20,7 +20,7 @@ export const ExitCode = {
   agent: 5,
   /** A local resource failed: port in use, permission denied binding a port. */
   local: 6,
-  /** The agent connection dropped and `--exit-on-disconnect` was given. */
+  /** The agent connection dropped and `--exit-on-disconnect` was given, or `kubectl mirrord kill` ended the session. */
   disconnected: 7,
   /** Interrupted by the user (128 + SIGINT). */
   interrupted: 130,

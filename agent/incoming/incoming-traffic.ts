@@ -27,6 +27,7 @@ import type { Subscription } from './subscription.ts';
 import type { HttpFilter } from './http-filter.ts';
 import { MirrorStats } from './mirror-notices.ts';
 import { dispatchConnection } from './dispatch.ts';
+import { AgentEvent, type LoggedFilter } from '../../src/sessions/agent-events.ts';
 
 export interface IncomingOptions {
   log: AgentLog;
@@ -91,7 +92,7 @@ export class IncomingTraffic {
       };
       redirect.subscriptions.push(sub);
       this.#subscriptions.set(sub.id, sub);
-      this.#log.info('port subscribed', { port, mode: sub.mode, subscription: sub.id, filter: describeFilter(sub.filter) });
+      this.#log.info('port subscribed', { event: AgentEvent.portSubscribed, port, mode: sub.mode, subscription: sub.id, filter: describeFilter(sub.filter) });
       return { subscription: sub.id };
     });
   }
@@ -196,7 +197,7 @@ export class IncomingTraffic {
     const redirect = this.#ports.get(sub.port);
     if (!redirect) return;
     redirect.subscriptions = redirect.subscriptions.filter((s) => s !== sub);
-    this.#log.info('port unsubscribed', { port: sub.port, subscription: sub.id });
+    this.#log.info('port unsubscribed', { event: AgentEvent.portUnsubscribed, port: sub.port, subscription: sub.id });
     if (redirect.subscriptions.length > 0) return;
     this.#ports.delete(sub.port);
     // Rule first, then the listener: a connection redirected in between still finds the listener,
@@ -219,7 +220,8 @@ function asRequestError(err: unknown): RequestError {
   return new RequestError(ResponseErrorCode.internal, `incoming traffic setup failed: ${(err as Error).message}`);
 }
 
-function describeFilter(filter: HttpFilter | undefined): Record<string, unknown> | undefined {
+/** The filter as the port-subscribed line carries it (src/sessions/agent-events.ts). */
+function describeFilter(filter: HttpFilter | undefined): LoggedFilter | undefined {
   if (!filter) return undefined;
   return { header: filter.header?.source, path: filter.path?.source, ports: [...filter.ports] };
 }

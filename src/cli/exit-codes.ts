@@ -12,7 +12,7 @@ const MEANINGS: Record<keyof typeof ExitCode, string> = {
   cluster: 'the cluster refused: RBAC, pod security admission, unknown namespace',
   agent: 'the agent failed to start, or the session with it failed',
   local: 'a local port is in use, or binding it was not permitted',
-  disconnected: 'the agent connection dropped and --exit-on-disconnect was given',
+  disconnected: 'the agent connection dropped and --exit-on-disconnect was given, or kubectl mirrord kill ended the session',
   interrupted: 'interrupted (Ctrl-C)',
 };
 

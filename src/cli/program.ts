@@ -5,9 +5,11 @@
 import { Command } from 'commander';
 import { exitCodeHelp } from './exit-codes.ts';
 import { registerExec } from './exec.ts';
+import { registerKill } from './kill.ts';
 import { registerLs } from './ls.ts';
 import { registerPortForward } from './port-forward.ts';
 import { registerSocks } from './socks.ts';
+import { registerStatus } from './status.ts';
 import { VERSION } from '../version.ts';
 
 /** Builds the program. Commander's own usage errors are thrown (exitOverride) for the entry point. */
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerSocks(program);
   registerExec(program);
   registerLs(program);
+  registerStatus(program);
+  registerKill(program);
   for (const command of [program, ...program.commands]) {
     command.exitOverride();
     if (command !== program) command.addHelpText('after', exitCodeHelp());

@@ -14,6 +14,7 @@ import { agentVersionWarning, DEFAULT_AGENT_IMAGE } from '../kube/agent-image.ts
 import { loadKubeContext } from '../kube-api/kubeconfig.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { checkNamespace, checkPermissions } from '../kube/preflight.ts';
+import { forwardingMode, sessionUser, type SessionFacts } from '../kube/session-meta.ts';
 import { SocksServer } from '../socks/socks-server.ts';
 import type { Session } from '../session/session.ts';
 import type { ReverseForwards } from '../forward/reverse-forward.ts';
@@ -111,6 +112,11 @@ function waitForEnd(link: AgentLink): Promise<ExitCode> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    link.once('ended', (reason) => {
+      reject(new MirrordError('ESESSIONENDED', `the session was ended from the cluster: ${reason}`, ExitCode.disconnected, {
+        hint: 'kubectl mirrord status lists the sessions that are left; run the command again to start a new one',
+      }));
+    });
     link.once('lost', (err) => {
       reject(new MirrordError('EDISCONNECTED', `the agent connection dropped${err ? ` (${describeError(err)})` : ''}`, ExitCode.disconnected, {
         hint: 'without --exit-on-disconnect, kubectl mirrord reconnects by itself',
@@ -146,6 +152,16 @@ async function startAgent(manager: AgentProvider, spinner: Spinner, prepare: () 
   } finally {
     process.off('SIGINT', onInterrupt);
   }
+}
+
+/** Who runs this session and how, for `kubectl mirrord status`. */
+function sessionFacts(plan: ForwardingPlan, ctx: KubeContext): SessionFacts {
+  const targeting = plan.targeting;
+  return {
+    user: sessionUser(ctx.kc),
+    mode: forwardingMode((targeting?.reverse ?? []).map((r) => r.mode)),
+    ...(targeting ? { target: targeting.target.text, targetNamespace: ctx.namespace } : {}),
+  };
 }
 
 /**
@@ -188,6 +204,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
       cliVersion: VERSION,
       onProgress: (text: string) => progress(text),
       warn: (line: string) => say(c.yellow(`warning: ${line}`)),
+      session: sessionFacts(plan, ctx),
     };
     let prepare = async () => {
       spinner.update(`checking access to namespace ${ctx.namespace}`);

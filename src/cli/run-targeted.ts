@@ -19,6 +19,7 @@ import { scaleDownPermissions, scaleTargetOf, ScaleDownSession } from '../kube/s
 import { localUser } from '../kube/agent-manager.ts';
 import { stderrColors as c } from '../ui/colors.ts';
 import { ExitCode, MirrordError } from '../errors.ts';
+import type { SessionFacts } from '../kube/session-meta.ts';
 
 /** Reading the target and connecting to it, in the target's namespace. */
 const TARGET_PERMISSIONS: readonly Permission[] = [
@@ -73,6 +74,8 @@ export interface TargetedRunOptions {
   startupTimeoutMs: number;
   cliVersion: string;
   onProgress: (text: string) => void;
+  /** Who started the session and how, for `kubectl mirrord status`. */
+  session?: SessionFacts;
   log: ConnectionLog;
   say: (line: string) => void;
   /** Cleanup problems, e.g. a Job that could not be deleted and the command that deletes it. */

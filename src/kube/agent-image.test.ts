@@ -29,7 +29,7 @@ test('the Job carries imagePullPolicy and imagePullSecrets; the ephemeral contai
   const plain = buildAgentJob(base);
   assert.equal(plain.spec!.template.spec!.containers[0].imagePullPolicy, undefined, 'unset: the cluster decides');
   assert.equal(plain.spec!.template.spec!.imagePullSecrets, undefined);
-  const ephemeral = buildEphemeralAgent({ name: 'n', image: 'i', targetContainer: 'app', port: 1, tokenSha256: 'f', idleTimeoutMs: 1, netAdmin: false, pullPolicy: 'Never' });
+  const ephemeral = buildEphemeralAgent({ name: 'n', sessionId: 'abcd', image: 'i', targetContainer: 'app', port: 1, tokenSha256: 'f', idleTimeoutMs: 1, netAdmin: false, pullPolicy: 'Never' });
   assert.equal(ephemeral.imagePullPolicy, 'Never');
 });
 

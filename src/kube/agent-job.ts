@@ -9,6 +9,7 @@
  */
 import type { AgentImagePull } from './agent-image.ts';
 import type { V1Job } from '@kubernetes/client-node';
+import { sessionEnv, type SessionFacts } from './session-meta.ts';
 
 /** The port the agent listens on inside its pod (its own network namespace, so any port works). */
 export const AGENT_PORT = 7070;
@@ -42,6 +43,8 @@ export interface AgentJobOptions {
   cliVersion: string;
   /** imagePullPolicy and imagePullSecrets; unset: the cluster's defaults. */
   pull?: AgentImagePull;
+  /** Who started the session and how, for `kubectl mirrord status` (session-meta.ts). */
+  session?: SessionFacts;
 }
 
 /**
@@ -102,6 +105,7 @@ export function buildAgentJob(options: AgentJobOptions): V1Job {
                 { name: 'MIRRORD_AGENT_LISTEN', value: `127.0.0.1:${AGENT_PORT}` },
                 { name: 'MIRRORD_AGENT_TOKEN_SHA256', value: options.tokenSha256 },
                 { name: 'MIRRORD_AGENT_IDLE_TIMEOUT_MS', value: String(options.idleTimeoutMs) },
+                ...(options.session ? sessionEnv(options.sessionId, options.session) : []),
               ],
               resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '512Mi' } },
               securityContext: {

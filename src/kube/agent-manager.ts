@@ -16,6 +16,7 @@ import { AGENT_PORT, agentJobName, buildAgentJob, type AgentJobOptions } from '.
 import { waitForAgentPod } from './agent-pod-wait.ts';
 import { deleteJobReported, stderrWarn, type CleanupWarn } from './job-delete.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
+import type { SessionFacts } from './session-meta.ts';
 
 export interface AgentManagerOptions {
   image: string;
@@ -28,6 +29,8 @@ export interface AgentManagerOptions {
   onProgress?: (text: string) => void;
   /** Builds the Job; default: the targetless agent (buildAgentJob). The Job fallback of a target passes its own. */
   buildJob?: (options: AgentJobOptions) => V1Job;
+  /** Who started the session and how, written into the agent's spec for `kubectl mirrord status`. */
+  session?: SessionFacts;
   /** Where the agent of a running pod listens; default: that pod, port AGENT_PORT. */
   endpoint?: (agentPodName: string) => PortForwardTarget;
   /** Cleanup problems (a Job that could not be deleted, with the command that deletes it). Default: stderr. */
@@ -90,6 +93,7 @@ export class AgentManager {
       user: localUser(),
       cliVersion: this.#options.cliVersion,
       pull: this.#options.pull,
+      session: this.#options.session,
     });
     this.#options.onProgress?.(`creating Job ${jobName} in namespace ${this.#ctx.namespace}`);
     const batch = this.#ctx.kc.makeApiClient(BatchV1Api);

@@ -15,6 +15,7 @@
 import type { PullPolicy } from './agent-image.ts';
 import type { V1EphemeralContainer, V1Pod } from '@kubernetes/client-node';
 import { AgentError, type MirrordError } from '../errors.ts';
+import { sessionEnv, type SessionFacts } from './session-meta.ts';
 
 /** Ports the agent may listen on in the target pod: below Linux's ephemeral range (32768+). */
 export const EPHEMERAL_PORT_MIN = 20_000;
@@ -23,6 +24,9 @@ export const EPHEMERAL_PORT_MAX = 29_999;
 export interface EphemeralAgentOptions {
   /** `mirrord-agent-<sessionId>`: unique per start, since a name can never be reused in a pod. */
   name: string;
+  sessionId: string;
+  /** Who started the session and how, for `kubectl mirrord status` (session-meta.ts). */
+  session?: SessionFacts;
   image: string;
   targetContainer: string;
   port: number;
@@ -57,6 +61,7 @@ export function buildEphemeralAgent(options: EphemeralAgentOptions): V1Ephemeral
       { name: 'MIRRORD_AGENT_LISTEN', value: `127.0.0.1:${options.port}` },
       { name: 'MIRRORD_AGENT_TOKEN_SHA256', value: options.tokenSha256 },
       { name: 'MIRRORD_AGENT_IDLE_TIMEOUT_MS', value: String(options.idleTimeoutMs) },
+      ...(options.session ? sessionEnv(options.sessionId, options.session) : []),
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: options.netAdmin

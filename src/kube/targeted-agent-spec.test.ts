@@ -4,9 +4,10 @@ import { MirrordError } from '../errors.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 import { buildEphemeralAgent, ephemeralPatch, judgeEphemeral, randomAgentPort, EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from './ephemeral-agent.ts';
 import { podSecurityError } from './ephemeral-errors.ts';
+import { readSessionEnv } from './session-meta.ts';
 import { AGENT_ENTRYPOINT, ENTER_TARGET_SCRIPT, buildNodeAgentJob } from './node-agent-job.ts';
 
-const base = { name: 'mirrord-agent-abcd', image: 'ghcr.io/kubectl-mirrord/agent:0.1.0', targetContainer: 'app', port: 23456, tokenSha256: 'f'.repeat(64), idleTimeoutMs: 60_000 };
+const base = { name: 'mirrord-agent-abcd', sessionId: 'abcd', image: 'ghcr.io/kubectl-mirrord/agent:0.1.0', targetContainer: 'app', port: 23456, tokenSha256: 'f'.repeat(64), idleTimeoutMs: 60_000 };
 
 test('the ephemeral container: target container, loopback port, token hash, NET_ADMIN only for -R', () => {
   const withR = buildEphemeralAgent({ ...base, netAdmin: true });
@@ -16,6 +17,11 @@ test('the ephemeral container: target container, loopback port, token hash, NET_
   });
   assert.deepEqual(withR.securityContext!.capabilities, { add: ['NET_ADMIN'], drop: ['ALL'] });
   assert.equal(withR.securityContext!.runAsUser, 0);
+  // With the session's facts, status can read them back from the pod spec.
+  const facts = { user: 'avi/admin@laptop', mode: 'steal' as const, target: 'deployment/web', targetNamespace: 'shop' };
+  const withSession = buildEphemeralAgent({ ...base, netAdmin: true, session: facts });
+  assert.deepEqual(readSessionEnv(withSession.env), { id: 'abcd', ...facts });
+  assert.equal(readSessionEnv(withR.env), undefined);
   assert.equal(withR.securityContext!.privileged, undefined);
   const without = buildEphemeralAgent({ ...base, netAdmin: false });
   assert.equal(without.securityContext!.capabilities!.add, undefined);

@@ -147,9 +147,12 @@ export class TargetedAgentManager {
   async #addContainer(): Promise<EphemeralHandle> {
     const target = this.#target!;
     const token = randomBytes(32);
-    const handle = { podName: target.podName, namespace: target.namespace, container: ephemeralContainerName(randomBytes(4).toString('hex')), port: randomAgentPort(), token };
+    const sessionId = randomBytes(4).toString('hex');
+    const handle = { podName: target.podName, namespace: target.namespace, container: ephemeralContainerName(sessionId), port: randomAgentPort(), token };
     const container = buildEphemeralAgent({
       name: handle.container,
+      sessionId,
+      session: this.#options.session,
       image: this.#options.image,
       targetContainer: target.container,
       port: handle.port,

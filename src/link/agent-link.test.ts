@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Session } from '../session/session.ts';
 import { MirrordError } from '../errors.ts';
 import { AgentLink } from './agent-link.ts';
+import { GoAwayCode } from '../protocol/constants.ts';
 
 /** Just what the link uses of a Session: 'close', `closed`, `close()`. */
 class FakeSession extends EventEmitter {
@@ -66,4 +67,34 @@ test('exitOnDisconnect: emits lost, never reconnects, fails waiters', async () =
   await assert.rejects(link.session(), /closed/);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(connects, 0);
+});
+
+test('an agent told to stop (GOAWAY stopped) ends the link: ended, no reconnect, waiters fail', async () => {
+  const first = new FakeSession();
+  let connects = 0;
+  const link = new AgentLink({ minBackoffMs: 1, connect: async () => (connects++, asSession(new FakeSession())) });
+  const events: string[] = [];
+  link.on('disconnected', () => events.push('disconnected'));
+  const ended = new Promise<string>((resolve) => link.once('ended', resolve));
+  link.start(asSession(first));
+  first.emit('goaway', { code: GoAwayCode.stopped, message: 'the session was ended by kubectl mirrord kill' });
+  first.drop(new Error('the peer ended the session'));
+  assert.equal(await ended, 'the session was ended by kubectl mirrord kill');
+  await assert.rejects(link.session(), /closed/);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(connects, 0);
+  assert.deepEqual(events, []);
+});
+
+test('a GOAWAY of another code still reconnects', async () => {
+  const first = new FakeSession();
+  const second = new FakeSession();
+  const link = new AgentLink({ minBackoffMs: 1, connect: async () => asSession(second) });
+  const reconnected = new Promise((resolve) => link.once('reconnected', resolve));
+  link.start(asSession(first));
+  first.emit('goaway', { code: GoAwayCode.internal, message: 'boom' });
+  first.drop(new Error('boom'));
+  await reconnected;
+  assert.equal(await link.session(), asSession(second));
+  await link.close();
 });

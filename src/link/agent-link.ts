@@ -5,10 +5,13 @@
  * On a drop the link emits 'disconnected' once, then calls `connect` again with exponential backoff
  * (the `connect` function decides whether the old agent is still there or a new one is needed), and
  * emits 'reconnected' when a session is up. With `exitOnDisconnect` it emits 'lost' instead and stops.
+ * An agent that was told to stop (`kubectl mirrord kill`: GOAWAY `stopped`) ends the link for good:
+ * it emits 'ended' and starts no other agent.
  */
 import { EventEmitter } from 'node:events';
 import type { Session } from '../session/session.ts';
 import { AgentError, MirrordError } from '../errors.ts';
+import { GoAwayCode } from '../protocol/constants.ts';
 import type { SessionSource } from './session-source.ts';
 
 /** Makes a new session to an agent (re-using or replacing the agent as needed). */
@@ -34,6 +37,8 @@ export interface AgentLinkEvents {
   reconnected: [session: Session];
   /** exitOnDisconnect: the session dropped and nothing will reconnect. */
   lost: [err: Error | undefined];
+  /** The agent was stopped (`kubectl mirrord kill`); `reason` is its GOAWAY message. Nothing reconnects. */
+  ended: [reason: string];
 }
 
 export class AgentLink extends EventEmitter<AgentLinkEvents> implements SessionSource {
@@ -91,7 +96,14 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> implements SessionS
 
   #adopt(session: Session): void {
     this.#session = session;
-    session.once('close', (err?: Error) => this.#onSessionClose(session, err));
+    let stopped: string | undefined;
+    session.on('goaway', ({ code, message }: { code: number; message: string }) => {
+      if (code === GoAwayCode.stopped) stopped = message;
+    });
+    session.once('close', (err?: Error) => {
+      if (stopped !== undefined) this.#onStopped(session, stopped);
+      else this.#onSessionClose(session, err);
+    });
     for (const waiter of this.#waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.resolve(session);
@@ -109,6 +121,14 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> implements SessionS
     }
     this.emit('disconnected', err);
     this.#scheduleReconnect(1);
+  }
+
+  #onStopped(session: Session, reason: string): void {
+    if (this.#session !== session || this.#closed) return;
+    this.#session = undefined;
+    this.#closed = true;
+    this.#failWaiters(new AgentError('ENOSESSION', `the session was ended: ${reason}`));
+    this.emit('ended', reason);
   }
 
   #scheduleReconnect(attempt: number): void {

@@ -99,7 +99,7 @@ test('every reset reason maps to its own Node-style code, and errno maps back', 
 
 test('GOAWAY codes: the full table', () => {
   assert.deepEqual(entries(GoAwayCode), [
-    ['normal', 0], ['protocolError', 1], ['authFailed', 2], ['versionMismatch', 3], ['idle', 4], ['internal', 5],
+    ['normal', 0], ['protocolError', 1], ['authFailed', 2], ['versionMismatch', 3], ['idle', 4], ['internal', 5], ['stopped', 6],
   ]);
   Object.values(GoAwayCode).forEach((v, i) => assert.equal(v, i));
 });

@@ -172,6 +172,11 @@ export const GoAwayCode = {
   idle: 4,
   /** Something failed inside the sender. */
   internal: 5,
+  /**
+   * agent → CLI: the agent was told to stop (`kubectl mirrord kill`): the session is over for good,
+   * and the CLI must not start another agent.
+   */
+  stopped: 6,
 } as const;
 export type GoAwayCode = (typeof GoAwayCode)[keyof typeof GoAwayCode];
 

@@ -51,7 +51,16 @@ export function serveExec(ws: WebSocket, node: SandboxNode, namespace: string, p
     if (data[0] === CLOSE_CHANNEL && data[1] === 0 && proc.stdin) proc.stdin.end();
   });
   ws.on('close', () => proc.stdin?.end());
-  proc.exit.then((code) => {
+  // The kubelet sends all of the output before the Status: wait for both streams to end, since a
+  // process's exit can be seen before the last of its output has been read.
+  const drained = (stream: NodeJS.ReadableStream) => new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+  const outputDone = Promise.all([drained(proc.stdout), drained(proc.stderr)]);
+  proc.exit.then(async (code) => {
+    await outputDone;
     send(3, JSON.stringify(exitStatus(opts.command, code)));
     ws.close(1000);
   }, (err: Error) => {

@@ -1,11 +1,11 @@
 /**
  * A stand-in for the node half in API-server tests: pods become Running and Ready at once with a pod
  * IP, deletions are confirmed at once, `dialPod` connects to loopback ports registered by the test,
- * and logs are fixed text.
+ * logs are fixed text, and `exec` echoes the command and container it was given (`false` exits 1).
  */
 import { connect } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
-import type { KObject, SandboxNode, Store } from '../contract.ts';
+import type { ExecOptions, KObject, SandboxNode, Store } from '../contract.ts';
 
 /** The fake node plus the knobs tests turn. */
 export interface FakeNode extends SandboxNode {
@@ -61,6 +61,10 @@ export function createFakeNode(): FakeNode {
         const socket = connect(target, '127.0.0.1', () => resolve(socket));
         socket.once('error', reject);
       });
+    },
+    exec(_ns: string, name: string, opts: ExecOptions) {
+      const words = `${opts.command.join(' ')} in ${name}/${opts.container ?? '(none)'}`;
+      return { stdin: null, stdout: Readable.from([`ran ${words}\n`]), stderr: Readable.from([]), exit: Promise.resolve(opts.command[0] === 'false' ? 1 : 0) };
     },
     podLogs(_ns: string, name: string, container: string | undefined) {
       return Readable.from([`log line 1 of ${name}/${container}\n`, `log line 2 of ${name}/${container}\n`]);

@@ -5,26 +5,11 @@
 import type { ServerResponse } from 'node:http';
 import type { KObject, SandboxNode } from '../contract.ts';
 import { badRequest } from './status.ts';
-
-/** Picks the container the way upstream does: the named one, else the only one, else an error. */
-export function logContainer(pod: KObject, requested: string | null): string {
-  const containers: Array<{ name: string }> = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])];
-  const name = pod.metadata.name;
-  if (requested) {
-    if (!containers.some((c) => c.name === requested)) {
-      throw badRequest(`container ${requested} is not valid for pod ${name}`);
-    }
-    return requested;
-  }
-  const main: Array<{ name: string }> = pod.spec?.containers ?? [];
-  if (main.length === 1) return main[0].name;
-  const names = main.map((c) => c.name).join(' ');
-  throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${names}]`);
-}
+import { podContainer } from './pod-container.ts';
 
 /** Streams the log of `pod` to `res`; the node must be running. */
 export function servePodLogs(node: SandboxNode | undefined, pod: KObject, query: URLSearchParams, res: ServerResponse): void {
-  const container = logContainer(pod, query.get('container'));
+  const container = podContainer(pod, query.get('container'));
   if (!node) throw badRequest(`container "${container}" in pod "${pod.metadata.name}" is waiting to start: no node is running`);
   const phase = pod.status?.phase;
   const started = (pod.status?.containerStatuses ?? []).concat(pod.status?.ephemeralContainerStatuses ?? [], pod.status?.initContainerStatuses ?? [])

@@ -10,6 +10,7 @@ import { parsePorts, PORT_FORWARD_PROTOCOLS, servePortForward, type PodDialer } 
 import { SPDY_PORT_FORWARD_PROTOCOL, SpdyPortForward } from './spdy-portforward.ts';
 import type { RequestContext } from './server.ts';
 import { ApiError, badRequest, notFound } from './status.ts';
+import { podContainer } from './pod-container.ts';
 
 function offeredProtocols(req: IncomingMessage): string[] {
   return (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
@@ -43,7 +44,8 @@ export async function handleUpgrade(ctx: RequestContext, wss: WebSocketServer, r
   if (sub === 'exec') {
     if (phase === 'Succeeded' || phase === 'Failed') throw badRequest(`cannot exec into a container in a completed pod; current phase is ${phase}`);
     if (!node.exec) throw badRequest('exec is not supported by the sandbox node');
-    const execOpts = parseExecOptions(ctx.url.searchParams);
+    // Like kube-apiserver, the container is checked before the upgrade (400), ephemeral ones included.
+    const execOpts = { ...parseExecOptions(ctx.url.searchParams), container: podContainer(pod, ctx.url.searchParams.get('container')) };
     chooseProtocol(req, EXEC_PROTOCOLS);
     wss.handleUpgrade(req, socket, head, (ws) => serveExec(ws, node, info.namespace!, info.name!, execOpts));
     return 101;
