@@ -133,12 +133,15 @@ export class IncomingTraffic {
   async endSession(session: Session): Promise<CleanupFailure[]> {
     const subs = [...this.#subscriptions.values()].filter((s) => s.session === session);
     if (subs.length === 0) return [];
-    const failures: CleanupFailure[] = [];
+    let errors: { port: number; error: Error }[] = [];
     await this.#serial(async () => {
       for (const sub of subs) {
-        await this.#drop(sub).catch((err: Error) => failures.push({ port: sub.port, error: err.message }));
+        await this.#drop(sub).catch((error: Error) => errors.push({ port: sub.port, error }));
       }
     });
+    // Removing the chain (the session held the last ports) took its rules along, failed or not.
+    if (!this.#chainCreated) errors = errors.filter((e) => !(e.error instanceof IptablesError));
+    const failures: CleanupFailure[] = errors.map((e) => ({ port: e.port, error: e.error.message }));
     if (failures.length > 0) {
       this.#log.warn('the ended session\'s redirects could not all be removed; the guard removes them when the agent exits, and they lapse by themselves where they expire',
         { chain: this.chain, failed: failures });
