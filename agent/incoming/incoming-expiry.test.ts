@@ -116,3 +116,15 @@ test('without ipset the agent says loudly that redirects will not expire, and st
   await cli.unsubscribe(subscription);
   assert.deepEqual(await pod.kmrdRules(), []);
 });
+
+test('with NET_ADMIN but not NET_RAW, iptables cannot match the set: the agent names the missing capability and steals unguarded by expiry', { skip }, async (t) => {
+  const pod = await IncomingFixture.create(t);
+  const agent = await pod.startAgent({}, ['setpriv', '--inh-caps=-all', '--bounding-set=-all,+net_admin', '--']);
+  const cli = await pod.connectCli(agent);
+  cli.userPorts.set(POD_H1_PORT, await pod.userHttp1App());
+  const { subscription } = await cli.subscribe({ port: POD_H1_PORT, mode: 'steal' });
+  assert.equal(await whoAnswers(pod.ns.podIp, POD_H1_PORT), 'user');
+  assert.match(agent.stderr(), /REDIRECTS WILL NOT EXPIRE BY THEMSELVES.*needs CAP_NET_RAW/);
+  await cli.unsubscribe(subscription);
+  assert.deepEqual(await pod.kmrdRules(), [], 'the fallback leaves no set behind either');
+});

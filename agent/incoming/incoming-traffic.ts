@@ -235,7 +235,9 @@ export class IncomingTraffic {
         if (err instanceof IptablesError && err.code === 'EPERM') throw err;
         await this.#iptables.removeRedirect(this.chain, { port, toPort, set }, this.#comment).catch(() => {});
         await this.#ipset.destroy(set).catch(() => {});
-        this.#noExpiry = (err as Error).message;
+        this.#noExpiry = /can't open socket to ipset/i.test((err as Error).message)
+          ? `${(err as Error).message} (iptables' set match needs CAP_NET_RAW as well as CAP_NET_ADMIN)`
+          : (err as Error).message;
         this.#log.warn('REDIRECTS WILL NOT EXPIRE BY THEMSELVES: this kernel or image cannot match an ipset with timeouts ' +
           '(needs ipset\'s bitmap:port type and iptables\' set match); only the guard process removes the redirect if the agent dies, ' +
           'and it dies too when the whole container is killed', { port, error: this.#noExpiry });

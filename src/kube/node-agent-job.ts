@@ -19,8 +19,9 @@
  * the agent's bounding set lacks, as on this project's test machines), and refuses when it can
  * read neither.
  * It holds the namespace open on fd 3 and enters that, so a pid reused in between cannot swap it.
- * Once inside, setpriv drops the bounding set to NET_ADMIN alone before the agent runs, so the
- * agent never holds SYS_ADMIN, SYS_PTRACE or SETPCAP (which dropping the bounding set takes,
+ * Once inside, setpriv drops the bounding set to NET_ADMIN and NET_RAW (what -R needs, see
+ * REDIRECT_CAPABILITIES in ephemeral-agent.ts) before the agent runs, so the agent never holds
+ * SYS_ADMIN, SYS_PTRACE or SETPCAP (which dropping the bounding set takes,
  * capabilities(7): "CAP_SETPCAP ... drop capabilities from the bounding set").
  *
  * The agent image must therefore hold /bin/sh, grep, nsenter and setpriv (util-linux), and its
@@ -35,7 +36,7 @@ import { AGENT_IMAGE_ENTRYPOINT } from './agent-image.ts';
 export const AGENT_ENTRYPOINT = [...AGENT_IMAGE_ENTRYPOINT];
 
 /** Capabilities the Job's container adds (see the file comment). */
-export const NODE_AGENT_CAPABILITIES = ['NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE', 'SETPCAP'];
+export const NODE_AGENT_CAPABILITIES = ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'SETPCAP'];
 
 /** The runtimes whose container ids the Job can find, and the form of their ids. */
 export const CONTAINER_ID_FORMAT = /^(containerd|cri-o|docker):\/\/([0-9a-f]{64})$/;
@@ -57,7 +58,7 @@ export function checkContainerId(containerId: string): string {
 
 /**
  * Checks the id, finds the target container's first process, refuses the node's own network
- * namespace, and execs the agent ("$@") in the target's with NET_ADMIN as its only capability.
+ * namespace, and execs the agent ("$@") in the target's with only NET_ADMIN and NET_RAW.
  * POSIX sh (dash has `-ef`: same device and inode), so busybox and dash both run it.
  */
 export const ENTER_TARGET_SCRIPT = [
@@ -75,7 +76,7 @@ export const ENTER_TARGET_SCRIPT = [
   'for n in 1 2; do if [ -e "/proc/$n/ns/net" ]; then host="$n"; if [ /proc/self/fd/3 -ef "/proc/$n/ns/net" ]; then',
   `  echo "refusing to run in the node's network namespace: process $pid of container $id shares it with PID $n" >&2; exit ${ENTER_EXIT.hostNamespace}; fi; fi; done`,
   `if [ -z "$host" ]; then echo "refusing to enter: cannot read the network namespace of PID 1 or 2 (kthreadd) to tell the node's from the target's" >&2; exit ${ENTER_EXIT.hostNamespace}; fi`,
-  'exec nsenter --net=/proc/self/fd/3 -- setpriv --inh-caps=-all --bounding-set=-all,+net_admin -- "$@"',
+  'exec nsenter --net=/proc/self/fd/3 -- setpriv --inh-caps=-all --bounding-set=-all,+net_admin,+net_raw -- "$@"',
 ].join('\n');
 
 export interface NodeAgentJobOptions extends AgentJobOptions {

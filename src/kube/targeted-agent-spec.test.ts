@@ -14,7 +14,7 @@ test('the ephemeral container: target container, loopback port, token hash, NET_
   assert.deepEqual(Object.fromEntries(withR.env!.map((e) => [e.name, e.value])), {
     MIRRORD_AGENT_LISTEN: '127.0.0.1:23456', MIRRORD_AGENT_TOKEN_SHA256: 'f'.repeat(64), MIRRORD_AGENT_IDLE_TIMEOUT_MS: '60000',
   });
-  assert.deepEqual(withR.securityContext!.capabilities, { add: ['NET_ADMIN'], drop: ['ALL'] });
+  assert.deepEqual(withR.securityContext!.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
   assert.equal(withR.securityContext!.runAsUser, 0);
   assert.equal(withR.securityContext!.privileged, undefined);
   const without = buildEphemeralAgent({ ...base, netAdmin: false });
@@ -63,7 +63,7 @@ test('the Job fallback: on the target node, hostPID, enters the target container
   assert.equal(pod.hostPID, true);
   assert.equal(pod.hostNetwork, undefined, 'the agent enters the target netns, not the node\'s');
   assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
-  assert.deepEqual(container.securityContext!.capabilities!.add, ['NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE', 'SETPCAP']);
+  assert.deepEqual(container.securityContext!.capabilities!.add, ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'SETPCAP']);
   assert.equal(container.securityContext!.privileged, undefined);
   assert.deepEqual(container.command, ['/bin/sh', '-c', ENTER_TARGET_SCRIPT, 'kubectl-mirrord-agent', ...AGENT_ENTRYPOINT]);
   const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value]));

@@ -29,8 +29,8 @@ export interface FaultObservation {
   fault: string;
   /** The CLI's local ports after the fault: still bound (and answering) or not. */
   portsBound: string;
-  /** Milliseconds from the fault until traffic flowed again, and what flowed. */
-  recoveryMs: number | undefined;
+  /** Milliseconds from the fault until traffic flowed again (undefined: never; null: not a question here), and what flowed. */
+  recoveryMs: number | undefined | null;
   recovery: string;
   /** Our iptables rules and ipsets left in the pod (after the CLI ended, or as stated). */
   rulesLeft: string[];
@@ -51,6 +51,15 @@ export async function demoPod(env: FaultEnv, app = 'ip-visit-counter'): Promise<
 
 async function inPod(uid: string, cmd: string, args: string[]): Promise<string> {
   return (await run('ip', ['netns', 'exec', `kmsb-${uid}`, cmd, ...args])).stdout;
+}
+
+/** A short form of ourRules' lines for the table: how many, and which chains and sets. */
+export function describeRules(lines: string[]): string {
+  if (lines.length === 0) return 'none';
+  const chains = [...new Set(lines.filter((l) => l.startsWith(':KMRD-')).map((l) => l.split(' ')[0].slice(1)))];
+  const sets = lines.filter((l) => l.startsWith('ipset ')).map((l) => l.slice(6));
+  const redirects = lines.filter((l) => l.includes('REDIRECT')).length;
+  return `${lines.length} lines: chain ${chains.join(', ') || '-'} (nat+filter), ${redirects} REDIRECT, sets ${sets.join(', ') || 'none'}`;
 }
 
 /** Our chains, rules and ipsets in a pod's network namespace (nat and filter), one line each. */
@@ -117,8 +126,8 @@ export async function timeUntil(probe: () => Promise<boolean>, timeoutMs: number
 }
 
 /** One GET of the Service with a short timeout: its body, or '' on failure. */
-export async function serviceBody(env: FaultEnv, path = '/count'): Promise<string> {
-  return (await curl(['--max-time', '3', `${env.serviceUrl}${path}`])).stdout;
+export async function serviceBody(env: FaultEnv, path = '/count', maxTimeS = 3): Promise<string> {
+  return (await curl(['--max-time', String(maxTimeS), `${env.serviceUrl}${path}`])).stdout;
 }
 
 /** The user's app: answers `local <path>`. */

@@ -38,7 +38,8 @@ function socksHealth(socksPort: number, timeoutMs = 60_000): Promise<string> {
         if (buffer[1] !== 0) { socket.destroy(); clearTimeout(timer); reject(new Error(`SOCKS reply ${buffer[1]}`)); return; }
         buffer = buffer.subarray(10);
         stage = 2;
-        socket.write('GET /health HTTP/1.1\r\nHost: ip-info\r\nConnection: close\r\n\r\n');
+        // HTTP/1.0: the answer ends with the connection, in one piece (no chunked encoding).
+        socket.write('GET /health HTTP/1.0\r\nHost: ip-info\r\n\r\n');
       }
     });
     socket.on('end', () => {
@@ -106,7 +107,7 @@ export async function randomBytesIntoPorts(env: FaultEnv): Promise<FaultObservat
     const code = await cli.interrupt();
     return {
       fault: 'random bytes into the SOCKS, agent and -L ports', portsBound: bound ? 'both local ports stayed bound' : 'a local port was lost',
-      recoveryMs: 0, recovery: `after: SOCKS ${JSON.stringify(viaSocks)}, -L ${JSON.stringify(viaForward)}`,
+      recoveryMs: null, recovery: `traffic never stopped; after: SOCKS ${JSON.stringify(viaSocks)}, -L ${JSON.stringify(viaForward)}`,
       rulesLeft: [], jobsLeft: (await ourJobs(env)).filter((j) => !before.includes(j)),
       dataLoss: lost ? 'the agent connection dropped' : 'none: the session went on',
       notes: [`the garbage connection to SOCKS: ${ends.socks}; agent: ${ends.agent}; -L: ${ends.forward}`, `agent pod still running: ${samePod}`, `CLI exit ${code}`],

@@ -3,7 +3,7 @@
  * CLI killed with SIGKILL, Ctrl-C during agent start-up, the API server connection cut mid-transfer.
  */
 import net from 'node:net';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curl, kubectl, kubectlJson, startCli, summaryPort, type CliProcess } from '../e2e/cli-process.ts';
 import { isBound, ourJobs, timeUntil, type FaultEnv, type FaultObservation } from './fault-env.ts';
@@ -71,7 +71,7 @@ export async function interruptDuringStartup(env: FaultEnv): Promise<FaultObserv
   const exitCode = await cli.interrupt();
   return {
     fault: 'Ctrl-C during agent start-up', portsBound: 'none (the CLI exited)',
-    recoveryMs: undefined, recovery: `exit code ${exitCode}`,
+    recoveryMs: null, recovery: `the CLI exited with ${exitCode}`,
     rulesLeft: [], jobsLeft: await jobsAfterExit(env, before), dataLoss: 'n/a', notes: [], exitCode,
   };
 }
@@ -93,13 +93,13 @@ async function cuttableProxy(target: URL): Promise<{ port: number; cut(): number
 }
 
 export async function apiConnectionCut(env: FaultEnv, scratch: string): Promise<FaultObservation> {
-  const config = readFileSync(env.kubeconfig, 'utf8');
-  const server = /server:\s*(\S+)/.exec(config)?.[1];
-  if (!server) throw new Error('no server in the sandbox kubeconfig');
-  const proxy = await cuttableProxy(new URL(server));
+  // The sandbox writes its kubeconfig as JSON, which kubectl and client-node read as YAML.
+  const config = JSON.parse(readFileSync(env.kubeconfig, 'utf8'));
+  const cluster = config.clusters[0].cluster;
+  const proxy = await cuttableProxy(new URL(cluster.server));
+  cluster.server = `https://127.0.0.1:${proxy.port}`;
   const kubeconfig = join(scratch, 'kubeconfig-via-proxy');
-  copyFileSync(env.kubeconfig, kubeconfig);
-  writeFileSync(kubeconfig, config.replace(server, `https://127.0.0.1:${proxy.port}`));
+  writeFileSync(kubeconfig, JSON.stringify(config), { mode: 0o600 });
   const before = await ourJobs(env);
   const { cli, port } = await startForward(env, [], kubeconfig);
   try {

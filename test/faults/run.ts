@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startSandbox } from '../sandbox/harness.ts';
 import { REPO, kubectl, kubectlJson } from '../e2e/cli-process.ts';
-import type { FaultEnv, FaultObservation } from './fault-env.ts';
+import { describeRules, type FaultEnv, type FaultObservation } from './fault-env.ts';
 import { SCENARIOS } from './scenarios.ts';
 
 function cell(text: string, width: number): string[] {
@@ -28,11 +28,11 @@ function cell(text: string, width: number): string[] {
 
 function table(rows: FaultObservation[]): string {
   const head = ['fault', 'local ports', 'traffic again after', 'rules left', 'Jobs left', 'data on surviving connections'];
-  const widths = [26, 22, 26, 22, 16, 34];
+  const widths = [24, 20, 28, 30, 22, 32];
   const body = rows.map((r) => [
     r.fault, r.portsBound,
-    `${r.recoveryMs === undefined ? 'never (in the time given)' : `${(r.recoveryMs / 1000).toFixed(1)} s`}: ${r.recovery}`,
-    r.rulesLeft.length ? `${r.rulesLeft.length}: ${r.rulesLeft.join('; ')}` : 'none',
+    `${r.recoveryMs === null ? '-' : r.recoveryMs === undefined ? 'never (in the time given)' : `${(r.recoveryMs / 1000).toFixed(1)} s`}: ${r.recovery}`,
+    describeRules(r.rulesLeft),
     r.jobsLeft.length ? r.jobsLeft.join(', ') : 'none', r.dataLoss,
   ]);
   const rule = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     rmSync(scratch, { recursive: true, force: true });
   }
   process.stdout.write(`${table(rows)}\n`);
+  for (const r of rows) if (r.notes.length) process.stdout.write(`\n${r.fault}:\n${r.notes.map((n) => `  - ${n}`).join('\n')}\n`);
 }
 
 await main();

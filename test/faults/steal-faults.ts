@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { startCli, type CliProcess } from '../e2e/cli-process.ts';
 import {
-  POD_PORT, TARGET, agentMainProcess, agentProcesses, demoPod, isRemote, ourJobs, ourRules, serviceBody, timeUntil, userApp,
+  POD_PORT, TARGET, agentMainProcess, describeRules, agentProcesses, demoPod, isRemote, ourJobs, ourRules, serviceBody, timeUntil, userApp,
   type FaultEnv, type FaultObservation,
 } from './fault-env.ts';
 
@@ -37,7 +37,7 @@ async function openConnection(env: FaultEnv): Promise<{ closed: Promise<string> 
  * the pod's own app by itself (the redirect expired). A second session's agent then removes the
  * inert rules (leftover cleanup), and its Ctrl-C leaves nothing of ours.
  */
-export async function killAllDuringSteal(env: FaultEnv): Promise<FaultObservation & { killed: number; remoteAnswered: boolean; rulesAfterCleanup: string[] }> {
+export async function killAllDuringSteal(env: FaultEnv): Promise<FaultObservation & { killed: number; remoteAnswered: boolean; rulesAfterCleanup: string[]; inertRules: string[] }> {
   const app = await userApp();
   const pod = await demoPod(env);
   const notes: string[] = [];
@@ -49,12 +49,12 @@ export async function killAllDuringSteal(env: FaultEnv): Promise<FaultObservatio
     const pids = agentProcesses(pod.uid);
     const killedAt = Date.now();
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    const recoveryMs = await timeUntil(async () => isRemote(await serviceBody(env)), 120_000, killedAt);
+    const recoveryMs = await timeUntil(async () => isRemote(await serviceBody(env, '/count', 1)), 120_000, killedAt);
     const cliExit = await Promise.race([cli.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
     notes.push(`the CLI exited with ${cliExit} (--exit-on-disconnect)`);
     notes.push(`the connection open at the kill: ${await Promise.race([open.closed, new Promise<string>((r) => setTimeout(() => r('still open after 10 s'), 10_000))])}`);
     const inert = await ourRules(pod.uid);
-    notes.push(`inert rules left before cleanup: ${inert.length}`);
+    notes.push(`left in the pod until the next agent cleans up: ${describeRules(inert)}`);
 
     const second = await startSteal(env, app.port);
     const stolenAgain = await serviceBody(env);
@@ -65,8 +65,8 @@ export async function killAllDuringSteal(env: FaultEnv): Promise<FaultObservatio
     return {
       fault: 'agent + guard SIGKILLed at once during a steal',
       portsBound: 'n/a (-R binds no local port; the CLI exited on purpose)',
-      recoveryMs, recovery: 'the target answers its own traffic',
-      rulesLeft: inert, rulesAfterCleanup,
+      recoveryMs, recovery: 'the target answers its own traffic (the redirect expired)',
+      rulesLeft: rulesAfterCleanup, rulesAfterCleanup, inertRules: inert,
       jobsLeft: await ourJobs(env),
       dataLoss: 'the stolen connection open at the kill is cut (its listener died); no surviving connection',
       notes, killed: pids.length, remoteAnswered: recoveryMs !== undefined,
@@ -93,7 +93,8 @@ export async function stopAgentDuringSteal(env: FaultEnv, stoppedMs = 40_000): P
     process.kill(pid, 'SIGSTOP');
     let lapsedMs: number | undefined;
     try {
-      lapsedMs = await timeUntil(async () => isRemote(await serviceBody(env)), stoppedMs, stoppedAt);
+      // A stopped agent's listener still completes handshakes (the kernel does), so each probe waits its timeout: keep it short.
+      lapsedMs = await timeUntil(async () => isRemote(await serviceBody(env, '/count', 1)), stoppedMs, stoppedAt);
       await new Promise((r) => setTimeout(r, Math.max(0, stoppedAt + stoppedMs - Date.now())));
     } finally {
       process.kill(pid, 'SIGCONT');
