@@ -224,25 +224,30 @@ export class IncomingTraffic {
 
   /** The port's rules, matching a fresh expiring set when this kernel and image allow it. */
   async #addRedirect(port: number, toPort: number): Promise<RedirectRule> {
-    const set = this.#noExpiry ? undefined : setName(this.agentId, port);
-    if (set) {
-      try {
-        await this.#ipset.createForPort(set, port);
-        await this.#iptables.addRedirect(this.chain, { port, toPort, set }, this.#comment);
-        this.#renewal.add(port, set);
-        return { port, toPort, set };
-      } catch (err) {
-        if (err instanceof IptablesError && err.code === 'EPERM') throw err;
-        await this.#iptables.removeRedirect(this.chain, { port, toPort, set }, this.#comment).catch(() => {});
-        await this.#ipset.destroy(set).catch(() => {});
-        this.#noExpiry = /can't open socket to ipset/i.test((err as Error).message)
-          ? `${(err as Error).message} (iptables' set match needs CAP_NET_RAW as well as CAP_NET_ADMIN)`
-          : (err as Error).message;
-        this.#log.warn('REDIRECTS WILL NOT EXPIRE BY THEMSELVES: this kernel or image cannot match an ipset with timeouts ' +
-          '(needs ipset\'s bitmap:port type and iptables\' set match); only the guard process removes the redirect if the agent dies, ' +
-          'and it dies too when the whole container is killed', { port, error: this.#noExpiry });
-      }
+    if (this.#noExpiry) return await this.#addPlainRedirect(port, toPort);
+    const set = setName(this.agentId, port);
+    try {
+      await this.#ipset.createForPort(set, port);
+      await this.#iptables.addRedirect(this.chain, { port, toPort, set }, this.#comment);
+      this.#renewal.add(port, set);
+      return { port, toPort, set };
+    } catch (err) {
+      if (err instanceof IptablesError && err.code === 'EPERM') throw err;
+      await this.#iptables.removeRedirect(this.chain, { port, toPort, set }, this.#comment).catch(() => {});
+      await this.#ipset.destroy(set).catch(() => {});
+      // Only a plain redirect that works makes this a missing feature rather than a refusal
+      // (no NET_ADMIN at all fails both ways, and says so through the plain one).
+      const rule = await this.#addPlainRedirect(port, toPort);
+      const message = (err as Error).message;
+      this.#noExpiry = /can't open socket to ipset/i.test(message) ? `${message} (iptables' set match needs CAP_NET_RAW as well as CAP_NET_ADMIN)` : message;
+      this.#log.warn('REDIRECTS WILL NOT EXPIRE BY THEMSELVES: this kernel or image cannot match an ipset with timeouts ' +
+        '(needs ipset\'s bitmap:port type and iptables\' set match); only the guard process removes the redirect if the agent dies, ' +
+        'and it dies too when the whole container is killed', { port, error: this.#noExpiry });
+      return rule;
     }
+  }
+
+  async #addPlainRedirect(port: number, toPort: number): Promise<RedirectRule> {
     await this.#iptables.addRedirect(this.chain, { port, toPort }, this.#comment);
     return { port, toPort };
   }
