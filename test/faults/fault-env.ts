@@ -94,11 +94,34 @@ export function agentProcesses(uid: string): number[] {
   return pids;
 }
 
-/** The agent's main process (agent.mjs, not guard.mjs) in the pod with `uid`. */
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or 0. */
+function startTime(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The newest agent main process (agent.mjs, not guard.mjs) in the pod with `uid`: an earlier
+ * session's agent may still be there, waiting out its idle timeout.
+ */
 export function agentMainProcess(uid: string): number | undefined {
-  return agentProcesses(uid).find((pid) => {
+  const mains = agentProcesses(uid).filter((pid) => {
     try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('agent.mjs'); } catch { return false; }
   });
+  return mains.sort((a, b) => startTime(b) - startTime(a))[0];
+}
+
+/** The state letter of /proc/<pid>/status (R, S, T for stopped...), or '?' when gone. */
+export function processState(pid: number): string {
+  try {
+    return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */

@@ -116,7 +116,7 @@ export async function apiConnectionCut(env: FaultEnv, scratch: string): Promise<
       fault: 'API server connection cut mid-transfer', portsBound: bound ? '-L port stayed bound' : '-L port NOT bound',
       recoveryMs, recovery: 'GET /health through -L answers again',
       rulesLeft: [], jobsLeft: await jobsAfterExit(env, before),
-      dataLoss: inflight.corrupt > 0 ? `${inflight.corrupt} answers corrupted` : `none: ${inflight.ok} answers whole before the cut, the connection then ${inflight.end}`,
+      dataLoss: inflight.corrupt > 0 ? `${inflight.corrupt} answers corrupted: ${inflight.odd.join(', ')}` : `none: ${inflight.ok} answers whole before the cut, the connection then ${inflight.end}`,
       notes: [`${cut} TCP connections cut`, `reconnected: ${/reconnected to the agent/.test(cli.output())}`, `CLI exit ${code}`],
     };
   } finally {
@@ -125,29 +125,50 @@ export async function apiConnectionCut(env: FaultEnv, scratch: string): Promise<
   }
 }
 
-/** Keeps sending GET /health on one connection; counts whole and corrupt answers. */
-function streamRequests(port: number): { stop(): Promise<{ ok: number; corrupt: number; end: string }> } {
+/** Keeps sending GET /health on one connection; counts whole and corrupt answers (chunked or sized). */
+function streamRequests(port: number): { stop(): Promise<{ ok: number; corrupt: number; end: string; odd: string[] }> } {
   const socket = net.connect(port, '127.0.0.1');
   let buffered = '';
   let ok = 0;
   let corrupt = 0;
+  const odd: string[] = [];
   let end = 'stayed open';
   const send = () => socket.write('GET /health HTTP/1.1\r\nHost: ip-info\r\n\r\n');
   socket.on('connect', send);
   socket.on('data', (d: Buffer) => {
     buffered += d.toString('latin1');
     for (;;) {
-      const m = /^HTTP\/1\.1 (\d+)[^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(buffered);
-      if (!m) break;
-      const length = Number(/content-length:\s*(\d+)/i.exec(m[2])?.[1] ?? 0);
-      if (buffered.length < m[0].length + length) break;
-      const body = buffered.slice(m[0].length, m[0].length + length);
-      buffered = buffered.slice(m[0].length + length);
-      if (m[1] === '200' && body.trim() === 'ok') ok++; else corrupt++;
+      const answer = takeAnswer(buffered);
+      if (!answer) break;
+      buffered = buffered.slice(answer.length);
+      if (answer.status === '200' && answer.body.trim() === 'ok') ok++;
+      else { corrupt++; odd.push(JSON.stringify(answer.body.slice(0, 60))); }
       send();
     }
   });
   socket.on('error', (err: NodeJS.ErrnoException) => { end = `was reset (${err.code})`; });
   socket.on('close', () => { if (end === 'stayed open') end = 'was closed'; });
-  return { stop: async () => { const seen = { ok, corrupt, end }; socket.destroy(); return seen; } };
+  return { stop: async () => { const seen = { ok, corrupt, end, odd }; socket.destroy(); return seen; } };
+}
+
+/** One whole HTTP/1.1 answer at the start of `text`, or undefined while it is incomplete. */
+function takeAnswer(text: string): { status: string; body: string; length: number } | undefined {
+  const head = /^HTTP\/1\.1 (\d+)[^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(text);
+  if (!head) return undefined;
+  let at = head[0].length;
+  if (!/transfer-encoding:\s*chunked/i.test(head[2])) {
+    const size = Number(/content-length:\s*(\d+)/i.exec(head[2])?.[1] ?? 0);
+    return text.length < at + size ? undefined : { status: head[1], body: text.slice(at, at + size), length: at + size };
+  }
+  let body = '';
+  for (;;) {
+    const line = text.indexOf('\r\n', at);
+    if (line < 0) return undefined;
+    const size = parseInt(text.slice(at, line), 16);
+    if (!Number.isFinite(size)) return { status: 'bad chunk', body: text.slice(at, at + 60), length: text.length };
+    if (text.length < line + 2 + size + 2) return undefined;
+    if (size === 0) return { status: head[1], body, length: line + 4 };
+    body += text.slice(line + 2, line + 2 + size);
+    at = line + 2 + size + 2;
+  }
 }

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { startCli, type CliProcess } from '../e2e/cli-process.ts';
 import {
-  POD_PORT, TARGET, agentMainProcess, describeRules, agentProcesses, demoPod, isRemote, ourJobs, ourRules, serviceBody, timeUntil, userApp,
+  POD_PORT, TARGET, agentMainProcess, describeRules, processState, agentProcesses, demoPod, isRemote, ourJobs, ourRules, serviceBody, timeUntil, userApp,
   type FaultEnv, type FaultObservation,
 } from './fault-env.ts';
 
@@ -91,6 +91,8 @@ export async function stopAgentDuringSteal(env: FaultEnv, stoppedMs = 40_000): P
     if (!pid) throw new Error(`no agent process in pod ${pod.name}`);
     const stoppedAt = Date.now();
     process.kill(pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 50));
+    notes.push(`stopped the agent, pid ${pid}: state ${processState(pid)} (of ${agentProcesses(pod.uid).length} agent processes in the pod)`);
     let lapsedMs: number | undefined;
     try {
       // A stopped agent's listener still completes handshakes (the kernel does), so each probe waits its timeout: keep it short.
