@@ -72,6 +72,18 @@ export async function ourRules(uid: string): Promise<string[]> {
   return lines.filter((l) => l.includes('KMRD'));
 }
 
+/** The live members of our ipsets in a pod (`ipset list` shows no expired element). */
+export async function liveSetMembers(uid: string): Promise<string[]> {
+  const listing = await inPod(uid, 'ipset', ['list']).catch(() => '');
+  const members: string[] = [];
+  for (const block of listing.split(/^Name: /m).slice(1)) {
+    if (!block.startsWith('KMRD-')) continue;
+    const after = block.split(/^Members:\n/m)[1] ?? '';
+    members.push(...after.split('\n').filter(Boolean).map((m) => `${block.split('\n')[0]} ${m}`));
+  }
+  return members;
+}
+
 /** Our agent Jobs (names). */
 export async function ourJobs(env: FaultEnv): Promise<string[]> {
   const jobs = await kubectlJson(env.kubeconfig, ['get', 'jobs', '-A', '-l', 'app.kubernetes.io/managed-by=kubectl-mirrord']);

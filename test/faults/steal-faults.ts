@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { startCli, type CliProcess } from '../e2e/cli-process.ts';
 import {
-  POD_PORT, TARGET, agentMainProcess, describeRules, processState, agentProcesses, demoPod, isRemote, ourJobs, ourRules, serviceBody, timeUntil, userApp,
+  POD_PORT, TARGET, agentMainProcess, describeRules, liveSetMembers, processState, agentProcesses, demoPod, isRemote, ourJobs, ourRules, serviceBody, timeUntil, userApp,
   type FaultEnv, type FaultObservation,
 } from './fault-env.ts';
 
@@ -49,7 +49,11 @@ export async function killAllDuringSteal(env: FaultEnv): Promise<FaultObservatio
     const pids = agentProcesses(pod.uid);
     const killedAt = Date.now();
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    const recoveryMs = await timeUntil(async () => isRemote(await serviceBody(env, '/count', 1)), 120_000, killedAt);
+    const [recoveryMs, expiredMs] = await Promise.all([
+      timeUntil(async () => isRemote(await serviceBody(env, '/count', 1)), 120_000, killedAt),
+      timeUntil(async () => (await liveSetMembers(pod.uid)).length === 0, 120_000, killedAt),
+    ]);
+    notes.push(`the set element expired ${expiredMs === undefined ? 'never' : `${expiredMs} ms`} after the kill; the Service answered from the pod ${recoveryMs ?? 'never'} ms after`);
     const cliExit = await Promise.race([cli.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
     notes.push(`the CLI exited with ${cliExit} (--exit-on-disconnect)`);
     notes.push(`the connection open at the kill: ${await Promise.race([open.closed, new Promise<string>((r) => setTimeout(() => r('still open after 10 s'), 10_000))])}`);
@@ -96,7 +100,12 @@ export async function stopAgentDuringSteal(env: FaultEnv, stoppedMs = 40_000): P
     let lapsedMs: number | undefined;
     try {
       // A stopped agent's listener still completes handshakes (the kernel does), so each probe waits its timeout: keep it short.
-      lapsedMs = await timeUntil(async () => isRemote(await serviceBody(env, '/count', 1)), stoppedMs, stoppedAt);
+      const [lapse, expired] = await Promise.all([
+        timeUntil(async () => isRemote(await serviceBody(env, '/count', 0.5)), stoppedMs, stoppedAt),
+        timeUntil(async () => (await liveSetMembers(pod.uid)).length === 0, stoppedMs, stoppedAt),
+      ]);
+      lapsedMs = lapse;
+      notes.push(`the set element expired ${expired === undefined ? 'never' : `${expired} ms`} into the stop`);
       await new Promise((r) => setTimeout(r, Math.max(0, stoppedAt + stoppedMs - Date.now())));
     } finally {
       process.kill(pid, 'SIGCONT');
