@@ -18,11 +18,11 @@ export class GuardHandle {
   #stopping = false;
 
   /**
-   * Spawns the guard for `chain`. It runs in its own session (detached) so that signals sent to the
+   * Spawns the guard for `chain` (and the chain's ipsets). It runs in its own session (detached) so that signals sent to the
    * agent's process group do not reach it, and is unref'd so it never keeps the agent alive.
    */
-  constructor(iptablesBinary: string, chain: string, log: AgentLog) {
-    this.#child = spawn(process.execPath, [...process.execArgv, GUARD_PATH, iptablesBinary, chain], {
+  constructor(iptablesBinary: string, ipsetBinary: string, chain: string, log: AgentLog) {
+    this.#child = spawn(process.execPath, [...process.execArgv, GUARD_PATH, iptablesBinary, chain, ipsetBinary], {
       stdio: ['pipe', 'ignore', 'inherit'],
       detached: true,
     });

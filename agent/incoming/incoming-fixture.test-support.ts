@@ -95,9 +95,10 @@ export class IncomingFixture {
     return (server.address() as AddressInfo).port;
   }
 
-  /** Lines of `iptables-save -t nat` in the pod that mention our chains. */
+  /** Lines of `iptables-save` (nat and filter) in the pod that mention our chains, and our ipsets. */
   async kmrdRules(): Promise<string[]> {
-    return (await this.ns.natRules()).split('\n').filter((l) => l.includes('KMRD'));
+    const lines = `${await this.ns.natRules()}\n${await this.ns.filterRules()}`.split('\n');
+    return [...lines, ...await this.ns.ipsets()].filter((l) => l.includes('KMRD'));
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,10 @@
  *
  * The chain is created on the first subscription, after leftovers of dead agents are removed and
  * the guard is running, and removed on unsubscribe of the last port, on close(), and, if the agent
- * dies, by the guard.
+ * dies, by the guard. Each port's redirect also expires by itself unless the agent keeps renewing
+ * it (ipset.ts), which covers the case the guard cannot: every process of the agent's container
+ * killed at once. Where the kernel or the image lacks what that needs, the agent says so in a
+ * warning and relies on the guard alone.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -18,7 +21,9 @@ import type { PortSubscribeAnswer, PortSubscribeBody, PortUnsubscribeBody } from
 import type { Session } from '../../src/session/session.ts';
 import type { AgentLog } from '../log.ts';
 import { GuardHandle } from './guard-handle.ts';
-import { Iptables, IptablesError, chainName } from './iptables.ts';
+import { Iptables, IptablesError, chainName, type RedirectRule } from './iptables.ts';
+import { Ipset, setName } from './ipset.ts';
+import { RedirectRenewal } from './redirect-renewal.ts';
 import { cleanLeftovers } from './leftovers.ts';
 import { isListening } from './listening.ts';
 import { currentOwner, ownerComment } from './owner.ts';
@@ -34,12 +39,20 @@ export interface IncomingOptions {
   /** 8 hex digits naming this agent's chain; random by default. */
   agentId?: string;
   iptables?: Iptables;
+  ipset?: Ipset;
+}
+
+/** What endSession could not undo: the ports whose rules may still be in place, and why. */
+export interface CleanupFailure {
+  port: number;
+  error: string;
 }
 
 interface PortRedirect {
   port: number;
   server: Server;
   listenerPort: number;
+  rule: RedirectRule;
   /** Oldest first; the last one gets new connections. */
   subscriptions: Subscription[];
 }
@@ -49,7 +62,11 @@ export class IncomingTraffic {
   readonly chain: string;
   readonly #log: AgentLog;
   readonly #iptables: Iptables;
+  readonly #ipset: Ipset;
+  readonly #renewal: RedirectRenewal;
   readonly #comment: string;
+  /** Why redirects cannot expire here, once found out; they are then guarded by the guard alone. */
+  #noExpiry: string | undefined;
   readonly #ports = new Map<number, PortRedirect>();
   readonly #subscriptions = new Map<number, Subscription>();
   #guard: GuardHandle | undefined;
@@ -64,6 +81,8 @@ export class IncomingTraffic {
     this.chain = chainName(this.agentId);
     this.#log = options.log;
     this.#iptables = options.iptables ?? new Iptables();
+    this.#ipset = options.ipset ?? new Ipset();
+    this.#renewal = new RedirectRenewal(this.#ipset, this.#log);
     this.#comment = ownerComment(currentOwner(this.agentId));
   }
 
@@ -107,13 +126,28 @@ export class IncomingTraffic {
     return null;
   }
 
-  /** Ends every subscription of `session` (its session ended). */
-  async endSession(session: Session): Promise<void> {
+  /**
+   * Ends every subscription of `session` (its session ended). Removes every rule it can: a failure
+   * for one port does not stop the others. Never throws; returns (and logs) the ports whose rules
+   * could not be removed.
+   */
+  async endSession(session: Session): Promise<CleanupFailure[]> {
     const subs = [...this.#subscriptions.values()].filter((s) => s.session === session);
-    if (subs.length === 0) return;
+    if (subs.length === 0) return [];
+    let errors: { port: number; error: Error }[] = [];
     await this.#serial(async () => {
-      for (const sub of subs) await this.#drop(sub);
+      for (const sub of subs) {
+        await this.#drop(sub).catch((error: Error) => errors.push({ port: sub.port, error }));
+      }
     });
+    // Removing the chain (the session held the last ports) took its rules along, failed or not.
+    if (!this.#chainCreated) errors = errors.filter((e) => !(e.error instanceof IptablesError));
+    const failures: CleanupFailure[] = errors.map((e) => ({ port: e.port, error: e.error.message }));
+    if (failures.length > 0) {
+      this.#log.warn('the ended session\'s redirects could not all be removed; the guard removes them when the agent exits, and they lapse by themselves where they expire',
+        { chain: this.chain, failed: failures });
+    }
+    return failures;
   }
 
   /** Removes every rule and listener, then stops the guard. Never throws; failures are logged. */
@@ -126,6 +160,7 @@ export class IncomingTraffic {
         this.#chainCreated = false;
       }
     }).catch(() => {});
+    this.#renewal.stop();
     this.#guard?.stop();
     this.#guard = undefined;
   }
@@ -133,6 +168,7 @@ export class IncomingTraffic {
   /** For exit paths where the event loop will not run again (an uncaught error): blocking removal. */
   closeSync(): void {
     this.#closed = true;
+    this.#renewal.stop();
     if (this.#chainCreated) {
       try {
         this.#iptables.removeChainSync(this.chain);
@@ -140,6 +176,7 @@ export class IncomingTraffic {
         this.#log.warn('cannot remove the iptables chain; the guard will try', { chain: this.chain, error: (err as Error).message });
         return;
       }
+      this.#ipset.destroyAgentSetsSync(this.agentId);
     }
     this.#guard?.stop();
   }
@@ -154,8 +191,8 @@ export class IncomingTraffic {
     if (this.#chainCreated) return;
     try {
       // Leftovers first, so that a dead agent's rule for the same port cannot shadow ours.
-      await cleanLeftovers(this.#iptables, this.chain, this.#log);
-      this.#guard ??= new GuardHandle(this.#iptables.binary, this.chain, this.#log);
+      await cleanLeftovers(this.#iptables, this.#ipset, this.chain, this.#log);
+      this.#guard ??= new GuardHandle(this.#iptables.binary, this.#ipset.binary, this.chain, this.#log);
       await this.#iptables.removeChain(this.chain);
       await this.#iptables.createChain(this.chain, this.#comment);
     } catch (err) {
@@ -167,21 +204,53 @@ export class IncomingTraffic {
 
   async #redirectPort(port: number): Promise<PortRedirect> {
     const server = createServer({ allowHalfOpen: true, noDelay: true });
+    // Every IPv4 address: REDIRECT sends each connection to the primary address of the interface
+    // it came in on, which differs per interface. The filter rule keeps out what was not redirected.
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '0.0.0.0', () => { server.off('error', reject); resolve(); });
     });
     const listenerPort = (server.address() as AddressInfo).port;
-    const redirect: PortRedirect = { port, server, listenerPort, subscriptions: [] };
-    server.on('connection', (socket: Socket) => this.#onConnection(redirect, socket));
     try {
-      await this.#iptables.addRedirect(this.chain, port, listenerPort, this.#comment);
+      const rule = await this.#addRedirect(port, listenerPort);
+      const redirect: PortRedirect = { port, server, listenerPort, rule, subscriptions: [] };
+      server.on('connection', (socket: Socket) => this.#onConnection(redirect, socket));
+      this.#ports.set(port, redirect);
+      return redirect;
     } catch (err) {
       server.close();
       throw asRequestError(err);
     }
-    this.#ports.set(port, redirect);
-    return redirect;
+  }
+
+  /** The port's rules, matching a fresh expiring set when this kernel and image allow it. */
+  async #addRedirect(port: number, toPort: number): Promise<RedirectRule> {
+    if (this.#noExpiry) return await this.#addPlainRedirect(port, toPort);
+    const set = setName(this.agentId, port);
+    try {
+      await this.#ipset.createForPort(set, port);
+      await this.#iptables.addRedirect(this.chain, { port, toPort, set }, this.#comment);
+      this.#renewal.add(port, set);
+      return { port, toPort, set };
+    } catch (err) {
+      if (err instanceof IptablesError && err.code === 'EPERM') throw err;
+      await this.#iptables.removeRedirect(this.chain, { port, toPort, set }, this.#comment).catch(() => {});
+      await this.#ipset.destroy(set).catch(() => {});
+      // Only a plain redirect that works makes this a missing feature rather than a refusal
+      // (no NET_ADMIN at all fails both ways, and says so through the plain one).
+      const rule = await this.#addPlainRedirect(port, toPort);
+      const message = (err as Error).message;
+      this.#noExpiry = /can't open socket to ipset/i.test(message) ? `${message} (iptables' set match needs CAP_NET_RAW as well as CAP_NET_ADMIN)` : message;
+      this.#log.warn('REDIRECTS WILL NOT EXPIRE BY THEMSELVES: this kernel or image cannot match an ipset with timeouts ' +
+        '(needs ipset\'s bitmap:port type and iptables\' set match); only the guard process removes the redirect if the agent dies, ' +
+        'and it dies too when the whole container is killed', { port, error: this.#noExpiry });
+      return rule;
+    }
+  }
+
+  async #addPlainRedirect(port: number, toPort: number): Promise<RedirectRule> {
+    await this.#iptables.addRedirect(this.chain, { port, toPort }, this.#comment);
+    return { port, toPort };
   }
 
   #onConnection(redirect: PortRedirect, socket: Socket): void {
@@ -200,17 +269,27 @@ export class IncomingTraffic {
     this.#log.info('port unsubscribed', { event: AgentEvent.portUnsubscribed, port: sub.port, subscription: sub.id });
     if (redirect.subscriptions.length > 0) return;
     this.#ports.delete(sub.port);
+    this.#renewal.delete(sub.port);
     // Rule first, then the listener: a connection redirected in between still finds the listener,
-    // which hands it to the original app since no subscription is left.
+    // which hands it to the original app since no subscription is left. The chain goes with the
+    // last port even when a rule would not go, since removing the chain flushes it.
+    let failure: unknown;
     try {
-      await this.#iptables.removeRedirect(this.chain, sub.port, redirect.listenerPort, this.#comment);
+      await this.#iptables.removeRedirect(this.chain, redirect.rule, this.#comment);
+      if (redirect.rule.set) await this.#ipset.destroy(redirect.rule.set);
+    } catch (err) {
+      failure = err;
     } finally {
       redirect.server.close();
     }
     if (this.#ports.size === 0 && this.#chainCreated) {
       await this.#iptables.removeChain(this.chain);
       this.#chainCreated = false;
+      // The rule that would not go went with the chain; what is left to fail is its set.
+      failure = undefined;
+      if (redirect.rule.set) await this.#ipset.destroy(redirect.rule.set);
     }
+    if (failure) throw failure;
   }
 }
 

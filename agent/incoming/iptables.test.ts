@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planChainRemoval, splitRuleLine } from './iptables.ts';
-import { judgeChains } from './leftovers.ts';
+import { judgeChains, judgeSets } from './leftovers.ts';
+import { parseSetName, setName } from './ipset.ts';
 import { ownerComment, parseOwnerComment, processStartTime } from './owner.ts';
 
 const listing = [
@@ -40,4 +41,16 @@ test('owner comments round-trip; this process has a start time', () => {
   assert.equal(parseOwnerComment('something else'), undefined);
   assert.ok((processStartTime(process.pid) ?? 0) > 0);
   assert.equal(processStartTime(4194303 + 1), undefined);
+});
+
+test('leftover sets: ours whose chain is gone or was just removed; never our own, never someone else\'s', () => {
+  const sets = ['KMRD-aaaaaaaa-80', 'KMRD-bbbbbbbb-80', 'KMRD-dddddddd-443', 'KMRD-cccccccc-9', 'other-set', 'KMRD-xyz-1'];
+  assert.deepEqual(judgeSets(sets, listing, 'KMRD-cccccccc', ['KMRD-aaaaaaaa']), ['KMRD-aaaaaaaa-80', 'KMRD-dddddddd-443']);
+  assert.deepEqual(parseSetName(setName('0123abcd', 65535)), { agentId: '0123abcd', port: 65535 });
+  assert.ok(setName('0123abcd', 65535).length <= 31, 'ipset names are at most 31 bytes');
+});
+
+test('a chain listed in both tables is judged once', () => {
+  const both = `${listing}\n-P INPUT ACCEPT\n-N KMRD-aaaaaaaa\n-A INPUT -p tcp -m comment --comment "kubectl-mirrord agent aaaaaaaa pid 10 start 5 pidns 7" -j KMRD-aaaaaaaa`;
+  assert.deepEqual(judgeChains(both, 'KMRD-bbbbbbbb', () => 'dead').map((v) => v.chain), ['KMRD-aaaaaaaa', 'KMRD-cccccccc']);
 });

@@ -1,10 +1,20 @@
 /**
- * The agent's iptables rules for incoming traffic, in the nat table of the pod's network namespace:
+ * The agent's iptables rules for incoming traffic, in the pod's network namespace:
  *
- *   -A PREROUTING -p tcp -m comment --comment "<owner>" -j KMRD-<id>        (inserted first)
- *   -A KMRD-<id> -p tcp --dport P -m comment --comment "<owner>" -j REDIRECT --to-ports L
+ *   nat:    -A PREROUTING -p tcp -m comment --comment "<owner>" -j KMRD-<id>      (inserted first)
+ *           -A KMRD-<id> -p tcp --dport P -m set --match-set KMRD-<id>-P dst -m comment
+ *              --comment "<owner>" -j REDIRECT --to-ports L
+ *   filter: -A INPUT -p tcp -m comment --comment "<owner>" -j KMRD-<id>           (inserted first)
+ *           -A KMRD-<id> -p tcp --dport L -m conntrack ! --ctstate DNAT -m comment
+ *              --comment "<owner>" -j REJECT --reject-with tcp-reset
  *
- * One chain per agent process; one REDIRECT per subscribed port, to the agent's listener for it.
+ * One chain per agent process in each table; one REDIRECT per subscribed port, to the agent's
+ * listener for it, which matches only while the port's ipset element lives (ipset.ts: the
+ * redirect expires by itself when nobody renews it). The filter rule refuses every connection to
+ * the listener that the REDIRECT did not send: REDIRECT is a destination NAT to the incoming
+ * interface's primary address (iptables-extensions(8)), so conntrack marks redirected connections
+ * DNAT, and another pod dialling <pod IP>:L straight away gets a reset. Binding the listener to
+ * an address cannot do that, since the redirected connections arrive at that same address.
  *
  * Why PREROUTING alone keeps passthrough from looping: the nat table is consulted once per
  * connection, for its first packet, and for a connection made by a process inside the namespace
@@ -28,7 +38,10 @@ import { execFile, execFileSync } from 'node:child_process';
 
 /** Every chain of ours starts with this; the rest is the agent id. */
 export const CHAIN_PREFIX = 'KMRD-';
-const TABLE = 'nat';
+/** The tables we touch, and the built-in chain each jumps to ours from. */
+export type Table = 'nat' | 'filter';
+const ENTRY_CHAIN: Record<Table, string> = { nat: 'PREROUTING', filter: 'INPUT' };
+const TABLES: Table[] = ['nat', 'filter'];
 
 /** The chain name of agent `agentId` (8 hex digits). */
 export function chainName(agentId: string): string {
@@ -59,7 +72,7 @@ function firstLine(text: string): string {
   return text.trim().split('\n')[0] ?? '';
 }
 
-/** Runs iptables calls against the nat table, asynchronously or (for exit paths) synchronously. */
+/** Runs iptables calls against one table, asynchronously or (for exit paths) synchronously. */
 export class Iptables {
   readonly binary: string;
 
@@ -67,9 +80,9 @@ export class Iptables {
     this.binary = binary;
   }
 
-  /** Runs `iptables -w -t nat ...args`; resolves with stdout, rejects with IptablesError. */
-  run(args: string[]): Promise<string> {
-    const full = ['-w', '-t', TABLE, ...args];
+  /** Runs `iptables -w -t <table> ...args`; resolves with stdout, rejects with IptablesError. */
+  run(args: string[], table: Table = 'nat'): Promise<string> {
+    const full = ['-w', '-t', table, ...args];
     return new Promise((resolve, reject) => {
       execFile(this.binary, full, { timeout: 30_000 }, (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
@@ -80,55 +93,89 @@ export class Iptables {
   }
 
   /** The same as run, blocking: only for exit paths, where the event loop will not turn again. */
-  runSync(args: string[]): string {
+  runSync(args: string[], table: Table = 'nat'): string {
     try {
-      return execFileSync(this.binary, ['-w', '-t', TABLE, ...args], { timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+      return execFileSync(this.binary, ['-w', '-t', table, ...args], { timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
     } catch (err) {
       const e = err as { stderr?: Buffer; status?: number | null; code?: string; message: string };
       throw new IptablesError(this.binary, args, e.stderr?.toString() || e.message, e.status ?? e.code ?? null);
     }
   }
 
-  /** The nat table's rules as `iptables -S` prints them. */
-  list(): Promise<string> {
-    return this.run(['-S']);
+  /** A table's rules as `iptables -S` prints them. */
+  list(table: Table = 'nat'): Promise<string> {
+    return this.run(['-S'], table);
   }
 
-  /** Creates `chain` and jumps to it first thing in PREROUTING, for TCP only. */
+  /** Both tables' rules, nat first, as one `iptables -S` listing. */
+  async listAll(): Promise<string> {
+    return `${await this.list('nat')}\n${await this.list('filter')}`;
+  }
+
+  /** Creates `chain` in both tables and jumps to it first thing in PREROUTING and INPUT, TCP only. */
   async createChain(chain: string, comment: string): Promise<void> {
-    // Not atomic: an agent that dies between these two calls leaves an empty chain with no
-    // comment, which cleanLeftovers treats as ownerless and removes.
-    await this.run(['-N', chain]);
-    await this.run(['-I', 'PREROUTING', '1', ...jumpSpec(chain, comment)]);
+    // Not atomic: an agent that dies between these calls leaves a chain with no commented jump,
+    // which cleanLeftovers treats as ownerless and removes.
+    for (const table of TABLES) {
+      await this.run(['-N', chain], table);
+      await this.run(['-I', ENTRY_CHAIN[table], '1', ...jumpSpec(chain, comment)], table);
+    }
   }
 
-  /** Adds the REDIRECT of TCP port `port` to the agent's listener port `toPort`. */
-  async addRedirect(chain: string, port: number, toPort: number, comment: string): Promise<void> {
-    await this.run(['-A', chain, ...redirectSpec(port, toPort, comment)]);
+  /**
+   * Adds the REDIRECT of TCP port `port` to the agent's listener port `toPort` (matching `set`
+   * when given), and the filter rule that refuses connections to `toPort` it did not redirect.
+   */
+  async addRedirect(chain: string, redirect: RedirectRule, comment: string): Promise<void> {
+    await this.run(['-A', chain, ...rejectSpec(redirect.toPort, comment)], 'filter');
+    await this.run(['-A', chain, ...redirectSpec(redirect, comment)]);
   }
 
-  async removeRedirect(chain: string, port: number, toPort: number, comment: string): Promise<void> {
-    await this.run(['-D', chain, ...redirectSpec(port, toPort, comment)]);
+  /** Removes both rules of addRedirect; tries the second even when the first fails. */
+  async removeRedirect(chain: string, redirect: RedirectRule, comment: string): Promise<void> {
+    const results = await Promise.allSettled([
+      this.run(['-D', chain, ...redirectSpec(redirect, comment)]),
+      this.run(['-D', chain, ...rejectSpec(redirect.toPort, comment)], 'filter'),
+    ]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
-  /** Removes `chain` and every PREROUTING jump to it. A chain that does not exist is no error. */
+  /** Removes `chain` and every jump to it from both tables. A chain that does not exist is no error. */
   async removeChain(chain: string): Promise<void> {
-    for (const args of planChainRemoval(await this.list(), chain)) await this.run(args);
+    for (const table of TABLES) {
+      for (const args of planChainRemoval(await this.list(table), chain)) await this.run(args, table);
+    }
   }
 
   /** removeChain, blocking. */
   removeChainSync(chain: string): void {
-    for (const args of planChainRemoval(this.runSync(['-S']), chain)) this.runSync(args);
+    for (const table of TABLES) {
+      for (const args of planChainRemoval(this.runSync(['-S'], table), chain)) this.runSync(args, table);
+    }
   }
+}
+
+/** One redirected port: its REDIRECT to the listener port, and the ipset it matches, if any. */
+export interface RedirectRule {
+  port: number;
+  toPort: number;
+  /** The ipset whose element must be alive for the rule to match; none in the guard-only fallback. */
+  set?: string;
 }
 
 function jumpSpec(chain: string, comment: string): string[] {
   return ['-p', 'tcp', '-m', 'comment', '--comment', comment, '-j', chain];
 }
 
-function redirectSpec(port: number, toPort: number, comment: string): string[] {
-  return ['-p', 'tcp', '-m', 'tcp', '--dport', String(port), '-m', 'comment', '--comment', comment,
-    '-j', 'REDIRECT', '--to-ports', String(toPort)];
+function rejectSpec(toPort: number, comment: string): string[] {
+  return ['-p', 'tcp', '-m', 'tcp', '--dport', String(toPort), '-m', 'conntrack', '!', '--ctstate', 'DNAT',
+    '-m', 'comment', '--comment', comment, '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+}
+
+function redirectSpec({ port, toPort, set }: RedirectRule, comment: string): string[] {
+  return ['-p', 'tcp', '-m', 'tcp', '--dport', String(port), ...(set ? ['-m', 'set', '--match-set', set, 'dst'] : []),
+    '-m', 'comment', '--comment', comment, '-j', 'REDIRECT', '--to-ports', String(toPort)];
 }
 
 /** One rule of `iptables -S` output: its chain and its arguments after `-A <chain>`. */

@@ -72,6 +72,16 @@ export class PodNetns {
     return (await this.exec('iptables-save', ['-t', 'nat'])).stdout;
   }
 
+  /** `iptables-save -t filter` inside the namespace. */
+  async filterRules(): Promise<string> {
+    return (await this.exec('iptables-save', ['-t', 'filter'])).stdout;
+  }
+
+  /** The names of the namespace's ipsets. */
+  async ipsets(): Promise<string[]> {
+    return (await this.exec('ipset', ['list', '-n'])).stdout.split('\n').filter(Boolean);
+  }
+
   /**
    * Starts a long-running process inside the namespace (`ip netns exec` execs it, so the child's
    * pid is the process's own) and resolves with it and its first stdout line parsed as JSON.

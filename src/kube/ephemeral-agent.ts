@@ -32,7 +32,7 @@ export interface EphemeralAgentOptions {
   port: number;
   tokenSha256: string;
   idleTimeoutMs: number;
-  /** NET_ADMIN for iptables: only when -R steals or mirrors. */
+  /** NET_ADMIN and NET_RAW (REDIRECT_CAPABILITIES) for iptables: only when -R steals or mirrors. */
   netAdmin: boolean;
   /**
    * imagePullPolicy. (An ephemeral container has no pull secrets of its own: the target pod's
@@ -40,6 +40,15 @@ export interface EphemeralAgentOptions {
    */
   pullPolicy?: PullPolicy;
 }
+
+/**
+ * What -R needs: NET_ADMIN for iptables and ipset, and NET_RAW because iptables' `set` match
+ * looks the set up through a raw socket (libxt_set opens SOCK_RAW and asks with SO_IP_SET; without
+ * NET_RAW it fails "Can't open socket to ipset"), which the expiring redirects need
+ * (agent/incoming/ipset.ts). NET_ADMIN already needs Pod Security "privileged", so NET_RAW
+ * changes no admission outcome.
+ */
+export const REDIRECT_CAPABILITIES = ['NET_ADMIN', 'NET_RAW'] as const;
 
 /** A random listening port in [EPHEMERAL_PORT_MIN, EPHEMERAL_PORT_MAX]. */
 export function randomAgentPort(random: () => number = Math.random): number {
@@ -72,7 +81,7 @@ export function buildEphemeralAgent(options: EphemeralAgentOptions): V1Ephemeral
           runAsUser: 0,
           runAsNonRoot: false,
           allowPrivilegeEscalation: false,
-          capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] },
+          capabilities: { add: [...REDIRECT_CAPABILITIES], drop: ['ALL'] },
         }
       : { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
   };

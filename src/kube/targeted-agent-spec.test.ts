@@ -15,7 +15,7 @@ test('the ephemeral container: target container, loopback port, token hash, NET_
   assert.deepEqual(Object.fromEntries(withR.env!.map((e) => [e.name, e.value])), {
     MIRRORD_AGENT_LISTEN: '127.0.0.1:23456', MIRRORD_AGENT_TOKEN_SHA256: 'f'.repeat(64), MIRRORD_AGENT_IDLE_TIMEOUT_MS: '60000',
   });
-  assert.deepEqual(withR.securityContext!.capabilities, { add: ['NET_ADMIN'], drop: ['ALL'] });
+  assert.deepEqual(withR.securityContext!.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
   assert.equal(withR.securityContext!.runAsUser, 0);
   // With the session's facts, status can read them back from the pod spec.
   const facts = { user: 'avi/admin@laptop', mode: 'steal' as const, target: 'deployment/web', targetNamespace: 'shop' };
@@ -60,7 +60,7 @@ test('a pod security rejection names the level and what would be accepted', () =
 test('the Job fallback: on the target node, hostPID, enters the target container by its id', () => {
   const job = buildNodeAgentJob({
     sessionId: 'abcd1234', namespace: 'agents', image: 'img', tokenSha256: 'f'.repeat(64), idleTimeoutMs: 60_000, user: 'u', cliVersion: '0.1.0',
-    nodeName: 'node-7', containerId: 'containerd://0123abcd', port: 23456,
+    nodeName: 'node-7', containerId: `containerd://${'0123abcd'.repeat(8)}`, port: 23456,
   });
   const pod = job.spec!.template.spec!;
   const container = pod.containers[0];
@@ -69,12 +69,12 @@ test('the Job fallback: on the target node, hostPID, enters the target container
   assert.equal(pod.hostPID, true);
   assert.equal(pod.hostNetwork, undefined, 'the agent enters the target netns, not the node\'s');
   assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
-  assert.deepEqual(container.securityContext!.capabilities!.add, ['NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE']);
+  assert.deepEqual(container.securityContext!.capabilities!.add, ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE', 'SETPCAP']);
   assert.equal(container.securityContext!.privileged, undefined);
   assert.deepEqual(container.command, ['/bin/sh', '-c', ENTER_TARGET_SCRIPT, 'kubectl-mirrord-agent', ...AGENT_ENTRYPOINT]);
   const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value]));
   assert.equal(env.MIRRORD_AGENT_LISTEN, '127.0.0.1:23456');
-  assert.equal(env.MIRRORD_TARGET_CONTAINER_ID, 'containerd://0123abcd');
+  assert.equal(env.MIRRORD_TARGET_CONTAINER_ID, `containerd://${'0123abcd'.repeat(8)}`);
   assert.equal(job.spec!.template.metadata!.labels!['kubectl-mirrord/session'], 'abcd1234');
   assert.ok((job.spec!.ttlSecondsAfterFinished ?? 0) > 0);
 });

@@ -4,6 +4,8 @@
  * app is a small HTTP server on this machine's loopback.
  */
 import { test, before, after } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -89,6 +91,26 @@ test('steal: the Service answers with the local app; Ctrl-C removes the rules an
     await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid)), 'no KMRD rule is left in the pod');
     const after = await curl([`${serviceUrl}/count`]);
     assert.ok(isRemote(after.stdout), `the pod answers again: ${after.stdout}`);
+  } finally {
+    cli.child.kill('SIGKILL');
+    await app.close();
+  }
+});
+
+test('another pod dialling the steal listener straight away is refused; the redirected port still works', async () => {
+  const app = await userApp();
+  const pod = await demoPod();
+  const cli = await startReverse(['-R', `${POD_PORT}:${app.port}`, '--steal']);
+  try {
+    const listenerPort = Number(/--to-ports (\d+)/.exec(await podNat(pod.uid))?.[1]);
+    assert.ok(listenerPort > 0, 'the REDIRECT names the listener port');
+    const target = await kubectlJson(sandbox.kubeconfigPath, ['get', 'pod', pod.name]);
+    const other = (await kubectlJson(sandbox.kubeconfigPath, ['get', 'pods', '-l', 'app=ip-info'])).items.find((p: any) => p.status.phase === 'Running');
+    // curl from inside the other pod's network namespace, as a process of that pod would.
+    const direct = await promisify(execFile)('ip', ['netns', 'exec', `kmsb-${other.metadata.uid}`, 'curl', '-sS', '--max-time', '5',
+      `http://${target.status.podIP}:${listenerPort}/count`]).then(() => 'answered', (e: { code: number; stderr: string }) => `curl exit ${e.code}: ${e.stderr.trim()}`);
+    assert.match(direct, /curl exit 7: .*(Connection refused|Couldn't connect)/, direct);
+    assert.equal((await curl([`${serviceUrl}/count`])).stdout, 'local /count', 'the redirected Service port still reaches the local app');
   } finally {
     cli.child.kill('SIGKILL');
     await app.close();

@@ -8,7 +8,7 @@
  * The hierarchy is cgroup v2 when /sys/fs/cgroup is one, else the v1 `pids` hierarchy (or
  * systemd's named one). No controller is configured: the cgroup is there to be seen, not to limit.
  */
-import { existsSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -46,4 +46,40 @@ export function removeCgroupTree(dir: string): void {
   } catch {
     // Still has processes (EBUSY) or already gone.
   }
+}
+
+/** The pids in `dir`'s cgroup and every cgroup below it. */
+export function cgroupPids(dir: string): number[] {
+  const pids: number[] = [];
+  const walk = (d: string) => {
+    try {
+      for (const line of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (line) pids.push(Number(line));
+      for (const entry of readdirSync(d)) if (statSync(join(d, entry)).isDirectory()) walk(join(d, entry));
+    } catch {
+      // Removed meanwhile.
+    }
+  };
+  walk(dir);
+  return pids;
+}
+
+/**
+ * What containerd does when a container's main process exits: every process left in the
+ * container's cgroup is killed (the shim runs `runc kill --all` / `runc delete`, which signal the
+ * whole cgroup, libcontainer's signalAllProcesses). A container in a PID namespace of its own
+ * loses them anyway when its PID 1 dies; a container sharing one (hostPID, an ephemeral container
+ * in its target's) would keep them, and so would a detached child. SIGKILL, again until the cgroup
+ * is empty, since a process may fork while it is being killed. Resolves with the pids killed.
+ */
+export async function killCgroup(dir: string): Promise<number[]> {
+  const killed = new Set<number>();
+  for (let round = 0; round < 200; round++) {
+    const pids = cgroupPids(dir);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); killed.add(pid); } catch { /* already gone */ }
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return [...killed];
 }

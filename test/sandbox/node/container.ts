@@ -10,7 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { ContainerConfigError } from './container-env.ts';
 import { enteredRoot, innerPid, type LaunchSpec, launchContainer } from './container-launch.ts';
 import { probeLoop, runProbe, type ProbeTarget } from './probes.ts';
-import { removeCgroupTree } from './container-cgroup.ts';
+import { killCgroup, removeCgroupTree } from './container-cgroup.ts';
 
 /** A container image the node cannot provide. */
 export class ImagePullError extends Error {
@@ -175,7 +175,9 @@ export class Container {
     };
     this.#proc = undefined;
     this.ready = false;
-    if (this.launched?.cgroup) removeCgroupTree(this.launched.cgroup);
+    // containerd kills whatever is left in the container once its main process exited.
+    const cgroup = this.launched?.cgroup;
+    if (cgroup) void killCgroup(cgroup).then(() => removeCgroupTree(cgroup));
     if (!this.#willRestart(exitCode)) {
       this.state = { terminated };
       this.started = false;

@@ -222,6 +222,27 @@ describe('sandbox node', { skip: skipHere }, () => {
     assert.equal(await text(node.podLogs('default', 'client', 'debug', { follow: false })), 'sleep infinity ');
   });
 
+  test('when a container\'s main process exits, containerd kills what is left in it, even in a shared PID namespace', async () => {
+    const pod = store.get('pods', 'default', 'client')!;
+    // A detached child outlives its parent: in the target's PID namespace it is reparented to the
+    // target's PID 1, so only killing the container's cgroup ends it.
+    pod.spec.ephemeralContainers = [...pod.spec.ephemeralContainers, {
+      name: 'leaver', image: 'busybox', targetContainerName: 'main', command: ['sh', '-c', 'setsid sleep 300 & sleep 300 & echo started'],
+    }];
+    store.put('pods', pod);
+    const done = await store.waitFor('pods', 'default', 'client', (o) => o?.status?.ephemeralContainerStatuses?.find((c: any) => c.name === 'leaver')?.state?.terminated);
+    const status = done!.status.ephemeralContainerStatuses.find((c: any) => c.name === 'leaver');
+    const id = (status.state.terminated.containerID as string).replace('containerd://', '');
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const inContainer = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { return readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(id); } catch { return false; }
+    });
+    const deadline = Date.now() + 30_000;
+    while (inContainer().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(inContainer(), [], 'no process of the exited container is left');
+    assert.equal(await text(node.podLogs('default', 'client', 'leaver', { follow: false })), 'started\n');
+  });
+
   test('an unknown image is ErrImagePull, then ImagePullBackOff', async () => {
     store.put('pods', { metadata: { name: 'bad-image' }, spec: { containers: [{ name: 'c', image: 'example.com/nope:1' }] } });
     const o = await store.waitFor('pods', 'default', 'bad-image', (p) => p?.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff');
