@@ -13,7 +13,10 @@ import { route } from '../src/session/requests.ts';
 import { Session } from '../src/session/session.ts';
 import { connectOutgoing } from './outgoing.ts';
 import { relayDatagrams } from './outgoing-udp.ts';
-import { lookupHost } from './dns.ts';
+import { lookupHost, reverseLookup } from './dns.ts';
+import { targetEnvironment } from './env.ts';
+import { TargetFiles } from './files/target-files.ts';
+import { TargetProcess } from './target-process.ts';
 import { IncomingTraffic } from './incoming/incoming-traffic.ts';
 import type { AgentLog } from './log.ts';
 import { AGENT_NAME } from '../src/version.ts';
@@ -33,6 +36,8 @@ export interface AgentOptions {
   agentName?: string;
   /** Incoming traffic (-R) for every session; by default one with a random agent id. */
   incoming?: IncomingTraffic;
+  /** The target container's main process (targetEnv and the file requests); targetless by default. */
+  target?: TargetProcess;
 }
 
 export class AgentServer {
@@ -41,12 +46,16 @@ export class AgentServer {
   readonly #sessions = new Set<Session>();
   readonly #sockets = new Set<Socket>();
   readonly #incoming: IncomingTraffic;
+  readonly #target: TargetProcess;
+  readonly #files: TargetFiles;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
 
   constructor(options: AgentOptions) {
     this.#options = options;
     this.#incoming = options.incoming ?? new IncomingTraffic({ log: options.log });
+    this.#target = options.target ?? new TargetProcess({});
+    this.#files = new TargetFiles(this.#target, options.log);
     this.#server = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.#onConnection(socket));
   }
 
@@ -112,6 +121,12 @@ export class AgentServer {
       route(Requests.dnsLookup, lookupHost),
       route(Requests.portSubscribe, (body) => this.#incoming.subscribe(session, body)),
       route(Requests.portUnsubscribe, (body) => this.#incoming.unsubscribe(session, body)),
+      route(Requests.targetEnv, () => targetEnvironment(this.#target)),
+      route(Requests.fileStat, (body) => this.#files.stat(body)),
+      route(Requests.fileRead, (body) => this.#files.read(session, body)),
+      route(Requests.dirList, (body) => this.#files.list(body)),
+      route(Requests.readLink, (body) => this.#files.readLink(body)),
+      route(Requests.dnsReverse, reverseLookup),
     ]);
     session.on('close', (err?: Error) => {
       this.#sessions.delete(session);
