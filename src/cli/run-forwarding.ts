@@ -5,6 +5,7 @@
  * @kubernetes/client-node.
  */
 import { ExitCode, MirrordError } from '../errors.ts';
+import type { ResolvedTarget } from '../kube/target-resolve.ts';
 import { LocalForward } from '../forward/local-forward.ts';
 import { UdpForward } from '../forward/udp-forward.ts';
 import { formatHostPort } from '../forward/address-spec.ts';
@@ -34,7 +35,7 @@ export interface AgentProvider {
   cleanup(): Promise<void>;
 }
 
-interface Listeners {
+export interface Listeners {
   forwards: Array<LocalForward | UdpForward>;
   socks: SocksServer | undefined;
   close(): Promise<void>;
@@ -42,7 +43,7 @@ interface Listeners {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-async function bindListeners(plan: ForwardingPlan, link: AgentLink): Promise<Listeners> {
+export async function bindListeners(plan: ForwardingPlan, link: AgentLink): Promise<Listeners> {
   const log = connectionLogger(plan.verbose, say);
   const forwards: Array<LocalForward | UdpForward> = [];
   let socks: SocksServer | undefined;
@@ -80,7 +81,7 @@ function printSummary(plan: ForwardingPlan, listeners: Listeners, ctx: KubeConte
  * --agent-image or a config file) would refuse every datagram, so say so before serving.
  * @throws MirrordError EAGENTUDP naming the agent and the -L.
  */
-function requireUdp(session: Session, plan: ForwardingPlan): void {
+export function requireUdp(session: Session, plan: ForwardingPlan): void {
   const udp = plan.forwards.find((f) => f.protocol === 'udp');
   if (!udp || session.supportsDatagrams) return;
   throw new MirrordError('EAGENTUDP', `-L ${udp.text}: the agent (${session.peerName}) does not support UDP`, ExitCode.agent, {
@@ -147,71 +148,106 @@ async function startAgent(manager: AgentProvider, spinner: Spinner, prepare: () 
   }
 }
 
+/** The agent of a plan, how to start it, and what every session gets (-R). */
+export interface AgentSetup {
+  manager: AgentProvider;
+  /** The namespace and permission checks, before anything is created. */
+  prepare: () => Promise<void>;
+  /** Called on every new session (the first and after reconnects). */
+  attach: (session: Session) => Promise<void>;
+  reverse: ReverseForwards | undefined;
+  describeTarget: () => string | undefined;
+  /** The target's pod and container once the agent started (undefined: targetless). */
+  resolvedTarget: () => ResolvedTarget | undefined;
+  image: string;
+}
+
 /**
- * Runs the plan until Ctrl-C. Returns the exit code for a normal end.
- * @throws MirrordError for every failure, after removing the listeners and the agent.
+ * Builds the agent for a plan: the targeted one (run-targeted.ts) or the targetless AgentManager.
+ * Used by port-forward/socks (below) and by the exec proxy (src/exec/), so both start, reconnect
+ * and remove agents the same way.
+ * @param onProgress progress lines while an agent starts (a spinner, or the exec proxy's pipe).
  */
-export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
-  if (plan.exposedWarning) say(c.yellow(`warning: ${plan.exposedWarning}`));
-  let manager: AgentProvider | undefined;
-  let attach: (session: Session) => Promise<void> = async () => {};
-  const link = new AgentLink({
-    // A new session after a drop gets its -R subscriptions before it serves anything; if they
-    // fail, the link counts it as a failed attempt and retries.
+export function setUpAgent(plan: ForwardingPlan, ctx: KubeContext, onProgress: (text: string) => void, sayLine: (line: string) => void): AgentSetup {
+  const agentOptions = {
+    image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
+    pull: plan.agentImagePull,
+    idleTimeoutMs: plan.agentIdleTimeoutMs,
+    startupTimeoutMs: plan.agentStartupTimeoutMs,
+    cliVersion: VERSION,
+    onProgress,
+  };
+  if (plan.targeting) {
+    const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: connectionLogger(plan.verbose, sayLine), say: sayLine });
+    return { manager: run.manager, prepare: run.prepare, attach: run.attach, reverse: run.reverse, describeTarget: run.describe, resolvedTarget: run.resolved, image: agentOptions.image };
+  }
+  return {
+    manager: new AgentManager(ctx, agentOptions),
+    prepare: async () => {
+      onProgress(`checking access to namespace ${ctx.namespace}`);
+      await Promise.all([checkNamespace(ctx), checkPermissions(ctx)]);
+    },
+    attach: async () => {},
+    reverse: undefined,
+    describeTarget: () => undefined,
+    resolvedTarget: () => undefined,
+    image: agentOptions.image,
+  };
+}
+
+/**
+ * An AgentLink whose reconnects go through `setup` (a new session gets its -R subscriptions before
+ * it serves anything; if they fail, the link counts it as a failed attempt and retries).
+ */
+export function linkFor(getSetup: () => AgentSetup | undefined, exitOnDisconnect: boolean, waitForSessionMs?: number): AgentLink {
+  return new AgentLink({
+    waitForSessionMs,
     connect: async () => {
-      const session = await (manager as AgentProvider).reconnect();
+      const setup = getSetup() as AgentSetup;
+      const session = await setup.manager.reconnect();
       try {
-        await attach(session);
+        await setup.attach(session);
       } catch (err) {
         session.destroy();
         throw err;
       }
       return session;
     },
-    exitOnDisconnect: plan.exitOnDisconnect,
+    exitOnDisconnect,
   });
+}
+
+/**
+ * Runs the plan until Ctrl-C. Returns the exit code for a normal end.
+ * @throws MirrordError for every failure, after removing the listeners and the agent.
+ */
+export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
+  if (plan.exposedWarning) say(c.yellow(`warning: ${plan.exposedWarning}`));
+  let setup: AgentSetup | undefined;
+  const link = linkFor(() => setup, plan.exitOnDisconnect);
   const listeners = await bindListeners(plan, link);
   try {
     const ctx = loadKubeContext({ kubeconfigPath: plan.kubeconfigPath, context: plan.context, namespace: plan.namespace });
     const spinner = new Spinner('connecting to the cluster');
     // Startup progress drives the spinner; later (a replacement agent) it is shown only with -v.
     let progress = (text: string) => spinner.update(text);
-    const agentOptions = {
-      image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
-      pull: plan.agentImagePull,
-      idleTimeoutMs: plan.agentIdleTimeoutMs,
-      startupTimeoutMs: plan.agentStartupTimeoutMs,
-      cliVersion: VERSION,
-      onProgress: (text: string) => progress(text),
-    };
-    let prepare = async () => {
-      spinner.update(`checking access to namespace ${ctx.namespace}`);
-      await Promise.all([checkNamespace(ctx), checkPermissions(ctx)]);
-    };
-    let reverse: ReverseForwards | undefined;
-    let describeTarget: () => string | undefined = () => undefined;
-    if (plan.targeting) {
-      const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: connectionLogger(plan.verbose, say), say });
-      ({ manager, prepare, attach, reverse } = run);
-      describeTarget = run.describe;
-    } else {
-      manager = new AgentManager(ctx, agentOptions);
-    }
-    const firstAttach = attach;
-    const session = await startAgent(manager, spinner, prepare, async (session) => {
+    setup = setUpAgent(plan, ctx, (text) => progress(text), say);
+    const { manager, reverse } = setup;
+    const firstAttach = setup.attach;
+    const session = await startAgent(manager, spinner, setup.prepare, async (session) => {
       requireUdp(session, plan);
       await firstAttach(session);
     });
-    const versionWarning = agentVersionWarning(session.peerName, VERSION, agentOptions.image);
+    const versionWarning = agentVersionWarning(session.peerName, VERSION, setup.image);
     if (versionWarning) say(c.yellow(`warning: ${versionWarning}`));
     link.start(session);
     progress = plan.verbose ? (text) => say(c.dim(text)) : () => {};
-    printSummary(plan, listeners, ctx, reverse, describeTarget());
+    printSummary(plan, listeners, ctx, reverse, setup.describeTarget());
     reportLinkEvents(link, manager, plan.verbose);
     return await waitForEnd(link);
   } finally {
     await listeners.close();
     await link.close();
-    await manager?.cleanup();
+    await setup?.manager.cleanup();
   }
 }

@@ -10,7 +10,7 @@ import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { AGENT_PERMISSIONS, checkNamespace, checkPermissions, type Permission } from '../kube/preflight.ts';
 import { kubeTargetApi } from '../kube/target-api.ts';
-import { resolveTarget } from '../kube/target-resolve.ts';
+import { resolveTarget, type ResolvedTarget } from '../kube/target-resolve.ts';
 import { TargetedAgentManager } from '../kube/targeted-agent.ts';
 import type { Session } from '../session/session.ts';
 import type { Targeting } from './targeting-options.ts';
@@ -64,6 +64,8 @@ export interface TargetedRun {
   attach(session: Session): Promise<void>;
   /** `pod/web-1` once resolved, else the target as given. */
   describe(): string;
+  /** The target's pod and container, once the agent has started. */
+  resolved(): ResolvedTarget | undefined;
 }
 
 export interface TargetedRunOptions {
@@ -158,6 +160,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     manager,
     reverse,
     describe,
+    resolved: () => agents.target,
     prepare: async () => {
       options.onProgress(`checking access to namespace ${ctx.namespace}`);
       await checkNamespace(ctx);
