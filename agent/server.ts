@@ -13,7 +13,7 @@ import { route } from '../src/session/requests.ts';
 import { Session } from '../src/session/session.ts';
 import { connectOutgoing } from './outgoing.ts';
 import { relayDatagrams } from './outgoing-udp.ts';
-import { lookupHost, reverseLookup } from './dns.ts';
+import { PodResolver, reverseLookup } from './dns.ts';
 import { targetEnvironment } from './env.ts';
 import { TargetFiles } from './files/target-files.ts';
 import { TargetProcess } from './target-process.ts';
@@ -48,6 +48,7 @@ export class AgentServer {
   readonly #incoming: IncomingTraffic;
   readonly #target: TargetProcess;
   readonly #files: TargetFiles;
+  readonly #resolver: PodResolver;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
 
@@ -56,6 +57,7 @@ export class AgentServer {
     this.#incoming = options.incoming ?? new IncomingTraffic({ log: options.log });
     this.#target = options.target ?? new TargetProcess({});
     this.#files = new TargetFiles(this.#target, options.log);
+    this.#resolver = new PodResolver(this.#target);
     this.#server = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.#onConnection(socket));
   }
 
@@ -118,7 +120,7 @@ export class AgentServer {
     session.on('stream', (stream) => connectOutgoing(stream, log));
     session.on('datagramStream', (stream) => relayDatagrams(stream, log));
     session.serveRequests([
-      route(Requests.dnsLookup, lookupHost),
+      route(Requests.dnsLookup, this.#resolver.lookup),
       route(Requests.portSubscribe, (body) => this.#incoming.subscribe(session, body)),
       route(Requests.portUnsubscribe, (body) => this.#incoming.unsubscribe(session, body)),
       route(Requests.targetEnv, () => targetEnvironment(this.#target)),

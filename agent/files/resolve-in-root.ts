@@ -17,7 +17,7 @@
  * Directories are opened O_PATH (open(2)): only search permission is needed to walk through one,
  * as for the kernel's own walk.
  */
-import { closeSync, constants, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { POSIX_ERROR_NAMES, posixError, type PosixErrorName } from '../../src/protocol/request-errors.ts';
 import type { RequestError } from '../../src/protocol/request-errors.ts';
 
@@ -154,5 +154,17 @@ function openDir(at: string, path: string): number {
     return openSync(at, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
     throw callError(err, path);
+  }
+}
+
+/** The contents of `path` inside `root`, every symlink on the way resolved inside it. @throws RequestError EPOSIX. */
+export function readFileInRoot(root: string, path: string): Buffer {
+  const r = resolveInRoot(root, path, { followLast: true });
+  try {
+    return readFileSync(r.at);
+  } catch (err) {
+    throw callError(err, path);
+  } finally {
+    r.close();
   }
 }
