@@ -19,8 +19,18 @@
 int km_link_fd = -1;
 char km_link_path[108];
 static uint32_t next_id = 1;
-/* Guards km_link_fd, next_id and the socket's byte stream: one request and its answer at a time. */
-static pthread_mutex_t link_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Guards km_link_fd, next_id and the socket's byte stream: one request and its answer at a time.
+ * Recursive: a LOG sent while the lock is held (a bad pattern found while HELLO_OK is parsed)
+ * goes out between two whole messages, never inside one. */
+static pthread_mutex_t link_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+static void lock_init(void) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&link_lock, &a);
+  pthread_mutexattr_destroy(&a);
+}
 static int broken_said;
 
 static int send_all(int fd, const uint8_t *p, size_t n) {
@@ -276,7 +286,7 @@ void km_link_atfork_parent(void) { pthread_mutex_unlock(&link_lock); }
 
 void km_link_atfork_child(void) {
   /* The lock was held by the forking thread (prepare); this child has only that thread. */
-  pthread_mutex_init(&link_lock, NULL);
+  lock_init();
   if (km_state == KM_INERT && km_link_fd < 0) return;
   if (km_link_fd >= 0) KM_REAL(close)(km_link_fd);
   km_link_fd = -1;

@@ -8,12 +8,12 @@
 #include <pthread.h>
 #include <stddef.h>
 
+/* Every set shares one lock, so that fork can hold it (km_registry_atfork_*). */
 struct km_registry {
-  pthread_mutex_t lock;
   void **items;
   size_t count, cap;
 };
-#define KM_REGISTRY_INIT {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}
+#define KM_REGISTRY_INIT {NULL, 0, 0}
 
 /** 0, or -ENOMEM. */
 int km_registry_add(struct km_registry *r, void *p);
@@ -21,5 +21,9 @@ int km_registry_add(struct km_registry *r, void *p);
 int km_registry_take(struct km_registry *r, void *p);
 /** 1 if `p` is in the set. */
 int km_registry_has(struct km_registry *r, void *p);
+
+void km_registry_atfork_prepare(void);
+void km_registry_atfork_parent(void);
+void km_registry_atfork_child(void);
 
 #endif

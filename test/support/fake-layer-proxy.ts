@@ -5,6 +5,7 @@
  * the real proxy uses, to local servers. It records every HELLO and LOG it receives.
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +33,8 @@ export type FakeEntry =
   | { kind: 'dir'; mode?: number }
   | { kind: 'link'; target: string };
 
-/** Where a remote TCP destination ("10.1.2.3:80") really goes, or 'refused'. */
-export type FakeDestination = { port: number } | 'refused';
+/** Where a remote destination ("10.1.2.3:80") really goes: a local TCP or UDP port, or 'refused'. */
+export type FakeDestination = { port: number } | { udpPort: number } | 'refused';
 
 export interface FakeLayerProxyOptions {
   /** Paths of the fake pod. Directories list the entries below them. */
@@ -123,9 +124,29 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
   const relayed: string[] = [];
   const tokens = new Map<bigint, string>();
   const sockets = new Set<Socket>();
+  const udpRelays = new Set<UdpSocket>();
 
-  // The token relay: 8 bytes of token, then the bytes of the destination's server.
-  const relay: Server = createServer((conn) => {
+  /** A per-destination UDP relay: the program's first datagram tells where answers go. */
+  const udpRelay = async (targetPort: number): Promise<number> => {
+    const relaySocket = createSocket('udp4');
+    const upstream = createSocket('udp4');
+    udpRelays.add(relaySocket);
+    udpRelays.add(upstream);
+    let program: { address: string; port: number } | undefined;
+    relaySocket.on('message', (msg, rinfo) => {
+      program = { address: rinfo.address, port: rinfo.port };
+      upstream.send(msg, targetPort, '127.0.0.1');
+    });
+    upstream.on('message', (msg) => {
+      if (program) relaySocket.send(msg, program.port, program.address);
+    });
+    await new Promise<void>((r) => relaySocket.bind(0, '127.0.0.1', () => r()));
+    return relaySocket.address().port;
+  };
+
+  // The token relay: 8 bytes of token, then the bytes of the destination's server. Half-open,
+  // so a program's shutdown(SHUT_WR) still gets the server's answer back.
+  const relay: Server = createServer({ allowHalfOpen: true }, (conn) => {
     sockets.add(conn);
     conn.on('close', () => sockets.delete(conn));
     conn.on('error', () => {});
@@ -137,13 +158,13 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
       conn.pause();
       const dest = tokens.get(head.readBigUInt64LE(0));
       const target = dest ? options.destinations?.[dest] : undefined;
-      if (!dest || !target || target === 'refused') {
+      if (!dest || !target || target === 'refused' || !('port' in target)) {
         conn.destroy();
         return;
       }
       tokens.delete(head.readBigUInt64LE(0));
       relayed.push(dest);
-      const upstream = tcpConnect(target.port, '127.0.0.1');
+      const upstream = tcpConnect({ port: target.port, host: '127.0.0.1', allowHalfOpen: true });
       sockets.add(upstream);
       upstream.on('close', () => sockets.delete(upstream));
       upstream.on('error', () => conn.destroy());
@@ -157,7 +178,7 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   const relayPort = (relay.address() as { port: number }).port;
 
-  const answer = (m: LayerMessage): Buffer[] => {
+  const answer = async (m: LayerMessage): Promise<Buffer[]> => {
     switch (m.name) {
       case 'hello':
         hellos.push(m.body);
@@ -219,7 +240,11 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
         const dest = `${addrText(m.body.family, m.body.addr)}:${m.body.port}`;
         const target = options.destinations?.[dest];
         const zero = { local_family: 0, local_addr: new Uint8Array(0), local_port: 0 };
-        if (!target || target === 'refused' || m.body.proto !== 6) {
+        if (m.body.proto === 17 && target && target !== 'refused' && 'udpPort' in target) {
+          relayed.push(`udp ${dest}`);
+          return [encodeLayerMessage('connectOk', m.id, { err: 0, token: 0n, relay_port: await udpRelay(target.udpPort), ...zero })];
+        }
+        if (!target || target === 'refused' || m.body.proto !== 6 || !('port' in target)) {
           return [encodeLayerMessage('connectOk', m.id, { err: ECONNREFUSED, token: 0n, relay_port: 0, ...zero })];
         }
         const token = randomBytes(8).readBigUInt64LE(0);
@@ -236,6 +261,8 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
     conn.on('close', () => sockets.delete(conn));
     conn.on('error', () => {});
     const decoder = new LayerDecoder('layer → proxy');
+    // Answers go out in request order, even when one of them (a UDP relay) takes a moment.
+    let queue = Promise.resolve();
     conn.on('data', (chunk) => {
       let messages;
       try {
@@ -247,7 +274,9 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
       for (const m of messages) {
         if (m.name === 'fileContent') continue;
         if (m.name !== 'hello' && m.name !== 'log') requests.push({ name: m.name, body: m.body });
-        for (const b of answer(m)) conn.write(b);
+        queue = queue.then(async () => {
+          for (const b of await answer(m)) conn.write(b);
+        });
       }
     });
   });
@@ -261,6 +290,7 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
     relayed,
     async close() {
       for (const s of sockets) s.destroy();
+      for (const u of udpRelays) u.close();
       await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => relay.close(r))]);
       rmSync(dir, { recursive: true, force: true });
     },
