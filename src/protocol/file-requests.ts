@@ -175,7 +175,7 @@ export interface DirListBody {
 }
 
 export interface DirListAnswer {
-  /** Entries in name order (byte order of their UTF-8), without `.` and `..`. */
+  /** Entries sorted by name (as JavaScript compares strings: UTF-16 code units), without `.` and `..`. */
   entries: DirEntry[];
   /** The offset of the next page, or null when this page was the last. */
   next: number | null;
