@@ -220,3 +220,27 @@ KM_EXPORT int dup3(int oldfd, int newfd, int flags) {
   if (rc >= 0 && !km_guarded()) km_fd_dup(oldfd, rc);
   return rc;
 }
+
+/* F_DUPFD copies (Python's os.listdir(fd) makes one) stand for the same remote file or directory. */
+static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, va_list ap) {
+  void *arg = va_arg(ap, void *);
+  int rc = real(fd, cmd, arg);
+  if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && !km_guarded()) km_fd_dup(fd, rc);
+  return rc;
+}
+
+KM_EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  int rc = fcntl_common(KM_REAL(fcntl), fd, cmd, ap);
+  va_end(ap);
+  return rc;
+}
+
+KM_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  int rc = fcntl_common(KM_REAL(fcntl64) ? KM_REAL(fcntl64) : KM_REAL(fcntl), fd, cmd, ap);
+  va_end(ap);
+  return rc;
+}

@@ -83,6 +83,8 @@ struct mmsghdr;
   X(int, dup, (int))                                                                            \
   X(int, dup2, (int, int))                                                                      \
   X(int, dup3, (int, int, int))                                                                 \
+  X(int, fcntl, (int, int, ...))                                                                \
+  X(int, fcntl64, (int, int, ...))                                                              \
   X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
   X(void, freeaddrinfo, (struct addrinfo *))                                                    \
   X(struct hostent *, gethostbyname, (const char *))                                            \

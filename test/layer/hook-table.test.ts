@@ -55,8 +55,6 @@ const decided: Record<string, string> = {
   lchown: writesLocal, truncate: writesLocal, truncate64: writesLocal, utime: writesLocal, utimes: writesLocal,
   utimensat: writesLocal, futimens: writesLocal, mkstemp: writesLocal, mkstemp64: writesLocal, mkostemp: writesLocal,
   mkdtemp: writesLocal, tmpfile64: writesLocal, mkfifo: writesLocal, mknod: writesLocal,
-  fcntl: 'F_DUPFD copies of a memfd read the same bytes; only their fstat shows the memfd instead of the pod\'s owner and times (dup/dup2/dup3 are tracked)',
-  fcntl64: 'as fcntl',
   gethostent: 'enumerates the user\'s /etc/hosts; the pod\'s /etc/hosts is a remote file for programs that read it',
   res_query: 'hand-written resolvers send UDP to the nameserver of the remote /etc/resolv.conf, which leaves from the pod through the UDP path (sendto/connect)',
   res_nsearch: 'as res_query',
