@@ -375,6 +375,15 @@ static void test_link_errno(void) {
   CHECK_EQ_INT(km_dns_getaddrinfo("10.0.0.1", "80", NULL, &res), KM_DNS_LOCAL);
   CHECK_EQ_INT(km_dns_getaddrinfo("::1", "80", NULL, &res), KM_DNS_LOCAL);
 
+  /* An answer with the wrong type is a broken link, not a misread answer. */
+  len = stat_ok_frame(frame, sizeof frame, 0, 1); /* OPEN_FILE_OK where STAT_OK is due */
+  fake_proxy_reply(frame, len, NULL, 0);
+  CHECK_EQ_INT(km_remote_stat("/etc/app/key", 1, &st), -EIO);
+  CHECK_EQ_INT(km_state, KM_BROKEN);
+  fake_proxy_stop();
+  km_state = KM_ACTIVE;
+  km_link_fd = fake_proxy_start();
+
   /* The proxy goes away: the call fails with EIO (files), EAI_AGAIN (DNS), ECONNREFUSED (connect),
    * and the layer is broken for good, without a crash. */
   fake_proxy_hang_up();

@@ -176,3 +176,39 @@ http.get('http://web:8080/', (res) => {
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { body: 'hello over http\n', peer: '10.1.2.3:80', echo: 'n', child: 'tok' });
 });
+
+test('threads share the link: parallel lookups and reads each get their own answer; fork under load does not hang', async () => {
+  const script = `
+import os, socket, threading, sys
+bad = []
+def work():
+    for i in range(100):
+        if socket.gethostbyname('web' if i % 2 else 'my-service') != ('10.1.2.4' if i % 2 else '10.1.2.3'): bad.append('dns')
+        if open('/etc/km-net/token').read() != 'tok': bad.append('file')
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+codes = []
+for _ in range(10):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if socket.gethostbyname('my-service') == '10.1.2.3' else 5)
+    codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+for t in threads: t.join()
+print(len(bad), codes)`;
+  const r = await run(python, ['-c', script], env(proxy));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `0 ${JSON.stringify(Array(10).fill(0)).replaceAll(',', ', ')}`);
+});
+
+test('AF_UNIX sockets stay local', async () => {
+  const script = `
+import socket, os, tempfile
+path = os.path.join(tempfile.mkdtemp(), 's')
+srv = socket.socket(socket.AF_UNIX); srv.bind(path); srv.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect(path); a, _ = srv.accept()
+c.sendall(b'u'); print(a.recv(1).decode())`;
+  const before = proxy.requests.length;
+  const r = await run(python, ['-c', script], env(proxy));
+  assert.deepEqual(r, { code: 0, stdout: 'u\n', stderr: '' });
+  assert.equal(proxy.requests.length, before);
+});
