@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { buildLayer } from '../support/layer-build.ts';
+import { buildLayer, repoRoot } from '../support/layer-build.ts';
 import { startFakeLayerProxy, type FakeLayerProxy, type FakeLayerProxyOptions } from '../support/fake-layer-proxy.ts';
 import { LayerFlag } from '../../src/protocol/layer-messages.ts';
 
@@ -168,4 +168,17 @@ print(json.dumps(out))`;
   assert.deepEqual(JSON.parse(r.stdout), { 4096: 'ENAMETOOLONG', 5000: 'ENAMETOOLONG', 70000: 'ENAMETOOLONG', big: 100_000 });
   const ls = await run('sh', ['-c', 'ls /etc/km-proc/big | wc -l'], env(proxy));
   assert.equal(ls.stdout.trim(), '100000');
+});
+
+test('every stat ABI sees the remote file: __xstat family, statx, fstat of the fd, raw syscalls through syscall()', async () => {
+  buildLayer('probe');
+  const r = await run(`${repoRoot}build/layer/tests/stat_probe`, ['/etc/km-proc/token'], env(proxy));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    '__xstat 3 1234', '__lxstat 3 1234', 'statx 3 1234', 'syscall(statx) 3 1234', 'syscall(newfstatat) 3 1234',
+    'syscall(openat) 0 0', '__fxstat 3 1234', 'statx(fd) 3 1234', 'read 3 0',
+  ]);
+  const missing = await run(`${repoRoot}build/layer/tests/stat_probe`, ['/etc/km-proc/nope'], env(proxy));
+  assert.match(missing.stdout, /^__xstat ENOENT$/m);
+  assert.match(missing.stdout, /^syscall\(openat\) ENOENT$/m);
 });
