@@ -170,7 +170,7 @@ ssize_t km_remote_readlink(const char *abs, char *buf, size_t size) {
 }
 
 /* Follows symlinks component by component, as glibc's realpath does with lstat, at most 40 times
- * (the kernel's MAXSYMLINKS). */
+ * (the kernel's MAXSYMLINKS). Only components the rules make remote are asked about. */
 int km_remote_realpath(const char *abs, char *out) {
   char todo[PATH_MAX], link[PATH_MAX], next[PATH_MAX * 2];
   snprintf(todo, sizeof todo, "%s", abs);
@@ -184,6 +184,11 @@ int km_remote_realpath(const char *abs, char *out) {
       if (out[i] != '/' && out[i] != 0) continue;
       char saved = out[i];
       out[i] = 0;
+      /* Prefixes the rules keep local (/etc above a mount) are directories in the pod too. */
+      if (km_path_rules(out) != KM_REMOTE) {
+        out[i] = saved;
+        continue;
+      }
       ssize_t n = km_remote_readlink(out, link, sizeof link - 1);
       if (n == -EINVAL) {
         out[i] = saved;

@@ -4,13 +4,16 @@
  * compat symbol, so a preloaded layer's definition is what RTLD_DEFAULT finds), statx, fstat of an
  * open fd, and raw syscalls through libc's syscall(). Used by test/layer/smoke-proc.test.ts.
  *
- *   stat_probe PATH   prints "name size uid" per line, or "name errno"
+ *   stat_probe PATH   prints "name size uid" per line, or "name errno"; then fopen, freopen and
+ *                     realpath results
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -65,5 +68,17 @@ int main(int argc, char **argv) {
     show("read", rc, (long long)strlen(buf), 0);
     close(fd);
   }
+  char line[128] = {0};
+  FILE *f = fopen(path, "re");
+  if (f && fgets(line, sizeof line, f)) printf("fopen %s\n", line);
+  else printf("fopen %s\n", strerrorname_np(errno));
+  if (f) fclose(f);
+  memset(line, 0, sizeof line);
+  FILE *in = freopen(path, "r", stdin);
+  if (in && fgets(line, sizeof line, in)) printf("freopen %s\n", line);
+  else printf("freopen %s\n", strerrorname_np(errno));
+  char resolved[PATH_MAX];
+  char *rp = realpath(path, resolved);
+  printf("realpath %s\n", rp ? rp : strerrorname_np(errno));
   return 0;
 }

@@ -25,6 +25,7 @@ const options: FakeLayerProxyOptions = {
     '/etc/km-proc/token': { kind: 'file', contents: 'tok' },
     '/etc/km-proc/sub': { kind: 'dir' },
     '/etc/km-proc/sub/inner': { kind: 'file', contents: 'inner' },
+    '/etc/km-proc/link': { kind: 'link', target: 'sub/inner' },
   },
   dns: { 'my-service': ['10.1.2.3'] },
   reverse: { '10.1.2.3': 'my-service.default.svc.cluster.local' },
@@ -129,7 +130,7 @@ print(json.dumps(out))`;
   const r = await run(python, ['-c', script], env(proxy));
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
-    isdir: true, stat: 5, read: 'inner', list: ['big', 'sub', 'token'], missing: false, nested: 'inner', notdir: 'ENOTDIR',
+    isdir: true, stat: 5, read: 'inner', list: ['big', 'link', 'sub', 'token'], missing: false, nested: 'inner', notdir: 'ENOTDIR',
   });
 });
 
@@ -141,12 +142,14 @@ print(json.dumps({
   'numeric': socket.getnameinfo(('10.1.2.3', 80), socket.NI_NUMERICHOST),
   'unknown': socket.getnameinfo(('10.9.9.9', 80), 0)[0],
   'loopback': socket.getnameinfo(('127.0.0.1', 80), socket.NI_NUMERICSERV)[1],
+  'byname_ex': socket.gethostbyname_ex('my-service'),
 }))`;
   const before = proxy.requests.length;
   const r = await run(python, ['-c', script], env(proxy));
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
     nameinfo: ['my-service.default.svc.cluster.local', 'http'], numeric: ['10.1.2.3', 'http'], unknown: '10.9.9.9', loopback: '80',
+    byname_ex: ['my-service', [], ['10.1.2.3']],
   });
   const reverse = proxy.requests.slice(before).filter((q) => q.name === 'getnameinfo');
   assert.equal(reverse.length, 2, 'the numeric and loopback ones stayed local');
@@ -177,8 +180,15 @@ test('every stat ABI sees the remote file: __xstat family, statx, fstat of the f
   assert.deepEqual(r.stdout.trim().split('\n'), [
     '__xstat 3 1234', '__lxstat 3 1234', 'statx 3 1234', 'syscall(statx) 3 1234', 'syscall(newfstatat) 3 1234',
     'syscall(openat) 0 0', '__fxstat 3 1234', 'statx(fd) 3 1234', 'read 3 0',
+    'fopen tok', 'freopen tok', 'realpath /etc/km-proc/token',
   ]);
+  // realpath follows remote symlinks (as a Secret volume's ..data links are).
+  const linked = await run(`${repoRoot}build/layer/tests/stat_probe`, ['/etc/km-proc/link'], env(proxy));
+  assert.match(linked.stdout, /^realpath \/etc\/km-proc\/sub\/inner$/m);
+  assert.match(linked.stdout, /^fopen inner$/m);
   const missing = await run(`${repoRoot}build/layer/tests/stat_probe`, ['/etc/km-proc/nope'], env(proxy));
   assert.match(missing.stdout, /^__xstat ENOENT$/m);
   assert.match(missing.stdout, /^syscall\(openat\) ENOENT$/m);
+  assert.match(missing.stdout, /^fopen ENOENT$/m);
+  assert.match(missing.stdout, /^realpath ENOENT$/m);
 });
