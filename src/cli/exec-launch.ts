@@ -6,7 +6,7 @@
  * ends with exit code 130.
  */
 import { spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { ExitCode, MirrordError } from '../errors.ts';
 import { Spinner } from '../ui/spinner.ts';
 import { stderrColors as c } from '../ui/colors.ts';
@@ -28,10 +28,13 @@ export async function launchProxy(start: ProxyStart): Promise<RunningProxy> {
   const self = selfCommand();
   const child = spawn(self.file, [...self.args, PROXY_COMMAND], {
     detached: true,
-    stdio: ['pipe', 'ignore', 'inherit', 'pipe'],
+    // fd 3 is a Unix socket pair (Node's 'pipe'), both ways: the plan and `abort` go out, events
+    // come back. Not stdin: Node closes a child's stdin when that child exits, and the first stage
+    // exits at once.
+    stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
   });
-  const control = child.stdin as Writable;
-  const events = child.stdio[3] as Readable;
+  const control = child.stdio[3] as Duplex;
+  const events = control;
   control.on('error', () => {});
   control.write(`${JSON.stringify(start)}\n`);
   // The first stage exits once the daemon runs; nothing else of it is waited for.

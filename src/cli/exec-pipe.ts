@@ -1,9 +1,9 @@
 /**
- * What the CLI and the exec proxy say to each other while the agent starts. The CLI writes one
- * JSON line on the proxy's stdin (the ProxyStart), and later possibly `abort`. The proxy writes JSON
- * lines on its fd 3 (progress, then ready or failed) and closes it. After `ready` the CLI replaces
- * itself with the program (execve closes its ends: close-on-exec), so an EOF on stdin after ready
- * means "the program runs", and before ready "the CLI is gone: undo everything".
+ * What the CLI and the exec proxy say to each other while the agent starts, over the proxy's fd 3
+ * (a Unix socket pair). The CLI writes one JSON line (the ProxyStart), and later possibly `abort`.
+ * The proxy writes JSON lines (progress, then ready or failed) and then ends its side. After
+ * `ready` the CLI replaces itself with the program (execve closes its end: close-on-exec), so an
+ * EOF after ready means "the program runs", and before ready "the CLI is gone: undo everything".
  */
 import type { ForwardingPlan } from './forwarding-options.ts';
 import type { ExecFeatures } from '../exec/exec-plan.ts';

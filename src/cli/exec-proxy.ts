@@ -14,7 +14,8 @@
  * layer connected within STARTUP_WINDOW_MS; then it removes the agent and its socket directory.
  */
 import { spawn } from 'node:child_process';
-import { rmSync, writeSync, closeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import net from 'node:net';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ExitCode, MirrordError } from '../errors.ts';
 import { bindListeners, linkFor, requireUdp, setUpAgent, type AgentSetup, type Listeners } from './run-forwarding.ts';
@@ -38,17 +39,23 @@ import { ABORT_LINE, lineReader, PROXY_COMMAND, PROXY_DAEMON_FLAG, type ProxyEve
 export const GRACE_MS = 2_000;
 /** No layer at all within this long (a static binary, a program that never started): give up. */
 export const STARTUP_WINDOW_MS = 60_000;
-const EVENTS_FD = 3;
+/** The socket pair to the CLI (exec-pipe.ts). */
+const CONTROL_FD = 3;
 
 /** Entry point of `__exec-proxy` (main.ts calls it before building the commander program). */
 export function runProxy(argv: readonly string[]): void {
   if (!argv.includes(PROXY_DAEMON_FLAG)) {
     const self = selfCommand();
-    const child = spawn(self.file, [...self.args, PROXY_COMMAND, PROXY_DAEMON_FLAG], { detached: true, stdio: [0, 'ignore', 2, EVENTS_FD] });
+    const child = spawn(self.file, [...self.args, PROXY_COMMAND, PROXY_DAEMON_FLAG], { detached: true, stdio: ['ignore', 'ignore', 2, CONTROL_FD] });
     child.unref();
     process.exit(0);
   }
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGQUIT'] as const) process.on(signal, () => {});
+  const control = new net.Socket({ fd: CONTROL_FD, readable: true, writable: true });
+  send = (event) => {
+    if (!control.destroyed) control.write(`${JSON.stringify(event)}\n`);
+  };
+  endControl = () => new Promise<void>((resolve) => control.end(() => resolve()));
   const readLine = lineReader((line) => onControl(line));
   let start: ProxyStart | undefined;
   let proxy: ExecProxy | undefined;
@@ -61,22 +68,18 @@ export function runProxy(argv: readonly string[]): void {
       void proxy?.stop('the CLI asked to stop');
     }
   };
-  process.stdin.on('data', readLine);
-  process.stdin.on('error', () => {});
-  process.stdin.once('end', () => {
+  control.on('data', readLine);
+  control.on('error', () => {});
+  control.once('end', () => {
     if (!proxy) process.exit(ExitCode.internal);
     // Before ready: the CLI died or was interrupted. After: it became the program (execve closed its end).
     else if (!proxy.ready) void proxy.stop('the CLI went away before the agent was ready');
   });
 }
 
-function send(event: ProxyEvent): void {
-  try {
-    writeSync(EVENTS_FD, `${JSON.stringify(event)}\n`);
-  } catch {
-    // The CLI is gone; stop() follows from stdin's end.
-  }
-}
+/** Writes one event to the CLI (set up by runProxy); a CLI that is gone shows as the socket's end. */
+let send: (event: ProxyEvent) => void = () => {};
+let endControl: () => Promise<void> = async () => {};
 
 class ExecProxy {
   readonly #start: ProxyStart;
@@ -105,8 +108,11 @@ class ExecProxy {
       this.#link = link;
       this.#listeners = await bindListeners(forwarding, link);
       const ctx = loadKubeContext({ kubeconfigPath: forwarding.kubeconfigPath, context: forwarding.context, namespace: forwarding.namespace });
-      let progress = (text: string) => send({ type: 'progress', text });
-      const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log);
+      let progress = (text: string) => {
+        log(text);
+        send({ type: 'progress', text });
+      };
+      const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, { runAsTarget: true });
       this.#setup = setup;
       await setup.prepare();
       const files = new FileStreams();
@@ -146,12 +152,13 @@ class ExecProxy {
       if (this.#listeners.socks) notes.push(`SOCKS5 on ${this.#listeners.socks.spec.address}:${this.#listeners.socks.port}`);
       this.ready = true;
       send({ type: 'ready', env, agentPod: setup.manager.agent?.podName, target: setup.describeTarget(), notes });
-      closeSync(EVENTS_FD);
+      await endControl();
       log(`ready: layer socket ${this.#start.socketPath}`);
     } catch (err) {
       const e = err instanceof MirrordError ? err : new MirrordError('EPROXY', `the exec proxy failed: ${(err as Error).message}`, ExitCode.internal, { hint: `its log is ${this.#start.logPath}` });
       log(`failed: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
       send({ type: 'failed', code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode });
+      await endControl();
       await this.stop('startup failed');
     }
   }

@@ -167,8 +167,9 @@ export interface AgentSetup {
  * Used by port-forward/socks (below) and by the exec proxy (src/exec/), so both start, reconnect
  * and remove agents the same way.
  * @param onProgress progress lines while an agent starts (a spinner, or the exec proxy's pipe).
+ * @param extra.runAsTarget exec: a targeted agent with the target container's identity.
  */
-export function setUpAgent(plan: ForwardingPlan, ctx: KubeContext, onProgress: (text: string) => void, sayLine: (line: string) => void): AgentSetup {
+export function setUpAgent(plan: ForwardingPlan, ctx: KubeContext, onProgress: (text: string) => void, sayLine: (line: string) => void, extra: { runAsTarget?: boolean } = {}): AgentSetup {
   const agentOptions = {
     image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
     pull: plan.agentImagePull,
@@ -178,7 +179,7 @@ export function setUpAgent(plan: ForwardingPlan, ctx: KubeContext, onProgress: (
     onProgress,
   };
   if (plan.targeting) {
-    const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: connectionLogger(plan.verbose, sayLine), say: sayLine });
+    const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: connectionLogger(plan.verbose, sayLine), say: sayLine, runAsTarget: extra.runAsTarget });
     return { manager: run.manager, prepare: run.prepare, attach: run.attach, reverse: run.reverse, describeTarget: run.describe, resolvedTarget: run.resolved, image: agentOptions.image };
   }
   return {

@@ -77,6 +77,8 @@ export interface TargetedRunOptions {
   onProgress: (text: string) => void;
   log: ConnectionLog;
   say: (line: string) => void;
+  /** exec: the agent runs as the target container's user, adding no capabilities (no -R). */
+  runAsTarget?: boolean;
 }
 
 /** @param ctx the kube context in the target's namespace. */
@@ -130,6 +132,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     ...options,
     mode: targeting.mode,
     netAdmin: targeting.reverse.length > 0,
+    runAsTarget: options.runAsTarget,
     resolve: async () => {
       if (copy) return await resolveCopy(copy);
       options.onProgress(`resolving ${targeting.target.text} in namespace ${ctx.namespace}`);

@@ -44,7 +44,8 @@ export class FileStreams {
 }
 
 /**
- * Reads exactly `size` bytes and the FIN from a file stream.
+ * Accepts a file stream (OPEN_OK: the agent sends only its initial window before that), reads
+ * exactly `size` bytes and the FIN, then ends this side so the stream is released at both ends.
  * @throws Error when the stream resets or ends at another length (the program then sees EIO).
  */
 export function readAll(stream: MuxStream, size: number): Promise<Buffer> {
@@ -62,9 +63,11 @@ export function readAll(stream: MuxStream, size: number): Promise<Buffer> {
     });
     stream.once('error', reject);
     stream.once('end', () => {
+      stream.end();
       if (total !== size) reject(new Error(`the file stream carried ${total} bytes, its stat said ${size}`));
       else resolve(Buffer.concat(chunks, total));
     });
+    stream.accept();
     stream.resume();
   });
 }
