@@ -1,6 +1,7 @@
 /**
  * The layer builds with -Wall -Wextra -Werror for this machine and for arm64, and its C unit
- * tests (layer/tests/) pass, once plainly and once under AddressSanitizer and UBSan.
+ * tests (layer/tests/) pass, once plainly, once under AddressSanitizer and UBSan, and once
+ * cross-built for aarch64 under qemu-aarch64-static (.ci/run installs it).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,3 +30,9 @@ for (const target of ['unit', 'asan']) {
     assert.doesNotMatch(r.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
   });
 }
+
+test('the C unit tests pass on aarch64 (cross-built, under qemu-aarch64-static)', () => {
+  const r = spawnSync('make', ['-s', '-C', `${repoRoot}layer`, 'unit-arm64'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^\d+ checks, 0 failed$/m);
+});

@@ -192,3 +192,18 @@ test('every stat ABI sees the remote file: __xstat family, statx, fstat of the f
   assert.match(missing.stdout, /^fopen ENOENT$/m);
   assert.match(missing.stdout, /^realpath ENOENT$/m);
 });
+
+test('on arm64 (qemu-aarch64-static), the cross-built layer serves the same probe', async () => {
+  buildLayer('probe-arm64');
+  const so = `${repoRoot}build/layer/aarch64/libkubectl_mirrord_layer.so`;
+  const r = await run('qemu-aarch64-static', [
+    '-L', '/usr/aarch64-linux-gnu', '-E', `LD_PRELOAD=${so}`, '-E', `KUBECTL_MIRRORD_LAYER_SOCKET=${proxy.socketPath}`,
+    `${repoRoot}build/layer/aarch64/tests/stat_probe`, '/etc/km-proc/token',
+  ], { PATH: process.env.PATH });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    '__xstat 3 1234', '__lxstat 3 1234', 'statx 3 1234', 'syscall(statx) 3 1234', 'syscall(newfstatat) 3 1234',
+    'syscall(openat) 0 0', '__fxstat 3 1234', 'statx(fd) 3 1234', 'read 3 0',
+    'fopen tok', 'freopen tok', 'realpath /etc/km-proc/token',
+  ]);
+});
