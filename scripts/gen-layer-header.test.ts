@@ -10,7 +10,7 @@ test('the checked-in C header is what the generator prints from layer-messages.t
   const checkedIn = readFileSync(headerPath, 'utf8');
   assert.ok(
     checkedIn === layerHeader(),
-    'layer/src/generated/layer_protocol.h is stale: run `node scripts/gen-layer-header.ts > layer/src/generated/layer_protocol.h`',
+    'layer/src/generated/layer_protocol.h is stale: run `node_modules/.bin/node scripts/gen-layer-header.ts > layer/src/generated/layer_protocol.h` (Node 24)',
   );
 });
 

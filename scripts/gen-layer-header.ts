@@ -4,7 +4,7 @@
  * names, one struct per message and list item, and inline encoders and decoders that write and
  * read the fields in wire order with the primitives of layer/src/codec.h.
  *
- *   node scripts/gen-layer-header.ts > layer/src/generated/layer_protocol.h
+ *   node_modules/.bin/node scripts/gen-layer-header.ts > layer/src/generated/layer_protocol.h
  *
  * scripts/gen-layer-header.test.ts fails when the checked-in header differs from this output.
  */

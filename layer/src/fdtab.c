@@ -26,9 +26,17 @@ static struct km_fd **slot(int fd, int create) {
     if (!create) return NULL;
     page = calloc(PAGE, sizeof *page);
     if (!page) return NULL;
-    table[fd / PAGE] = page;
+    __atomic_store_n(&table[fd / PAGE], page, __ATOMIC_RELEASE);
   }
   return &page[fd % PAGE];
+}
+
+/* Lock-free look for an entry: close() runs this for every fd, and almost none have one. A
+ * racing km_fd_put for the same fd number would be the program racing close against open. */
+static int maybe_present(int fd) {
+  if (fd < 0 || fd >= PAGE * PAGES) return 0;
+  struct km_fd **page = __atomic_load_n(&table[fd / PAGE], __ATOMIC_ACQUIRE);
+  return page && __atomic_load_n(&page[fd % PAGE], __ATOMIC_ACQUIRE) != NULL;
 }
 
 static int same_file(int fd, const struct km_fd *e) {
@@ -48,6 +56,7 @@ static void release(struct km_fd *e) {
 
 int km_fd_get(int fd, struct km_fd *out) {
   int found = 0;
+  if (!maybe_present(fd)) return 0;
   km_guard_enter();
   pthread_mutex_lock(&lock);
   struct km_fd **s = slot(fd, 0);
@@ -89,7 +98,7 @@ int km_fd_put(int fd, const struct km_fd *e) {
         (copy->listen_udp ? udp_listeners : tcp_listeners)[copy->listen_port]++;
       }
       release(old);
-      *s = copy;
+      __atomic_store_n(s, copy, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&lock);
   }
@@ -98,6 +107,7 @@ int km_fd_put(int fd, const struct km_fd *e) {
 }
 
 void km_fd_forget(int fd) {
+  if (!maybe_present(fd)) return;
   pthread_mutex_lock(&lock);
   struct km_fd **s = slot(fd, 0);
   if (s && *s) {
