@@ -40,6 +40,16 @@ async function kubectl(...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** kubectl apply of `manifest` from stdin, in `namespace`. */
+async function apply(namespace: string | undefined, manifest: string): Promise<void> {
+  const child = execFile('kubectl', ['apply', ...(namespace ? ['-n', namespace] : []), '-f', '-'], { env: { ...process.env, KUBECONFIG: sandbox.kubeconfigPath } });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdin!.end(manifest);
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, `kubectl apply in ${namespace ?? 'the cluster'}: ${stderr}`);
+}
+
 const target = (name: string, podSecurity: string, appSecurity: string) => `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -90,26 +100,31 @@ spec:
 
 before(async () => {
   sandbox = await startSandbox();
-  await kubectl('create', 'namespace', ns);
-  await kubectl('create', 'namespace', nsRestricted);
-  await kubectl('label', 'namespace', nsRestricted, 'pod-security.kubernetes.io/enforce=restricted');
+  await apply(undefined, `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${ns}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${nsRestricted}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+`);
   await kubectl('apply', '-n', ns, '-f', join(REPO, 'test/e2e/fixtures/exec-backends.yaml'));
   for (const [namespace, manifest] of [
     [ns, target('target', '{}', '{}')],
     [nsRestricted, target('target', '{runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: {type: RuntimeDefault}}', '{allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}')],
-  ] as const) {
-    const child = execFile('kubectl', ['apply', '-n', namespace, '-f', '-'], { env: { ...process.env, KUBECONFIG: sandbox.kubeconfigPath } });
-    child.stdin!.end(manifest);
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0, `kubectl apply in ${namespace}`);
-  }
+  ] as const) await apply(namespace, manifest);
   for (const d of ['echo', 'postgres', 'target']) await kubectl('wait', '-n', ns, '--for=condition=Available', `deployment/${d}`, '--timeout=90s');
   await kubectl('wait', '-n', nsRestricted, '--for=condition=Available', 'deployment/target', '--timeout=90s');
 });
 
 after(async () => {
   if (!sandbox) return;
-  await kubectl('delete', 'namespace', ns, nsRestricted, '--wait=false').catch(() => undefined);
+  await kubectl('delete', 'namespace', ns, '--wait=false').catch(() => undefined);
+  await kubectl('delete', 'namespace', nsRestricted, '--wait=false').catch(() => undefined);
   await sandbox.stop();
 });
 
@@ -196,7 +211,7 @@ test('the image\'s own user (65532) may not read a root target\'s environment, a
   try {
     await assert.rejects(session.call(Requests.targetEnv, {}), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'EPERM');
-      assert.match(err.message, /the agent \(uid 65532 gid 65532\) may not read \/proc\/<pid>\/environ of the target's main process \(pid \d+, uid 0 gid 0\)/);
+      assert.match(err.message, /the agent \(uid 65532 gid \d+\) may not read \/proc\/<pid>\/environ of the target's main process \(pid \d+, uid 0 gid 0\)/);
       return true;
     });
   } finally {
