@@ -136,3 +136,28 @@ const fs = require('fs');
 console.log(fs.readFileSync('${mount}/api-key', 'utf8'), fs.statSync('${mount}/api-key').size, fs.readdirSync('${mount}').join(','))`]);
   assert.deepEqual(node, { code: 0, stdout: `${secret} 20 ..2026_12_02_01_02_03.1,..data,api-key\n`, stderr: '' }, logs.join('\n'));
 });
+
+test('UDP to the pod\'s loopback goes through the proxy\'s relay and the agent, and answers come from the real peer', { skip }, async () => {
+  const { createSocket } = await import('node:dgram');
+  const udp = createSocket('udp4');
+  udp.on('message', (m, from) => udp.send(Buffer.concat([Buffer.from('re:'), m]), from.port, from.address));
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  try {
+    const port = udp.address().port;
+    const py = await run(python, ['-c', `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(10)
+s.sendto(b'q', ('127.0.0.1', ${port}))
+data, src = s.recvfrom(64)
+print(data.decode(), src[1])`]);
+    assert.deepEqual(py, { code: 0, stdout: `re:q ${port}\n`, stderr: '' }, logs.join('\n'));
+  } finally {
+    udp.close();
+  }
+});
+
+test('getent resolves through the agent\'s lookup', { skip }, async () => {
+  const r = await run('getent', ['ahosts', 'localhost']);
+  assert.equal(r.code, 0, `${r.stderr}\n${logs.join('\n')}`);
+  assert.match(r.stdout, /^(127\.0\.0\.1|::1)\s+STREAM localhost$/m);
+});
