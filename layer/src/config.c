@@ -13,6 +13,7 @@
 KM_TLS int km_guard_depth;
 volatile int km_state = KM_INERT;
 struct km_config km_config;
+int km_config_loaded;
 
 int km_feature(uint32_t flag) {
   if (km_state == KM_BROKEN) return flag != KM_FLAG_SKIP && flag != KM_FLAG_OUTGOING_IGNORE_LOCALHOST;
@@ -64,6 +65,7 @@ int km_config_parse(const uint8_t *body, size_t len) {
   int rc = rules_compile(&km_config.remote, &m.remote_paths, "remote");
   if (rc == 0) rc = rules_compile(&km_config.local, &m.local_paths, "local");
   if (rc == 0) rc = rules_compile(&km_config.not_found, &m.not_found_paths, "not_found");
+  if (rc == 0) km_config_loaded = 1;
   return rc;
 }
 

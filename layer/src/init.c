@@ -2,7 +2,8 @@
  * The constructor: resolve the real functions, read the control variables, connect to the proxy
  * (HELLO), install the fork handlers. Without KUBECTL_MIRRORD_LAYER_SOCKET the layer stays inert
  * and silent. With it but no proxy, one line goes to stderr and the remote calls fail with the
- * errno they would have (ECONNREFUSED, EAI_AGAIN); files stay local, for no rules arrived.
+ * errno they would have (ECONNREFUSED, EAI_AGAIN); files stay local, for no rules arrived (once
+ * rules arrived, a later break makes remote paths fail with EIO instead).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -49,6 +49,8 @@ enum km_state {
 
 extern volatile int km_state;
 extern struct km_config km_config;
+/** Set once a HELLO_OK was parsed: the path rules are known, even if the link breaks later. */
+extern int km_config_loaded;
 
 /** True when the hook should do the layer's work (not guarded, not inert). */
 static inline int km_on(void) { return !km_guarded() && km_state != KM_INERT; }

@@ -54,7 +54,10 @@ enum km_where km_path_rules(const char *abs) {
 
 enum km_where km_path_where(int dirfd, const char *path, char out[PATH_MAX], int *err) {
   *err = 0;
-  if (!path || km_state != KM_ACTIVE || !(km_config.flags & KM_FLAG_REMOTE_FS) || (km_config.flags & KM_FLAG_SKIP) ||
+  /* After the link broke, the rules still say which paths are the pod's: those then fail (EIO)
+   * rather than read the user's file of the same name. */
+  int rules_known = km_state == KM_ACTIVE || (km_state == KM_BROKEN && km_config_loaded);
+  if (!path || !rules_known || !(km_config.flags & KM_FLAG_REMOTE_FS) || (km_config.flags & KM_FLAG_SKIP) ||
       km_config.fs_mode == KM_FS_MODE_LOCAL)
     return KM_LOCAL;
   char joined[PATH_MAX];

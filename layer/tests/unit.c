@@ -391,6 +391,11 @@ static void test_link_errno(void) {
   CHECK_EQ_INT(km_state, KM_BROKEN);
   CHECK_EQ_INT(km_link_fd, -1);
   CHECK_EQ_INT(km_dns_getaddrinfo("svc", "80", NULL, &res), EAI_AGAIN);
+  /* Remote paths stay remote (and fail) rather than fall back to the user's files. */
+  char abs[PATH_MAX];
+  int perr;
+  CHECK_EQ_INT(km_path_where(AT_FDCWD, "/etc/app/key", abs, &perr), KM_REMOTE);
+  CHECK_EQ_INT(km_remote_open("/etc/app/key", O_RDONLY), -EIO);
   int sock = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(80)};
   inet_pton(AF_INET, "10.9.9.9", &to.sin_addr);

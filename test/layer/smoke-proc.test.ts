@@ -207,3 +207,26 @@ test('on arm64 (qemu-aarch64-static), the cross-built layer serves the same prob
     'fopen tok', 'freopen tok', 'realpath /etc/km-proc/token',
   ]);
 });
+
+test('when the proxy goes away, remote paths fail with EIO (never the local file), lookups EAI_AGAIN, one stderr line', async () => {
+  const dropping = await startFakeLayerProxy({ ...options, remotePaths: ['^/etc(/.*)?$'], dropAfterHello: true });
+  try {
+    const script = `
+import socket, errno
+for p in ['/etc/hostname', '/etc/hostname']:
+    try:
+        open(p).read(); print('read the local file')
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+try:
+    socket.getaddrinfo('my-service', 80); print('resolved')
+except socket.gaierror as e:
+    print('EAI_AGAIN' if e.errno == socket.EAI_AGAIN else e.errno)`;
+    const r = await run(python, ['-c', script], env(dropping));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'EIO\nEIO\nEAI_AGAIN\n');
+    assert.match(r.stderr, /^kubectl-mirrord: lost the link to the exec proxy .*\n$/);
+  } finally {
+    await dropping.close();
+  }
+});

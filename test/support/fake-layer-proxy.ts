@@ -51,6 +51,8 @@ export interface FakeLayerProxyOptions {
   remotePaths?: string[];
   localPaths?: string[];
   notFoundPaths?: string[];
+  /** Close each layer connection instead of answering its first request after HELLO. */
+  dropAfterHello?: boolean;
 }
 
 export interface FakeLayerProxy {
@@ -274,6 +276,10 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
       for (const m of messages) {
         if (m.name === 'fileContent') continue;
         if (m.name !== 'hello' && m.name !== 'log') requests.push({ name: m.name, body: m.body });
+        if (options.dropAfterHello && m.name !== 'hello' && m.name !== 'log') {
+          conn.destroy();
+          return;
+        }
         queue = queue.then(async () => {
           for (const b of await answer(m)) conn.write(b);
         });
