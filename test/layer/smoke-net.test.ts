@@ -55,6 +55,7 @@ before(async () => {
       '10.1.2.3:80': { port: echoPort },
       '10.1.2.4:8080': { port: (http.address() as { port: number }).port },
       '10.1.2.3:53': { udpPort: udpEcho.address().port },
+      'fd00:0:0:0:0:0:0:7:80': { port: echoPort },
     },
     remotePaths: ['^/etc/km-net(/.*)?$'],
     // A pattern regcomp refuses: logged as a warning, never a hang (the LOG goes out while
@@ -211,4 +212,19 @@ c.sendall(b'u'); print(a.recv(1).decode())`;
   const r = await run(python, ['-c', script], env(proxy));
   assert.deepEqual(r, { code: 0, stdout: 'u\n', stderr: '' });
   assert.equal(proxy.requests.length, before);
+});
+
+test('IPv6 sockets: a ::ffff: mapped destination and a real IPv6 one go out, and getpeername says so', async () => {
+  const script = `
+import socket, json
+out = {}
+for dest in ['::ffff:10.1.2.3', 'fd00::7']:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); s.settimeout(10)
+    s.connect((dest, 80)); s.sendall(b'6')
+    out[dest] = [s.getpeername()[0], s.recv(1).decode()]
+print(json.dumps(out))`;
+  const r = await run(python, ['-c', script], env(proxy));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { '::ffff:10.1.2.3': ['::ffff:10.1.2.3', '6'], 'fd00::7': ['fd00::7', '6'] });
+  assert.ok(proxy.relayed.includes('fd00:0:0:0:0:0:0:7:80'));
 });
