@@ -2,9 +2,11 @@
 #define _GNU_SOURCE
 #include "net.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,12 +62,24 @@ static int sock_family(int fd) {
   return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &l) == 0 ? family : -1;
 }
 
+/* "10.1.2.3:80" / "[fd00::7]:80", for the log. */
+static const char *dest_text(const struct dest *d, char *buf, size_t len) {
+  char ip[INET6_ADDRSTRLEN];
+  inet_ntop(d->family == KM_FAMILY_IPV4 ? AF_INET : AF_INET6, d->bytes, ip, sizeof ip);
+  snprintf(buf, len, d->family == KM_FAMILY_IPV4 ? "%s:%u" : "[%s]:%u", ip, d->port);
+  return buf;
+}
+
 /* Does this destination go to the pod? 1 yes, 0 it stays on the user's machine. */
 static int goes_out(const struct dest *d, int udp) {
   if (!km_feature(udp ? KM_FLAG_OUTGOING_UDP : KM_FLAG_OUTGOING_TCP)) return 0;
   if (!km_addr_is_loopback(d->family, d->bytes)) return 1;
   if (km_state != KM_ACTIVE || km_feature(KM_FLAG_OUTGOING_IGNORE_LOCALHOST)) return 0;
-  return !km_port_listening(d->port, udp);
+  if (!km_port_listening(d->port, udp)) return 1;
+  char text[64];
+  km_log(KM_LOG_DEBUG, "%s to %s stays on this machine: the program listens on that port", udp ? "udp" : "tcp",
+         dest_text(d, text, sizeof text));
+  return 0;
 }
 
 /* The relay on 127.0.0.1, in the socket's own family. */
@@ -198,7 +212,13 @@ int km_net_connect(int fd, const struct sockaddr *sa, socklen_t len) {
   } else {
     rc = connect_tcp(fd, family, &d);
   }
-  if (rc < 0) return rc;
+  char text[64];
+  if (rc < 0) {
+    km_log(KM_LOG_DEBUG, "%s connect to %s from the pod failed: errno %d", udp ? "udp" : "tcp", dest_text(&d, text, sizeof text), -rc);
+    return rc;
+  }
+  km_log(KM_LOG_DEBUG, "%s connect to %s goes out from the pod (relay port %u)", udp ? "udp" : "tcp",
+         dest_text(&d, text, sizeof text), relay_port);
   e.kind = KM_FD_SOCK;
   memcpy(&e.peer, sa, len < sizeof e.peer ? len : sizeof e.peer);
   e.peer_len = len < sizeof e.peer ? len : sizeof e.peer;

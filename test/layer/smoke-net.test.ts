@@ -182,6 +182,9 @@ test('threads share the link: parallel lookups and reads each get their own answ
   const script = `
 import os, socket, threading, sys
 bad = []
+# Warm the idna codec first: a fork child that has to import it while another thread holds
+# CPython's import lock hangs in CPython itself, with or without the layer.
+socket.gethostbyname('my-service')
 def work():
     for i in range(100):
         if socket.gethostbyname('web' if i % 2 else 'my-service') != ('10.1.2.4' if i % 2 else '10.1.2.3'): bad.append('dns')
