@@ -1,4 +1,11 @@
-/* The link to the exec proxy (link.h). */
+/*
+ * The link to the exec proxy (link.h): requests from any thread, answers matched by id.
+ *
+ * Any thread sends its request under the lock, then waits for the answer with its id. One waiting
+ * thread at a time is the reader: it reads the next frame without the lock (and, after an
+ * OPEN_FILE_OK with err 0, the contents into a memfd), hands it to whichever waiter it belongs
+ * to, and gives up the role. So a thread waiting for a slow CONNECT holds up no other thread.
+ */
 #define _GNU_SOURCE
 #include "link.h"
 
@@ -10,7 +17,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "layer.h"
@@ -18,19 +24,26 @@
 
 int km_link_fd = -1;
 char km_link_path[108];
-static uint32_t next_id = 1;
-/* Guards km_link_fd, next_id and the socket's byte stream: one request and its answer at a time.
- * Recursive: a LOG sent while the lock is held (a bad pattern found while HELLO_OK is parsed)
- * goes out between two whole messages, never inside one. */
-static pthread_mutex_t link_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
-static void lock_init(void) {
-  pthread_mutexattr_t a;
-  pthread_mutexattr_init(&a);
-  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-  pthread_mutex_init(&link_lock, &a);
-  pthread_mutexattr_destroy(&a);
-}
+/* One request waiting for its answer; lives on the asking thread's stack. */
+struct waiter {
+  uint32_t id;
+  uint16_t want;
+  int done, rc;
+  struct km_reply reply;
+  char name[64]; /* memfd name for OPEN_FILE contents */
+  int memfd;
+  struct waiter *next;
+};
+
+/* The lock guards everything below and the socket's send side. */
+static pthread_mutex_t link_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t link_cond = PTHREAD_COND_INITIALIZER;
+static uint32_t next_id = 1;
+static struct waiter *waiters;
+static int reader_busy;
+/* A link that went down while the reader was blocked on it: the reader closes it. */
+static int closing_fd = -1;
 static int broken_said;
 
 static int send_all(int fd, const uint8_t *p, size_t n) {
@@ -55,21 +68,32 @@ static int recv_all(int fd, uint8_t *p, size_t n) {
   return 0;
 }
 
-/* Called with the lock held: the link is gone for good in this process. */
+/* Called with the lock held: the link is gone for good in this process; every waiter fails. */
 static void link_down(const char *why) {
   int saved = errno;
-  if (km_link_fd >= 0) KM_REAL(close)(km_link_fd);
-  km_link_fd = -1;
-  if (km_state == KM_ACTIVE) km_state = KM_BROKEN;
-  km_stderr_once(&broken_said, "kubectl-mirrord: lost the link to the exec proxy (%s); remote files, DNS and "
-                 "outgoing connections now fail in pid %d", why, (int)getpid());
+  if (km_link_fd >= 0) {
+    shutdown(km_link_fd, SHUT_RDWR);
+    if (reader_busy) closing_fd = km_link_fd;
+    else KM_REAL(close)(km_link_fd);
+    km_link_fd = -1;
+    if (km_state == KM_ACTIVE) km_state = KM_BROKEN;
+    km_stderr_once(&broken_said, "kubectl-mirrord: lost the link to the exec proxy (%s); remote files, DNS and "
+                   "outgoing connections now fail in pid %d", why, (int)getpid());
+  }
+  for (struct waiter *w = waiters; w; w = w->next) {
+    if (w->done) continue;
+    w->done = 1;
+    w->rc = -EIO;
+  }
+  pthread_cond_broadcast(&link_cond);
   errno = saved;
 }
 
-/* Reads one frame's header and body (malloc'd). 0, or -1 (link broken). */
-static int read_frame(struct km_reply *reply, uint32_t *id) {
+/* Reads one frame's header and body (malloc'd). 0, or -1. */
+static int read_frame(int fd, struct km_reply *reply, uint32_t *id) {
   uint8_t h[KM_HEADER_SIZE];
-  if (recv_all(km_link_fd, h, sizeof h) < 0) return -1;
+  reply->body = NULL;
+  if (recv_all(fd, h, sizeof h) < 0) return -1;
   struct km_rd r = km_reader(h, sizeof h);
   uint32_t length;
   km_get_u32(&r, &length);
@@ -78,8 +102,7 @@ static int read_frame(struct km_reply *reply, uint32_t *id) {
   if (length < KM_HEADER_SIZE - 4 || length > KM_MAX_FRAME) return -1;
   reply->len = length - (KM_HEADER_SIZE - 4);
   reply->body = malloc(reply->len ? reply->len : 1);
-  if (!reply->body) return -1;
-  if (recv_all(km_link_fd, reply->body, reply->len) < 0) {
+  if (!reply->body || recv_all(fd, reply->body, reply->len) < 0) {
     free(reply->body);
     reply->body = NULL;
     return -1;
@@ -87,114 +110,163 @@ static int read_frame(struct km_reply *reply, uint32_t *id) {
   return 0;
 }
 
-static int answer_error(struct km_reply *reply) {
-  struct km_rd r = km_reader(reply->body, reply->len);
-  struct km_msg_error e;
-  km_dec_msg_error(&r, &e);
-  free(reply->body);
-  reply->body = NULL;
-  return (r.bad || e.err <= 0) ? -EIO : -e.err;
-}
-
-/* Called with the lock held. */
-static int call_locked(uint8_t *frame, size_t len, uint16_t want, struct km_reply *reply) {
-  if (km_link_fd < 0) return -EIO;
-  uint32_t id = next_id++;
-  if (next_id == 0) next_id = 1;
-  km_put_le(frame + 6, id, 4);
-  if (send_all(km_link_fd, frame, len) < 0) {
-    link_down("the proxy closed the connection");
-    return -EIO;
-  }
-  uint32_t got_id;
-  if (read_frame(reply, &got_id) < 0) {
-    link_down("the proxy closed the connection");
-    return -EIO;
-  }
-  if (got_id != id || (reply->type != want && reply->type != KM_MSG_ERROR)) {
-    free(reply->body);
-    reply->body = NULL;
-    link_down("an answer out of order");
-    return -EIO;
-  }
-  if (reply->type == KM_MSG_ERROR) return answer_error(reply);
-  return 0;
-}
-
-int km_link_call(uint8_t *frame, size_t len, uint16_t want, struct km_reply *reply) {
-  km_guard_enter();
-  pthread_mutex_lock(&link_lock);
-  int rc = call_locked(frame, len, want, reply);
-  pthread_mutex_unlock(&link_lock);
-  km_guard_leave();
-  return rc;
-}
-
-/* Copies `size` bytes from the link into a new sealed memfd. Called with the lock held. */
-static int contents_to_memfd(const char *name, uint64_t size, int *memfd_out) {
+/* Copies `size` bytes from the link into a new sealed memfd. -1 if the link broke (the stream is
+ * then unusable), else 0 with *memfd_out >= 0 or *err set (the bytes were still all read). */
+static int contents_to_memfd(int link, const char *name, uint64_t size, int *memfd_out, int *err) {
   int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  int err = fd < 0 ? errno : 0;
+  *err = fd < 0 ? errno : 0;
   static const size_t chunk = 256 * 1024;
   uint8_t *buf = mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (buf == MAP_FAILED) buf = NULL;
-  if (!buf && !err) err = ENOMEM;
+  if (!buf && !*err) *err = ENOMEM;
+  int broke = 0;
   /* The bytes are on the socket whatever happens here: read them all to keep the stream aligned. */
-  for (uint64_t left = size; left > 0;) {
+  for (uint64_t left = size; left > 0 && !broke;) {
     uint8_t scratch[512];
-    size_t n = buf ? (left < chunk ? (size_t)left : chunk) : (left < sizeof scratch ? (size_t)left : sizeof scratch);
-    if (recv_all(km_link_fd, buf ? buf : scratch, n) < 0) {
-      if (buf) munmap(buf, chunk);
-      if (fd >= 0) KM_REAL(close)(fd);
-      link_down("the proxy closed the connection during a file");
-      return -EIO;
+    uint8_t *into = buf ? buf : scratch;
+    size_t cap = buf ? chunk : sizeof scratch;
+    size_t n = left < cap ? (size_t)left : cap;
+    if (recv_all(link, into, n) < 0) {
+      broke = 1;
+      break;
     }
-    if (!err) {
-      for (size_t off = 0; off < n;) {
-        ssize_t w = write(fd, buf + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-          err = errno;
-          break;
-        }
-        off += (size_t)w;
-      }
+    for (size_t off = 0; !*err && off < n;) {
+      ssize_t w = write(fd, into + off, n - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) *err = errno;
+      else off += (size_t)w;
     }
     left -= n;
   }
   if (buf) munmap(buf, chunk);
-  if (!err && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) err = errno;
-  if (err) {
+  if (!broke && !*err && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) *err = errno;
+  if (broke || *err) {
     if (fd >= 0) KM_REAL(close)(fd);
-    return -err;
+    return broke ? -1 : 0;
   }
   *memfd_out = fd;
   return 0;
 }
 
-int km_link_open_file(uint8_t *frame, size_t len, const char *name, struct km_reply *reply, int *memfd_out) {
-  km_guard_enter();
+static struct waiter *find(uint32_t id) {
+  for (struct waiter *w = waiters; w; w = w->next)
+    if (w->id == id && !w->done) return w;
+  return NULL;
+}
+
+static int answer_error(struct km_reply *reply) {
+  struct km_rd r = km_reader(reply->body, reply->len);
+  struct km_msg_error e;
+  km_dec_msg_error(&r, &e);
+  return (r.bad || e.err <= 0) ? -EIO : -e.err;
+}
+
+/* The reader's turn, entered and left with the lock held: one frame to its waiter. */
+static void read_one(void) {
+  int fd = km_link_fd;
+  reader_busy = 1;
+  pthread_mutex_unlock(&link_lock);
+  struct km_reply reply;
+  uint32_t id = 0;
+  int ok = read_frame(fd, &reply, &id) == 0;
   pthread_mutex_lock(&link_lock);
-  int rc = call_locked(frame, len, KM_MSG_OPEN_FILE_OK, reply);
-  if (rc == 0) {
-    struct km_rd r = km_reader(reply->body, reply->len);
+  struct waiter *w = ok ? find(id) : NULL;
+  const char *why = !ok ? "the proxy closed the connection" : !w ? "an answer to no request"
+                    : (reply.type != w->want && reply.type != KM_MSG_ERROR) ? "an answer of the wrong type" : NULL;
+  if (!why && reply.type == KM_MSG_OPEN_FILE_OK) {
+    struct km_rd r = km_reader(reply.body, reply.len);
     struct km_msg_open_file_ok m;
     km_dec_msg_open_file_ok(&r, &m);
     if (r.bad || r.left != 0) {
-      free(reply->body);
-      reply->body = NULL;
-      link_down("a malformed OPEN_FILE_OK");
-      rc = -EIO;
+      why = "a malformed OPEN_FILE_OK";
     } else if (m.err == 0) {
-      rc = contents_to_memfd(name, m.size, memfd_out);
-      if (rc < 0) {
-        free(reply->body);
-        reply->body = NULL;
-      }
+      char name[64];
+      memcpy(name, w->name, sizeof name);
+      pthread_mutex_unlock(&link_lock);
+      int memfd = -1, err = 0;
+      int broke = contents_to_memfd(fd, name, m.size, &memfd, &err) < 0;
+      pthread_mutex_lock(&link_lock);
+      w = find(id); /* still there: only this reader completes it, and link_down fails it */
+      if (broke) why = "the proxy closed the connection during a file";
+      else if (w) w->memfd = memfd, w->rc = err ? -err : 0;
+      else if (memfd >= 0) KM_REAL(close)(memfd);
+    }
+  }
+  reader_busy = 0;
+  if (closing_fd == fd) {
+    KM_REAL(close)(fd);
+    closing_fd = -1;
+  }
+  if (why) {
+    free(reply.body);
+    if (km_link_fd == fd) link_down(why);
+  } else if (w) {
+    w->done = 1;
+    if (reply.type == KM_MSG_ERROR) {
+      w->rc = answer_error(&reply);
+      free(reply.body);
+    } else if (w->rc < 0) {
+      free(reply.body);
+    } else {
+      w->reply = reply;
+    }
+  } else {
+    free(reply.body); /* its waiter already failed (the link went down meanwhile) */
+  }
+  pthread_cond_broadcast(&link_cond);
+}
+
+/* Sends a request and waits for its answer. */
+static int call(uint8_t *frame, size_t len, uint16_t want, struct km_reply *reply, const char *name, int *memfd) {
+  struct waiter w;
+  memset(&w, 0, sizeof w);
+  w.want = want;
+  w.memfd = -1;
+  if (name) snprintf(w.name, sizeof w.name, "%s", name);
+  km_guard_enter();
+  pthread_mutex_lock(&link_lock);
+  if (km_link_fd < 0) {
+    pthread_mutex_unlock(&link_lock);
+    km_guard_leave();
+    return -EIO;
+  }
+  w.id = next_id++;
+  if (next_id == 0) next_id = 1;
+  km_put_le(frame + 6, w.id, 4);
+  w.next = waiters;
+  waiters = &w;
+  if (send_all(km_link_fd, frame, len) < 0) link_down("the proxy closed the connection");
+  while (!w.done) {
+    if (!reader_busy && km_link_fd >= 0) {
+      read_one();
+    } else if (!reader_busy) {
+      w.done = 1; /* closed under us (km_link_close) */
+      w.rc = -EIO;
+    } else {
+      pthread_cond_wait(&link_cond, &link_lock);
+    }
+  }
+  for (struct waiter **p = &waiters; *p; p = &(*p)->next) {
+    if (*p == &w) {
+      *p = w.next;
+      break;
     }
   }
   pthread_mutex_unlock(&link_lock);
   km_guard_leave();
-  return rc;
+  if (w.rc == 0) {
+    *reply = w.reply;
+    if (memfd) *memfd = w.memfd;
+  }
+  return w.rc;
+}
+
+int km_link_call(uint8_t *frame, size_t len, uint16_t want, struct km_reply *reply) {
+  return call(frame, len, want, reply, NULL, NULL);
+}
+
+int km_link_open_file(uint8_t *frame, size_t len, const char *name, struct km_reply *reply, int *memfd_out) {
+  return call(frame, len, KM_MSG_OPEN_FILE_OK, reply, name, memfd_out);
 }
 
 void km_link_send(uint8_t *frame, size_t len) {
@@ -208,85 +280,36 @@ void km_link_send(uint8_t *frame, size_t len) {
   km_guard_leave();
 }
 
-static int dial(const char *path) {
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  if (strlen(path) >= sizeof sa.sun_path) return -ENAMETOOLONG;
-  strcpy(sa.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int rc;
-  do rc = KM_REAL(connect)(fd, (struct sockaddr *)&sa, sizeof sa);
-  while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
-    int err = errno;
-    KM_REAL(close)(fd);
-    return -err;
-  }
-  /* Out of the way of the program's own fds, and never 0, 1 or 2. */
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, KM_LINK_FD_MIN);
-  if (high < 0) high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  KM_REAL(close)(fd);
-  return high < 0 ? -errno : high;
-}
-
-static void self_names(char *exe, size_t exe_len) {
-  ssize_t n = KM_REAL(readlink)("/proc/self/exe", exe, exe_len - 1);
-  exe[n > 0 ? n : 0] = 0;
-}
-
-/* Called with the lock held. */
-static int hello_locked(const char *argv0, int take_config) {
-  static char exe[4096];
-  self_names(exe, sizeof exe);
-  uint8_t frame[KM_SEND_MAX * 2 + 64];
-  struct km_wr w = km_writer(frame, sizeof frame);
-  size_t at = km_frame_begin(&w, KM_MSG_HELLO, 0);
-  struct km_msg_hello m = {(uint32_t)getpid(), (uint32_t)getppid(), km_cstr(exe), km_cstr(argv0 ? argv0 : "")};
-  if (m.argv0.n > 4096) m.argv0.n = 4096;
-  km_enc_msg_hello(&w, &m);
-  km_frame_end(&w, at);
-  if (w.bad) return -EINVAL;
-  struct km_reply reply;
-  int rc = call_locked(frame, w.len, KM_MSG_HELLO_OK, &reply);
-  if (rc < 0) return rc;
-  if (take_config) rc = km_config_parse(reply.body, reply.len);
-  free(reply.body);
-  return rc;
-}
-
-static char saved_argv0[256];
-
-int km_link_open(const char *path, int take_config) {
-  km_guard_enter();
+void km_link_adopt(int fd) {
   pthread_mutex_lock(&link_lock);
-  if (path != km_link_path) snprintf(km_link_path, sizeof km_link_path, "%s", path);
-  int rc = dial(path);
-  if (rc >= 0) {
-    km_link_fd = rc;
-    next_id = 1;
-    rc = hello_locked(saved_argv0, take_config);
-    if (rc < 0 && km_link_fd >= 0) {
-      KM_REAL(close)(km_link_fd);
-      km_link_fd = -1;
-    }
+  km_link_fd = fd;
+  next_id = 1;
+  pthread_mutex_unlock(&link_lock);
+}
+
+void km_link_close(void) {
+  pthread_mutex_lock(&link_lock);
+  if (km_link_fd >= 0) {
+    shutdown(km_link_fd, SHUT_RDWR);
+    if (reader_busy) closing_fd = km_link_fd;
+    else KM_REAL(close)(km_link_fd);
+    km_link_fd = -1;
   }
   pthread_mutex_unlock(&link_lock);
-  km_guard_leave();
-  return rc < 0 ? rc : 0;
-}
-
-void km_link_set_argv0(const char *argv0) {
-  snprintf(saved_argv0, sizeof saved_argv0, "%s", argv0 ? argv0 : "");
 }
 
 void km_link_atfork_prepare(void) { pthread_mutex_lock(&link_lock); }
 void km_link_atfork_parent(void) { pthread_mutex_unlock(&link_lock); }
 
 void km_link_atfork_child(void) {
-  /* The lock was held by the forking thread (prepare); this child has only that thread. */
-  lock_init();
+  /* The forking thread held the lock (prepare); this child has only that thread, and none of
+   * the other threads' waiters. */
+  pthread_mutex_init(&link_lock, NULL);
+  pthread_cond_init(&link_cond, NULL);
+  waiters = NULL;
+  reader_busy = 0;
+  if (closing_fd >= 0) KM_REAL(close)(closing_fd);
+  closing_fd = -1;
   if (km_state == KM_INERT && km_link_fd < 0) return;
   if (km_link_fd >= 0) KM_REAL(close)(km_link_fd);
   km_link_fd = -1;

@@ -1,7 +1,7 @@
 /*
  * The link to the exec proxy: one Unix stream connection per process (opened by the constructor,
- * again in a fork child), requests answered in order under one lock. See
- * src/protocol/layer-messages.ts for the messages.
+ * again in a fork child). Requests from any thread, answers matched by id, so threads do not wait
+ * for each other's answers. See src/protocol/layer-messages.ts for the messages.
  */
 #ifndef KM_LINK_H
 #define KM_LINK_H
@@ -44,6 +44,10 @@ int km_link_call(uint8_t *frame, size_t len, uint16_t want, struct km_reply *rep
  * Returns 0 with *reply filled (err may be nonzero, then no memfd), or a negative errno.
  */
 int km_link_open_file(uint8_t *frame, size_t len, const char *name, struct km_reply *reply, int *memfd_out);
+
+/** Makes `fd` (connected to the proxy) the link; km_link_close ends it. */
+void km_link_adopt(int fd);
+void km_link_close(void);
 
 /** Sends a one-way frame (id 0). Failures are ignored. */
 void km_link_send(uint8_t *frame, size_t len);

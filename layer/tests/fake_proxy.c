@@ -44,43 +44,78 @@ static void write_all(int fd, const uint8_t *p, size_t n) {
   }
 }
 
+static int swap_pairs;
+
+void fake_proxy_swap_pairs(int on) {
+  pthread_mutex_lock(&lock);
+  swap_pairs = on;
+  pthread_mutex_unlock(&lock);
+}
+
+/* Reads one request frame; 0 with its id, -1 at the end. */
+static int read_request(uint32_t *id_out) {
+  uint8_t h[KM_HEADER_SIZE];
+  if (read_all(far_fd, h, sizeof h) < 0) return -1;
+  struct km_rd r = km_reader(h, sizeof h);
+  uint32_t length, id;
+  uint16_t type;
+  km_get_u32(&r, &length), km_get_u16(&r, &type), km_get_u32(&r, &id);
+  size_t body = length - (KM_HEADER_SIZE - 4);
+  uint8_t *buf = malloc(body + 1);
+  if (read_all(far_fd, buf, body) < 0) {
+    free(buf);
+    return -1;
+  }
+  pthread_mutex_lock(&lock);
+  last_type = type;
+  last_len = body < sizeof last_body ? body : sizeof last_body;
+  memcpy(last_body, buf, last_len);
+  seen++;
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+  free(buf);
+  *id_out = id;
+  return 0;
+}
+
+static struct answer next_answer(void) {
+  pthread_mutex_lock(&lock);
+  struct answer a = head != tail ? queue[head++ % 16] : (struct answer){0};
+  pthread_mutex_unlock(&lock);
+  return a;
+}
+
+/* Writes `a` as the answer to `id`; 0, or -1 when the fake should hang up. */
+static int answer(struct answer a, uint32_t id) {
+  if (a.hang_up || !a.frame) {
+    shutdown(far_fd, SHUT_RDWR);
+    return -1;
+  }
+  km_put_le(a.frame + 6, id, 4);
+  write_all(far_fd, a.frame, a.len);
+  if (a.raw) write_all(far_fd, a.raw, a.raw_len);
+  free(a.frame), free(a.raw);
+  return 0;
+}
+
 static void *serve(void *arg) {
   (void)arg;
   for (;;) {
-    uint8_t h[KM_HEADER_SIZE];
-    if (read_all(far_fd, h, sizeof h) < 0) break;
-    struct km_rd r = km_reader(h, sizeof h);
-    uint32_t length, id;
-    uint16_t type;
-    km_get_u32(&r, &length), km_get_u16(&r, &type), km_get_u32(&r, &id);
-    size_t body = length - (KM_HEADER_SIZE - 4);
-    uint8_t *buf = malloc(body + 1);
-    if (read_all(far_fd, buf, body) < 0) {
-      free(buf);
-      break;
-    }
+    uint32_t id;
+    if (read_request(&id) < 0) break;
+    if (id == 0) continue; /* one-way (LOG): nothing to answer */
     pthread_mutex_lock(&lock);
-    last_type = type;
-    last_len = body < sizeof last_body ? body : sizeof last_body;
-    memcpy(last_body, buf, last_len);
-    seen++;
-    free(buf);
-    if (id == 0) { /* one-way (LOG): nothing to answer */
-      pthread_cond_broadcast(&changed);
-      pthread_mutex_unlock(&lock);
+    int swap = swap_pairs;
+    pthread_mutex_unlock(&lock);
+    if (!swap) {
+      if (answer(next_answer(), id) < 0) break;
       continue;
     }
-    struct answer a = head != tail ? queue[head++ % 16] : (struct answer){0};
-    pthread_cond_broadcast(&changed);
-    pthread_mutex_unlock(&lock);
-    if (a.hang_up || !a.frame) {
-      shutdown(far_fd, SHUT_RDWR);
-      break;
-    }
-    km_put_le(a.frame + 6, id, 4);
-    write_all(far_fd, a.frame, a.len);
-    if (a.raw) write_all(far_fd, a.raw, a.raw_len);
-    free(a.frame), free(a.raw);
+    uint32_t second;
+    if (read_request(&second) < 0) break;
+    /* The queue holds the answers in request order; they go out the other way round. */
+    struct answer first_answer = next_answer(), second_answer = next_answer();
+    if (answer(second_answer, second) < 0 || answer(first_answer, id) < 0) break;
   }
   return NULL;
 }

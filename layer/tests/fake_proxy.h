@@ -13,6 +13,8 @@
 int fake_proxy_start(void);
 /** Queues an answer: a frame built with km_frame_begin/end, and raw bytes to follow (or NULL). */
 void fake_proxy_reply(const uint8_t *frame, size_t len, const uint8_t *raw, size_t raw_len);
+/** From now on, read two requests before answering, and answer the second one first. */
+void fake_proxy_swap_pairs(int on);
 /** Queues "close the connection instead of answering". */
 void fake_proxy_hang_up(void);
 /** The type and body of the last request the fake read (waits for it). */

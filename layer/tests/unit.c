@@ -259,6 +259,7 @@ static void test_loopback(void) {
 }
 
 void test_link_errno(void);
+void test_link_out_of_order(void);
 void test_env_fix(void);
 
 int main(void) {
@@ -271,6 +272,7 @@ int main(void) {
   test_addrinfo();
   test_loopback();
   test_link_errno();
+  test_link_out_of_order();
   test_env_fix();
   printf("%d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;

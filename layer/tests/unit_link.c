@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -143,6 +144,52 @@ void test_link_errno(void) {
   close(sock);
   fake_proxy_stop();
   km_state = KM_ACTIVE;
+}
+
+/* ---- two threads, answers out of order ---- */
+
+struct stat_job {
+  const char *path;
+  int rc;
+  struct km_msg_stat_ok st;
+};
+
+static void *stat_thread(void *arg) {
+  struct stat_job *job = arg;
+  job->rc = km_remote_stat(job->path, 1, &job->st);
+  return NULL;
+}
+
+void test_link_out_of_order(void) {
+  configure(KM_FLAG_REMOTE_FS);
+  km_link_fd = fake_proxy_start();
+  fake_proxy_swap_pairs(1);
+  uint8_t frame[512];
+  /* Answers in request order: sizes 111 then 222; the fake sends 222's first. */
+  size_t len = stat_ok_frame(frame, sizeof frame, 0, 111);
+  retype(frame, KM_MSG_STAT_OK);
+  fake_proxy_reply(frame, len, NULL, 0);
+  len = stat_ok_frame(frame, sizeof frame, 0, 222);
+  retype(frame, KM_MSG_STAT_OK);
+  fake_proxy_reply(frame, len, NULL, 0);
+  struct stat_job a = {"/etc/app/a", 1, {0}}, b = {"/etc/app/b", 1, {0}};
+  pthread_t ta, tb;
+  pthread_create(&ta, NULL, stat_thread, &a);
+  /* The first request must be on the wire before the second, so that 111 is a's. */
+  uint8_t body[64];
+  size_t got;
+  fake_proxy_last(body, sizeof body, &got);
+  pthread_create(&tb, NULL, stat_thread, &b);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  CHECK_EQ_INT(a.rc, 0);
+  CHECK_EQ_INT(b.rc, 0);
+  CHECK_EQ_INT(a.st.size, 111);
+  CHECK_EQ_INT(b.st.size, 222);
+  CHECK_EQ_INT(km_state, KM_ACTIVE);
+  fake_proxy_swap_pairs(0);
+  fake_proxy_stop();
+  km_link_fd = -1;
 }
 
 /* ---- exec environment ---- */

@@ -22,12 +22,12 @@ test('make -C layer arm64 cross-builds it for aarch64', () => {
   assert.equal(machine(`${repoRoot}build/layer/aarch64/libkubectl_mirrord_layer.so`), 183);
 });
 
-for (const target of ['unit', 'asan']) {
+for (const target of ['unit', 'asan', 'tsan']) {
   test(`the C unit tests pass (${target})`, () => {
     const r = spawnSync('make', ['-s', '-C', `${repoRoot}layer`, target], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /^\d+ checks, 0 failed$/m);
-    assert.doesNotMatch(r.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
+    assert.doesNotMatch(r.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:/);
   });
 }
 

@@ -55,6 +55,7 @@ before(async () => {
       '10.1.2.3:80': { port: echoPort },
       '10.1.2.4:8080': { port: (http.address() as { port: number }).port },
       '10.1.2.3:53': { udpPort: udpEcho.address().port },
+      '10.1.2.9:80': { port: echoPort, delayMs: 3000 },
       'fd00:0:0:0:0:0:0:7:80': { port: echoPort },
     },
     remotePaths: ['^/etc/km-net(/.*)?$'],
@@ -230,4 +231,22 @@ print(json.dumps(out))`;
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { '::ffff:10.1.2.3': ['::ffff:10.1.2.3', '6'], 'fd00::7': ['fd00::7', '6'] });
   assert.ok(proxy.relayed.includes('fd00:0:0:0:0:0:0:7:80'));
+});
+
+test('a thread waiting for a slow CONNECT holds up no other thread\'s lookups and reads', async () => {
+  const script = `
+import socket, threading, time, json
+done = {}
+def slow():
+    s = socket.create_connection(('10.1.2.9', 80), timeout=30); s.sendall(b's'); done['slow'] = (s.recv(1).decode(), time.monotonic())
+t = threading.Thread(target=slow); t.start()
+time.sleep(0.3)
+ok = all(socket.gethostbyname('my-service') == '10.1.2.3' and open('/etc/km-net/token').read() == 'tok' for _ in range(50))
+fast = time.monotonic()
+t.join()
+print(json.dumps({'ok': ok, 'slow': done['slow'][0], 'fast_first': fast < done['slow'][1]}))`;
+  const r = await run(python, ['-c', script], env(proxy));
+  assert.equal(r.code, 0, r.stderr);
+  // Ordering, not timing: the 50 lookups and reads finished before the slow connect's answer came.
+  assert.deepEqual(JSON.parse(r.stdout), { ok: true, slow: 's', fast_first: true });
 });

@@ -33,8 +33,11 @@ export type FakeEntry =
   | { kind: 'dir'; mode?: number }
   | { kind: 'link'; target: string };
 
-/** Where a remote destination ("10.1.2.3:80") really goes: a local TCP or UDP port, or 'refused'. */
-export type FakeDestination = { port: number } | { udpPort: number } | 'refused';
+/**
+ * Where a remote destination ("10.1.2.3:80") really goes: a local TCP port (answered after
+ * `delayMs`, as a slow agent connect would be), a local UDP port, or 'refused'.
+ */
+export type FakeDestination = { port: number; delayMs?: number } | { udpPort: number } | 'refused';
 
 export interface FakeLayerProxyOptions {
   /** Paths of the fake pod. Directories list the entries below them. */
@@ -249,6 +252,7 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
         if (!target || target === 'refused' || m.body.proto !== 6 || !('port' in target)) {
           return [encodeLayerMessage('connectOk', m.id, { err: ECONNREFUSED, token: 0n, relay_port: 0, ...zero })];
         }
+        if (target.delayMs) await new Promise((r) => setTimeout(r, target.delayMs));
         const token = randomBytes(8).readBigUInt64LE(0);
         tokens.set(token, dest);
         return [encodeLayerMessage('connectOk', m.id, { err: 0, token, relay_port: relayPort, ...zero })];
@@ -263,8 +267,8 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
     conn.on('close', () => sockets.delete(conn));
     conn.on('error', () => {});
     const decoder = new LayerDecoder('layer → proxy');
-    // Answers go out in request order, even when one of them (a UDP relay) takes a moment.
-    let queue = Promise.resolve();
+    // Each answer goes out when it is ready (a slow CONNECT does not hold up the others), as the
+    // real proxy's are; a frame and the file contents after it are written together.
     conn.on('data', (chunk) => {
       let messages;
       try {
@@ -280,8 +284,8 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
           conn.destroy();
           return;
         }
-        queue = queue.then(async () => {
-          for (const b of await answer(m)) conn.write(b);
+        void answer(m).then((buffers) => {
+          for (const b of buffers) conn.write(b);
         });
       }
     });
