@@ -36,7 +36,7 @@ export async function buildAgent(outdir = defaultOutdir, sourcemap = true): Prom
  * Builds the LD_PRELOAD layer with the system's C compiler (`make -C layer [target]`); resolves
  * with the shared object's path. Throws with make's output when the build fails.
  */
-export function buildLayer(target?: 'arm64' | 'probe' | 'probe-arm64'): string {
+export function buildLayer(target?: 'arm64' | 'probe' | 'probe-arm64' | 'codec-dump'): string {
   const run = spawnSync('make', ['-s', '-C', `${root}layer`, ...(target ? [target] : [])], { encoding: 'utf8' });
   if (run.error) throw new Error(`make -C layer could not start (${run.error.message}): install make and a C compiler`);
   if (run.status !== 0) throw new Error(`make -C layer failed:\n${run.stdout}${run.stderr}`);

@@ -27,7 +27,7 @@ import {
 } from '../src/protocol/layer-messages.ts';
 
 /** helloOk → hello_ok, dirEntry → dir_entry, remoteFs → remote_fs. */
-function snake(name: string): string {
+export function snake(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }
 const upper = (name: string): string => snake(name).toUpperCase();
@@ -41,6 +41,12 @@ const cTypeOf = (t: LayerFieldType): string => (typeof t === 'string' ? ctype[t]
 
 function defines(prefix: string, values: Record<string, number>, hex = false): string[] {
   return Object.entries(values).map(([k, v]) => `#define ${prefix}${upper(k)} ${hex ? `0x${v.toString(16).padStart(2, '0')}u` : String(v)}`);
+}
+
+/** X(type, field) per field, in wire order; a list's type is list_<item>. */
+function fieldsMacro(macro: string, fields: readonly LayerField[]): string {
+  const xs = fields.map(([name, type]) => `X(${typeof type === 'string' ? type : `list_${snake(type.list)}`}, ${name})`);
+  return `#define ${macro}(X) ${xs.join(' ')}`;
 }
 
 function structAndCodec(cname: string, fields: readonly LayerField[]): string[] {
@@ -104,6 +110,7 @@ export function layerHeader(): string {
     '/* List items. */',
   ];
   for (const [name, fields] of Object.entries(LayerStructs)) {
+    out.push(fieldsMacro(`KM_ITEM_FIELDS_${upper(name)}`, fields));
     out.push(...structAndCodec(`km_item_${snake(name)}`, fields));
     out.push(`static inline void km_skip_item_${snake(name)}(struct km_rd *r) {`);
     out.push(`  struct km_item_${snake(name)} m;`);
@@ -113,9 +120,15 @@ export function layerHeader(): string {
   }
   out.push('/* Messages: one struct, one encoder and one decoder each. */');
   for (const [name, m] of Object.entries(LayerMessages)) {
+    out.push(fieldsMacro(`KM_FIELDS_${upper(name)}`, m.fields));
     out.push(...structAndCodec(`km_msg_${snake(name)}`, m.fields));
     out.push('');
   }
+  out.push('/* X(lower, UPPER) for every message, in type order. */');
+  out.push('#define KM_MESSAGES(X) \\');
+  const names = Object.keys(LayerMessages);
+  names.forEach((name, i) => out.push(`  X(${snake(name)}, ${upper(name)})${i < names.length - 1 ? ' \\' : ''}`));
+  out.push('');
   out.push('#endif');
   return `${out.join('\n')}\n`;
 }

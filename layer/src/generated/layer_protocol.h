@@ -63,6 +63,7 @@
 #define KM_FAMILY_IPV6 6
 
 /* List items. */
+#define KM_ITEM_FIELDS_PATTERN(X) X(str, pattern)
 struct km_item_pattern {
   struct km_str pattern;
 };
@@ -77,6 +78,7 @@ static inline void km_skip_item_pattern(struct km_rd *r) {
   km_dec_item_pattern(r, &m);
 }
 
+#define KM_ITEM_FIELDS_DIR_ENTRY(X) X(str, name) X(u8, type) X(u64, ino)
 struct km_item_dir_entry {
   struct km_str name;
   uint8_t type;
@@ -97,6 +99,7 @@ static inline void km_skip_item_dir_entry(struct km_rd *r) {
   km_dec_item_dir_entry(r, &m);
 }
 
+#define KM_ITEM_FIELDS_ADDRESS(X) X(u8, family) X(bytes, addr)
 struct km_item_address {
   uint8_t family;
   struct km_bytes addr;
@@ -115,6 +118,7 @@ static inline void km_skip_item_address(struct km_rd *r) {
 }
 
 /* Messages: one struct, one encoder and one decoder each. */
+#define KM_FIELDS_HELLO(X) X(u32, pid) X(u32, ppid) X(str, exe) X(str, argv0)
 struct km_msg_hello {
   uint32_t pid;
   uint32_t ppid;
@@ -134,6 +138,7 @@ static inline void km_dec_msg_hello(struct km_rd *r, struct km_msg_hello *m) {
   km_get_str(r, &m->argv0);
 }
 
+#define KM_FIELDS_HELLO_OK(X) X(u32, flags) X(u8, fs_mode) X(u64, max_file_bytes) X(list_pattern, remote_paths) X(list_pattern, local_paths) X(list_pattern, not_found_paths) X(u32, connect_timeout_ms)
 struct km_msg_hello_ok {
   uint32_t flags;
   uint8_t fs_mode;
@@ -162,6 +167,7 @@ static inline void km_dec_msg_hello_ok(struct km_rd *r, struct km_msg_hello_ok *
   km_get_u32(r, &m->connect_timeout_ms);
 }
 
+#define KM_FIELDS_STAT(X) X(str, path) X(u8, follow)
 struct km_msg_stat {
   struct km_str path;
   uint8_t follow;
@@ -175,6 +181,7 @@ static inline void km_dec_msg_stat(struct km_rd *r, struct km_msg_stat *m) {
   km_get_u8(r, &m->follow);
 }
 
+#define KM_FIELDS_STAT_OK(X) X(i32, err) X(u32, mode) X(u32, uid) X(u32, gid) X(u64, size) X(u64, nlink) X(u64, ino) X(u64, dev) X(u64, rdev) X(u32, blksize) X(u64, blocks) X(i64, atime_s) X(u32, atime_ns) X(i64, mtime_s) X(u32, mtime_ns) X(i64, ctime_s) X(u32, ctime_ns)
 struct km_msg_stat_ok {
   int32_t err;
   uint32_t mode;
@@ -233,6 +240,7 @@ static inline void km_dec_msg_stat_ok(struct km_rd *r, struct km_msg_stat_ok *m)
   km_get_u32(r, &m->ctime_ns);
 }
 
+#define KM_FIELDS_OPEN_FILE(X) X(str, path) X(u32, flags)
 struct km_msg_open_file {
   struct km_str path;
   uint32_t flags;
@@ -246,6 +254,7 @@ static inline void km_dec_msg_open_file(struct km_rd *r, struct km_msg_open_file
   km_get_u32(r, &m->flags);
 }
 
+#define KM_FIELDS_OPEN_FILE_OK(X) X(i32, err) X(u32, mode) X(u32, uid) X(u32, gid) X(u64, size) X(u64, nlink) X(u64, ino) X(u64, dev) X(u64, rdev) X(u32, blksize) X(u64, blocks) X(i64, atime_s) X(u32, atime_ns) X(i64, mtime_s) X(u32, mtime_ns) X(i64, ctime_s) X(u32, ctime_ns)
 struct km_msg_open_file_ok {
   int32_t err;
   uint32_t mode;
@@ -304,6 +313,7 @@ static inline void km_dec_msg_open_file_ok(struct km_rd *r, struct km_msg_open_f
   km_get_u32(r, &m->ctime_ns);
 }
 
+#define KM_FIELDS_READDIR(X) X(str, path)
 struct km_msg_readdir {
   struct km_str path;
 };
@@ -314,6 +324,7 @@ static inline void km_dec_msg_readdir(struct km_rd *r, struct km_msg_readdir *m)
   km_get_str(r, &m->path);
 }
 
+#define KM_FIELDS_READDIR_OK(X) X(i32, err) X(list_dir_entry, entries)
 struct km_msg_readdir_ok {
   int32_t err;
   struct km_list entries; /* of struct km_item_dir_entry */
@@ -327,6 +338,7 @@ static inline void km_dec_msg_readdir_ok(struct km_rd *r, struct km_msg_readdir_
   km_get_list(r, &m->entries, km_skip_item_dir_entry);
 }
 
+#define KM_FIELDS_READLINK(X) X(str, path)
 struct km_msg_readlink {
   struct km_str path;
 };
@@ -337,6 +349,7 @@ static inline void km_dec_msg_readlink(struct km_rd *r, struct km_msg_readlink *
   km_get_str(r, &m->path);
 }
 
+#define KM_FIELDS_READLINK_OK(X) X(i32, err) X(str, target)
 struct km_msg_readlink_ok {
   int32_t err;
   struct km_str target;
@@ -350,6 +363,7 @@ static inline void km_dec_msg_readlink_ok(struct km_rd *r, struct km_msg_readlin
   km_get_str(r, &m->target);
 }
 
+#define KM_FIELDS_ACCESS(X) X(str, path) X(u32, mode)
 struct km_msg_access {
   struct km_str path;
   uint32_t mode;
@@ -363,6 +377,7 @@ static inline void km_dec_msg_access(struct km_rd *r, struct km_msg_access *m) {
   km_get_u32(r, &m->mode);
 }
 
+#define KM_FIELDS_ACCESS_OK(X) X(i32, err)
 struct km_msg_access_ok {
   int32_t err;
 };
@@ -373,6 +388,7 @@ static inline void km_dec_msg_access_ok(struct km_rd *r, struct km_msg_access_ok
   km_get_i32(r, &m->err);
 }
 
+#define KM_FIELDS_GETADDRINFO(X) X(str, host) X(i32, family) X(i32, socktype) X(i32, protocol) X(i32, flags)
 struct km_msg_getaddrinfo {
   struct km_str host;
   int32_t family;
@@ -395,6 +411,7 @@ static inline void km_dec_msg_getaddrinfo(struct km_rd *r, struct km_msg_getaddr
   km_get_i32(r, &m->flags);
 }
 
+#define KM_FIELDS_GETADDRINFO_OK(X) X(i32, eai) X(str, canonname) X(list_address, addrs)
 struct km_msg_getaddrinfo_ok {
   int32_t eai;
   struct km_str canonname;
@@ -411,6 +428,7 @@ static inline void km_dec_msg_getaddrinfo_ok(struct km_rd *r, struct km_msg_geta
   km_get_list(r, &m->addrs, km_skip_item_address);
 }
 
+#define KM_FIELDS_GETNAMEINFO(X) X(u8, family) X(bytes, addr)
 struct km_msg_getnameinfo {
   uint8_t family;
   struct km_bytes addr;
@@ -424,6 +442,7 @@ static inline void km_dec_msg_getnameinfo(struct km_rd *r, struct km_msg_getname
   km_get_bytes(r, &m->addr);
 }
 
+#define KM_FIELDS_GETNAMEINFO_OK(X) X(i32, eai) X(str, host)
 struct km_msg_getnameinfo_ok {
   int32_t eai;
   struct km_str host;
@@ -437,6 +456,7 @@ static inline void km_dec_msg_getnameinfo_ok(struct km_rd *r, struct km_msg_getn
   km_get_str(r, &m->host);
 }
 
+#define KM_FIELDS_CONNECT(X) X(u8, proto) X(u8, family) X(bytes, addr) X(u16, port)
 struct km_msg_connect {
   uint8_t proto;
   uint8_t family;
@@ -456,6 +476,7 @@ static inline void km_dec_msg_connect(struct km_rd *r, struct km_msg_connect *m)
   km_get_u16(r, &m->port);
 }
 
+#define KM_FIELDS_CONNECT_OK(X) X(i32, err) X(u64, token) X(u16, relay_port) X(u8, local_family) X(bytes, local_addr) X(u16, local_port)
 struct km_msg_connect_ok {
   int32_t err;
   uint64_t token;
@@ -481,6 +502,7 @@ static inline void km_dec_msg_connect_ok(struct km_rd *r, struct km_msg_connect_
   km_get_u16(r, &m->local_port);
 }
 
+#define KM_FIELDS_LOG(X) X(u8, level) X(str, message)
 struct km_msg_log {
   uint8_t level;
   struct km_str message;
@@ -494,6 +516,7 @@ static inline void km_dec_msg_log(struct km_rd *r, struct km_msg_log *m) {
   km_get_str(r, &m->message);
 }
 
+#define KM_FIELDS_ERROR(X) X(i32, err) X(str, message)
 struct km_msg_error {
   int32_t err;
   struct km_str message;
@@ -506,5 +529,28 @@ static inline void km_dec_msg_error(struct km_rd *r, struct km_msg_error *m) {
   km_get_i32(r, &m->err);
   km_get_str(r, &m->message);
 }
+
+/* X(lower, UPPER) for every message, in type order. */
+#define KM_MESSAGES(X) \
+  X(hello, HELLO) \
+  X(hello_ok, HELLO_OK) \
+  X(stat, STAT) \
+  X(stat_ok, STAT_OK) \
+  X(open_file, OPEN_FILE) \
+  X(open_file_ok, OPEN_FILE_OK) \
+  X(readdir, READDIR) \
+  X(readdir_ok, READDIR_OK) \
+  X(readlink, READLINK) \
+  X(readlink_ok, READLINK_OK) \
+  X(access, ACCESS) \
+  X(access_ok, ACCESS_OK) \
+  X(getaddrinfo, GETADDRINFO) \
+  X(getaddrinfo_ok, GETADDRINFO_OK) \
+  X(getnameinfo, GETNAMEINFO) \
+  X(getnameinfo_ok, GETNAMEINFO_OK) \
+  X(connect, CONNECT) \
+  X(connect_ok, CONNECT_OK) \
+  X(log, LOG) \
+  X(error, ERROR)
 
 #endif
