@@ -125,6 +125,7 @@ int fake_proxy_start(void) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) abort();
   far_fd = sv[1];
   head = tail = 0;
+  seen = 0; /* fake_proxy_last waits for this connection's first request */
   pthread_create(&thread, NULL, serve, NULL);
   return sv[0];
 }
