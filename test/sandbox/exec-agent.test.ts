@@ -134,11 +134,11 @@ async function podOf(namespace: string, app: string): Promise<any> {
 }
 
 /** An ephemeral agent in `deployment/target` of `namespace`; its session and manager. */
-async function agentFor(namespace: string, runAsTarget: boolean): Promise<{ session: Session; manager: TargetedAgentManager }> {
+async function agentFor(namespace: string, runAsTarget: boolean, mode: 'ephemeral' | 'job' = 'ephemeral'): Promise<{ session: Session; manager: TargetedAgentManager }> {
   const ctx = loadKubeContext({ kubeconfigPath: sandbox.kubeconfigPath, namespace });
   const manager = new TargetedAgentManager(ctx, {
     image: DEFAULT_AGENT_IMAGE, idleTimeoutMs: 3_000, startupTimeoutMs: 90_000, cliVersion: VERSION,
-    mode: 'ephemeral', netAdmin: false, runAsTarget,
+    mode, netAdmin: false, runAsTarget,
     resolve: () => resolveTarget(kubeTargetApi(ctx), parseTarget('deployment/target'), namespace),
   });
   return { session: await manager.start(), manager };
@@ -254,4 +254,39 @@ test('the PostgreSQL backend answers psql from the host and not from the blocked
   const blocked = await runBlocked(['psql', conn, '-tAc', 'select 1'], { env: { ...process.env, PGPASSWORD: 'exec-test-password' } });
   assert.notEqual(blocked.code, 0);
   assert.match(blocked.stderr, /unreachable|could not connect/i);
+});
+
+test('the Job agent (hostPID, its own pod) finds the target by its container id and resolves with the target\'s resolv.conf, not its own', async () => {
+  const pod = await podOf(ns, 'target');
+  const { session, manager } = await agentFor(ns, true, 'job');
+  try {
+    const { env } = await session.call(Requests.targetEnv, {});
+    assert.equal(env.HOSTNAME, pod.metadata.name, 'the target\'s environment, not the Job pod\'s');
+    assert.equal(await readRemote(session, '/etc/app/api-key'), 'abcdefghijklmnopqrst');
+    assert.match(await readRemote(session, '/etc/hostname'), new RegExp(`^${pod.metadata.name}\\s*$`), 'the target pod\'s /etc/hostname');
+    const svc = JSON.parse(await kubectl('get', 'service', '-n', ns, 'echo', '-o', 'json'));
+    assert.deepEqual((await session.call(Requests.dnsLookup, { host: 'echo', family: 4 })).addresses, [svc.spec.clusterIP]);
+    assert.deepEqual((await session.call(Requests.dnsLookup, { host: pod.metadata.name, family: 4 })).addresses, [pod.status.podIP], 'the target\'s /etc/hosts names its own pod');
+    await assert.rejects(session.call(Requests.dnsLookup, { host: 'no-such-service', family: 4 }), { code: 'ENOTFOUND' });
+  } finally {
+    session.destroy();
+    await manager.cleanup();
+  }
+});
+
+test('when the namespace\'s policy forbids even the target\'s own identity, the refusal says what was asked and why it is needed', async () => {
+  // The policy tightened after the root target started: running pods stay, new containers are checked.
+  await apply(undefined, `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${ns}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+`);
+  await assert.rejects(agentFor(ns, true), (err: Error & { code?: string; hint?: string }) => {
+    assert.equal(err.code, 'EPODSECURITY');
+    assert.match(err.message, new RegExp(`namespace "${ns}" enforces Pod Security "restricted", which refused the agent container even though it asked for nothing beyond the target's own identity \\(uid 0, gid 0`));
+    assert.match(err.hint ?? '', /\/proc\/<pid>\/environ and \/proc\/<pid>\/root need the same uid, or CAP_SYS_PTRACE/);
+    return true;
+  });
 });
