@@ -121,8 +121,8 @@ test('file errors carry the POSIX name: ENOENT, EFBIG over maxBytes, EISDIR, EIN
   await posixFailure(client.call(Requests.dirList, { path: `${dir}/five` }), 'ENOTDIR');
   await posixFailure(client.call(Requests.readLink, { path: `${dir}/five` }), 'EINVAL');
   const fifo = join(dir, 'fifo');
-  spawn('mkfifo', [fifo]).once('exit', () => {});
-  await new Promise((r) => setTimeout(r, 200));
+  const [code] = await once(spawn('mkfifo', [fifo]), 'exit');
+  assert.equal(code, 0, 'mkfifo');
   await posixFailure(client.call(Requests.fileRead, { path: fifo, maxBytes: 100 }), 'EINVAL');
   const empty = await client.call(Requests.fileRead, { path: `${dir}/five`, maxBytes: 5 });
   assert.equal(empty.stat.size, 5);
