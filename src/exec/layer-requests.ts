@@ -67,11 +67,15 @@ export async function stat(ctx: RequestContext, path: string, follow: boolean): 
 /** OPEN_FILE: the stat and the whole contents, or an errno (EFBIG above the limit, with a warning). */
 export async function openFile(ctx: RequestContext, path: string): Promise<{ stat: LayerStat; contents?: Buffer }> {
   try {
+    const started = performance.now();
     const contents = await withSession(ctx, async (s) => {
       const answer = await s.call(Requests.fileRead, { path, maxBytes: ctx.maxFileBytes });
+      const answered = performance.now();
       const stream = ctx.files.take(answer.stream);
       if (!stream) throw new Error(`fileRead ${path}: the agent's stream ${answer.stream} never arrived`);
-      return { stat: answer.stat, data: await readAll(stream, answer.stat.size) };
+      const data = await readAll(stream, answer.stat.size);
+      ctx.log(`file: ${path} (${data.length} B): answer after ${(answered - started).toFixed(1)} ms, contents after ${(performance.now() - started).toFixed(1)} ms`);
+      return { stat: answer.stat, data };
     });
     return { stat: layerStat(contents.stat), contents: contents.data };
   } catch (err) {
