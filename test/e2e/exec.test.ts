@@ -265,6 +265,25 @@ test('Ctrl-Z and fg in a real terminal (tmux): the program stops and resumes, an
   }
 });
 
+test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory is left', async () => {
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'sleep', '60'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  await waitUntil(async () => /resolving|adding agent container/.test(stderr), 'the agent starts', 60_000);
+  const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('kubectl-mirrord-') && n !== `kubectl-mirrord-${process.getuid?.()}`));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.equal(code, 130, stderr);
+  await waitUntil(async () => !readdirSync('/proc').some((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('__exec-proxy');
+    } catch {
+      return false;
+    }
+  }), 'the proxy has exited', 30_000);
+  for (const dir of before) assert.ok(!existsSync(join(tmpdir(), dir)) || !existsSync(join(tmpdir(), dir, 'proxy.sock')), `${dir} has no socket left`);
+});
+
 test('nothing is left behind: no exec proxy and, with a short idle timeout, no agent', async () => {
   const r = await exec(['true'], { flags: ['--agent-idle-timeout', '2s'] });
   ok(r, 'true');
