@@ -22,6 +22,8 @@ export interface ProxyStart {
   logPath: string;
   /** The program as resolved, for log lines. */
   program: string;
+  /** What the CLI execs first (env(1) resetting signals), if anything; its HELLO is not the program's. */
+  launcher: string | undefined;
   verbose: boolean;
 }
 

@@ -90,6 +90,7 @@ class ExecProxy {
   #server: LayerServer | undefined;
   #interceptor: TcpInterceptor | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #startupTimer: NodeJS.Timeout | undefined;
   #stopping = false;
   ready = false;
 
@@ -146,8 +147,11 @@ class ExecProxy {
         log,
         warnOnce: (text) => this.#log.warnOnce(text),
       }, { features: this.#start.features, mounts });
+      this.#server.launcher = this.#start.launcher;
       this.#server.on('count', (open) => this.#onCount(open));
-      this.#timer = setTimeout(() => void this.stop(`no process loaded the layer within ${STARTUP_WINDOW_MS / 1000} s`), STARTUP_WINDOW_MS);
+      this.#startupTimer = setTimeout(() => {
+        if (this.#server?.programs === 0 && this.#server.open === 0) void this.stop(`no process loaded the layer within ${STARTUP_WINDOW_MS / 1000} s`);
+      }, STARTUP_WINDOW_MS);
       const notes = this.#listeners.forwards.map((f) => `-L ${forwarding.bindAddress}:${f.port} -> ${f.spec.host}:${f.spec.port}`);
       if (this.#listeners.socks) notes.push(`SOCKS5 on ${this.#listeners.socks.spec.address}:${this.#listeners.socks.port}`);
       this.ready = true;
@@ -163,10 +167,16 @@ class ExecProxy {
     }
   }
 
+  /**
+   * The grace timer: armed when the last layer connection closes, once the program itself has
+   * connected. Before that (only the launcher came and went) the startup window still applies.
+   */
   #onCount(open: number): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (open === 0) this.#timer = setTimeout(() => void this.stop('the last process that loaded the layer has exited'), GRACE_MS);
+    if (open === 0 && (this.#server?.programs ?? 0) > 0) {
+      this.#timer = setTimeout(() => void this.stop('the last process that loaded the layer has exited'), GRACE_MS);
+    }
   }
 
   /** Removes everything (listeners, agent, socket directory) and exits. Runs once. */

@@ -82,9 +82,13 @@ let envResets: boolean | undefined;
  * `env --default-signal=PIPE,XFSZ`, which resets them and execs it in the same process, with the
  * program's argv[0] as typed. Without such an env(1), the program is started directly.
  */
-function startCommand(path: string, request: ExecRequest, env: Record<string, string>): { file: string; argv: string[] } {
+function launcher(): string | undefined {
   envResets ??= spawnSync(ENV_COMMAND, ['--default-signal=PIPE,XFSZ', 'true'], { stdio: 'ignore' }).status === 0;
-  if (!envResets) return { file: path, argv: [request.program, ...request.args] };
+  return envResets ? ENV_COMMAND : undefined;
+}
+
+function startCommand(path: string, request: ExecRequest, env: Record<string, string>): { file: string; argv: string[] } {
+  if (!launcher()) return { file: path, argv: [request.program, ...request.args] };
   // env(1) looks the name up on the new PATH; when that is not this machine's, name the file.
   const name = env.PATH === process.env.PATH ? request.program : path;
   return { file: ENV_COMMAND, argv: ['env', '--default-signal=PIPE,XFSZ', '--', name, ...request.args] };
@@ -116,7 +120,7 @@ export async function runExec(request: ExecRequest): Promise<void> {
   const socketDir = makeSocketDir();
   const socketPath = join(socketDir, 'proxy.sock');
   const logPath = newLogPath();
-  const proxy = await launchProxy({ forwarding: request.forwarding, features, socketDir, socketPath, logPath, program: path, verbose: request.forwarding.verbose });
+  const proxy = await launchProxy({ forwarding: request.forwarding, features, socketDir, socketPath, logPath, program: path, launcher: launcher(), verbose: request.forwarding.verbose });
   try {
     const merged = mergeEnvironment({ local: process.env, pod: proxy.ready.env, config: features.env, envFile });
     const env = withLayer(merged, layer, socketPath);

@@ -24,8 +24,14 @@ export class LayerServer extends EventEmitter<LayerServerEvents> {
   readonly #connections = new Set<net.Socket>();
   readonly #ctx: RequestContext;
   readonly #hello: HelloContext;
-  /** True once any process has connected. */
-  everConnected = false;
+  /**
+   * How many processes have said HELLO, not counting the launcher (the env(1) the CLI starts the
+   * program through, which connects and is gone at its exec): while this is 0, the program itself
+   * has not connected yet (or cannot: a static binary).
+   */
+  programs = 0;
+  /** The launcher's path (its HELLO is not counted in `programs`). */
+  launcher: string | undefined;
 
   private constructor(server: net.Server, ctx: RequestContext, hello: HelloContext) {
     super();
@@ -54,7 +60,6 @@ export class LayerServer extends EventEmitter<LayerServerEvents> {
   }
 
   #serve(socket: net.Socket): void {
-    this.everConnected = true;
     this.#connections.add(socket);
     this.emit('count', this.#connections.size);
     const decoder = new LayerDecoder('layer → proxy');
@@ -71,7 +76,10 @@ export class LayerServer extends EventEmitter<LayerServerEvents> {
         return;
       }
       for (const message of messages) {
-        if (message.name === 'hello') who = `pid ${message.body.pid} (${message.body.exe})`;
+        if (message.name === 'hello') {
+          who = `pid ${message.body.pid} (${message.body.exe})`;
+          if (message.body.exe !== this.launcher || this.programs > 0) this.programs++;
+        }
         void this.#answer(socket, message as LayerMessage, relays).catch((err: unknown) => {
           this.#ctx.log(`layer: ${who}: ${message.name} failed: ${(err as Error).message}`);
           if (message.id !== 0 && !socket.destroyed) socket.write(encodeLayerMessage('error', message.id, { err: errno('EIO'), message: (err as Error).message }));
