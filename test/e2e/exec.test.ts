@@ -265,6 +265,24 @@ test('Ctrl-Z and fg in a real terminal (tmux): the program stops and resumes, an
   }
 });
 
+test('-L and --socks from the same command, served by the exec proxy while the program runs', async () => {
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '-L', '0:echo:80', '--socks', '0', '--', 'sleep', '20'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  try {
+    const forward = (await waitUntilMatch(() => stderr, /kubectl-mirrord: -L 127\.0\.0\.1:(\d+) -> echo:80/))[1];
+    const socks = (await waitUntilMatch(() => stderr, /kubectl-mirrord: SOCKS5 on 127\.0\.0\.1:(\d+)/))[1];
+    // From this machine (not the blocked context): through the proxy's listeners and the agent.
+    const viaL = spawnSync('curl', ['-sS', '--max-time', '20', `http://127.0.0.1:${forward}/`], { encoding: 'utf8' });
+    assert.equal(echoPeer(viaL.stdout), podIp, viaL.stderr);
+    const viaSocks = spawnSync('curl', ['-sS', '--max-time', '20', '--socks5-hostname', `127.0.0.1:${socks}`, 'http://echo/'], { encoding: 'utf8' });
+    assert.equal(echoPeer(viaSocks.stdout), podIp, viaSocks.stderr);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('close', resolve));
+  }
+});
+
 test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory is left', async () => {
   const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'sleep', '60'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -297,6 +315,11 @@ test('nothing is left behind: no exec proxy and, with a short idle timeout, no a
   assert.deepEqual(proxies(), [], 'no exec proxy process remains');
   await waitUntil(async () => spawnSync('pgrep', ['-f', '/opt/kubectl-mirrord/agent.mjs']).status !== 0, 'every agent process has exited', 90_000);
 });
+
+async function waitUntilMatch(text: () => string, pattern: RegExp): Promise<RegExpMatchArray> {
+  await waitUntil(async () => pattern.test(text()), `${pattern} in the output`, 90_000);
+  return pattern.exec(text()) as RegExpMatchArray;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
