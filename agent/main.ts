@@ -6,6 +6,8 @@
  *   --token-sha256 HEX        MIRRORD_AGENT_TOKEN_SHA256     required: SHA-256 of the session token
  *   --idle-timeout MS         MIRRORD_AGENT_IDLE_TIMEOUT_MS  default 60000
  *   --log-level info|debug    MIRRORD_AGENT_LOG              default info
+ *   --target-pid PID          MIRRORD_AGENT_TARGET_PID       the target container's main process
+ *                             MIRRORD_TARGET_CONTAINER_ID    or: find it by its container id
  *
  * The pod spec carries only the token's hash, so reading the pod does not reveal the token.
  * Prints one JSON line {"event":"listening",...} on stdout once it listens.
@@ -18,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { AgentServer } from './server.ts';
 import { createLog } from './log.ts';
 import { parseAgentSettings } from './settings.ts';
+import { TargetProcess } from './target-process.ts';
 import { runScaleKeeper } from './scale-keeper.ts';
 import { KEEPER_COMMAND } from '../src/kube/scale-keeper.ts';
 import { STOP_COMMAND } from '../src/sessions/agent-events.ts';
@@ -32,6 +35,7 @@ function readFlags(): Record<string, string | boolean | undefined> | undefined {
         'token-sha256': { type: 'string' },
         'idle-timeout': { type: 'string' },
         'log-level': { type: 'string' },
+        'target-pid': { type: 'string' },
       },
       strict: true,
     }).values;
@@ -58,6 +62,7 @@ async function main(): Promise<number> {
     port: settings.port,
     tokenSha256: settings.tokenSha256,
     idleTimeoutMs: settings.idleTimeoutMs,
+    target: new TargetProcess(settings.target),
     log,
     onIdle: () => {
       log.info('no client for the idle timeout; exiting', { idleTimeoutMs: settings.idleTimeoutMs });

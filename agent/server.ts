@@ -13,7 +13,10 @@ import { route } from '../src/session/requests.ts';
 import { Session } from '../src/session/session.ts';
 import { connectOutgoing } from './outgoing.ts';
 import { relayDatagrams } from './outgoing-udp.ts';
-import { lookupHost } from './dns.ts';
+import { PodResolver, reverseLookup } from './dns.ts';
+import { targetEnvironment } from './env.ts';
+import { TargetFiles } from './files/target-files.ts';
+import { TargetProcess } from './target-process.ts';
 import { IncomingTraffic } from './incoming/incoming-traffic.ts';
 import type { AgentLog } from './log.ts';
 import { AGENT_NAME } from '../src/version.ts';
@@ -36,6 +39,8 @@ export interface AgentOptions {
   agentName?: string;
   /** Incoming traffic (-R) for every session; by default one with a random agent id. */
   incoming?: IncomingTraffic;
+  /** The target container's main process (targetEnv and the file requests); targetless by default. */
+  target?: TargetProcess;
 }
 
 export class AgentServer {
@@ -44,6 +49,9 @@ export class AgentServer {
   readonly #sessions = new Set<Session>();
   readonly #sockets = new Set<Socket>();
   readonly #incoming: IncomingTraffic;
+  readonly #target: TargetProcess;
+  readonly #files: TargetFiles;
+  readonly #resolver: PodResolver;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
   /** Numbers the accepted sessions in the log (`connection`), so a disconnect pairs with its connect. */
@@ -52,6 +60,9 @@ export class AgentServer {
   constructor(options: AgentOptions) {
     this.#options = options;
     this.#incoming = options.incoming ?? new IncomingTraffic({ log: options.log });
+    this.#target = options.target ?? new TargetProcess({});
+    this.#files = new TargetFiles(this.#target, options.log);
+    this.#resolver = new PodResolver(this.#target);
     this.#server = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.#onConnection(socket));
   }
 
@@ -127,9 +138,15 @@ export class AgentServer {
     session.on('stream', (stream) => connectOutgoing(stream, log));
     session.on('datagramStream', (stream) => relayDatagrams(stream, log));
     session.serveRequests([
-      route(Requests.dnsLookup, lookupHost),
+      route(Requests.dnsLookup, this.#resolver.lookup),
       route(Requests.portSubscribe, (body) => this.#incoming.subscribe(session, body)),
       route(Requests.portUnsubscribe, (body) => this.#incoming.unsubscribe(session, body)),
+      route(Requests.targetEnv, () => targetEnvironment(this.#target)),
+      route(Requests.fileStat, (body) => this.#files.stat(body)),
+      route(Requests.fileRead, (body) => this.#files.read(session, body)),
+      route(Requests.dirList, (body) => this.#files.list(body)),
+      route(Requests.readLink, (body) => this.#files.readLink(body)),
+      route(Requests.dnsReverse, reverseLookup),
     ]);
     session.on('close', (err?: Error) => {
       this.#sessions.delete(session);

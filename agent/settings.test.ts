@@ -21,18 +21,18 @@ test('defaults: loopback 7070, 60 s idle, info log', () => {
   assert.equal(DEFAULT_IDLE_TIMEOUT_MS, 60_000);
   const settings = ok({ 'token-sha256': hash });
   assert.deepEqual(settings, {
-    host: '127.0.0.1', port: 7070, tokenSha256: Buffer.from(hash, 'hex'), idleTimeoutMs: 60_000, debug: false,
+    host: '127.0.0.1', port: 7070, tokenSha256: Buffer.from(hash, 'hex'), idleTimeoutMs: 60_000, debug: false, target: {},
   });
 });
 
 test('every setting from flags, and from the environment; flags win', () => {
   const fromFlags = ok({ listen: '0.0.0.0:9000', 'token-sha256': hash.toUpperCase(), 'idle-timeout': '250', 'log-level': 'debug' });
-  assert.deepEqual(fromFlags, { host: '0.0.0.0', port: 9000, tokenSha256: Buffer.from(hash, 'hex'), idleTimeoutMs: 250, debug: true });
+  assert.deepEqual(fromFlags, { host: '0.0.0.0', port: 9000, tokenSha256: Buffer.from(hash, 'hex'), idleTimeoutMs: 250, debug: true, target: {} });
   const env = {
     MIRRORD_AGENT_LISTEN: '[::1]:7071', MIRRORD_AGENT_TOKEN_SHA256: 'cd'.repeat(32),
     MIRRORD_AGENT_IDLE_TIMEOUT_MS: '5000', MIRRORD_AGENT_LOG: 'debug',
   };
-  assert.deepEqual(ok({}, env), { host: '::1', port: 7071, tokenSha256: Buffer.from('cd'.repeat(32), 'hex'), idleTimeoutMs: 5000, debug: true });
+  assert.deepEqual(ok({}, env), { host: '::1', port: 7071, tokenSha256: Buffer.from('cd'.repeat(32), 'hex'), idleTimeoutMs: 5000, debug: true, target: {} });
   assert.equal(ok({ listen: '127.0.0.1:1', 'log-level': 'info' }, env).port, 1);
   assert.equal(ok({ listen: '127.0.0.1:1', 'log-level': 'info' }, env).debug, false);
   assert.equal(ok({ listen: 'localhost:0', 'token-sha256': hash }).host, 'localhost');
@@ -68,4 +68,12 @@ test('a bad --log-level is named with what is accepted', () => {
     const message = error({ 'token-sha256': hash, 'log-level': level });
     assert.ok(message.includes(`--log-level / MIRRORD_AGENT_LOG is "${level}"; expected info or debug`), message);
   }
+});
+
+test('the target: a pid from flag or environment, a container id from the environment; bad ones are named', () => {
+  assert.deepEqual(ok({ 'token-sha256': hash, 'target-pid': '1' }).target, { pid: 1 });
+  assert.deepEqual(ok({ 'token-sha256': hash }, { MIRRORD_AGENT_TARGET_PID: '42', MIRRORD_TARGET_CONTAINER_ID: 'containerd://abcdef0123' }).target,
+    { pid: 42, containerId: 'containerd://abcdef0123' });
+  assert.match(error({ 'token-sha256': hash, 'target-pid': '0' }), /--target-pid \/ MIRRORD_AGENT_TARGET_PID is "0"; expected a process id/);
+  assert.match(error({ 'token-sha256': hash }, { MIRRORD_TARGET_CONTAINER_ID: 'x y' }), /MIRRORD_TARGET_CONTAINER_ID is "x y"; expected a container id/);
 });

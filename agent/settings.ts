@@ -1,4 +1,5 @@
 /** The agent's settings from its flags and environment, checked. */
+import type { TargetHint } from './target-process.ts';
 
 export interface AgentSettings {
   host: string;
@@ -6,6 +7,8 @@ export interface AgentSettings {
   tokenSha256: Buffer;
   idleTimeoutMs: number;
   debug: boolean;
+  /** How to find the target container's main process (target-process.ts); empty when targetless. */
+  target: TargetHint;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -39,5 +42,18 @@ export function parseAgentSettings(flags: Values, env: NodeJS.ProcessEnv): Agent
   if (level !== 'info' && level !== 'debug') {
     return { error: `--log-level / MIRRORD_AGENT_LOG is "${level}"; expected info or debug` };
   }
-  return { host, port, tokenSha256: Buffer.from(hash, 'hex'), idleTimeoutMs, debug: level === 'debug' };
+  const target: TargetHint = {};
+  const pidText = pick('target-pid', 'MIRRORD_AGENT_TARGET_PID');
+  if (pidText !== undefined && pidText !== '') {
+    if (!/^[1-9]\d{0,9}$/.test(pidText)) return { error: `--target-pid / MIRRORD_AGENT_TARGET_PID is "${pidText}"; expected a process id (a positive integer)` };
+    target.pid = Number(pidText);
+  }
+  const containerId = env.MIRRORD_TARGET_CONTAINER_ID;
+  if (containerId !== undefined && containerId !== '') {
+    if (!/^([a-z0-9-]+:\/\/)?[0-9a-zA-Z_.-]{6,}$/.test(containerId)) {
+      return { error: `MIRRORD_TARGET_CONTAINER_ID is "${containerId}"; expected a container id such as containerd://<hex>` };
+    }
+    target.containerId = containerId;
+  }
+  return { host, port, tokenSha256: Buffer.from(hash, 'hex'), idleTimeoutMs, debug: level === 'debug', target };
 }

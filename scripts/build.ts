@@ -1,12 +1,14 @@
 /**
  * `npm run build`: bundles the shipped agent with esbuild into dist/agent/ (agent.mjs, and
- * guard.mjs, the iptables guard the agent starts beside itself). The agent image copies that folder;
+ * guard.mjs, the iptables guard the agent starts beside itself), and builds the exec layer
+ * (`make -C layer`: build/layer/libkubectl_mirrord_layer.so). The agent image copies dist/agent;
  * see scripts/release/agent-image.ts. The CLI runs from source through bin/kubectl-mirrord.
  *
  * ws would try to load the optional native modules bufferutil and utf-8-validate; the agent does
  * not use ws, so nothing needs stubbing here.
  */
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -30,7 +32,19 @@ export async function buildAgent(outdir = defaultOutdir, sourcemap = true): Prom
   return outdir;
 }
 
+/**
+ * Builds the LD_PRELOAD layer with the system's C compiler (`make -C layer [target]`); resolves
+ * with the shared object's path. Throws with make's output when the build fails.
+ */
+export function buildLayer(target?: 'arm64' | 'probe' | 'probe-arm64' | 'codec-dump'): string {
+  const run = spawnSync('make', ['-s', '-C', `${root}layer`, ...(target ? [target] : [])], { encoding: 'utf8' });
+  if (run.error) throw new Error(`make -C layer could not start (${run.error.message}): install make and a C compiler`);
+  if (run.status !== 0) throw new Error(`make -C layer failed:\n${run.stdout}${run.stderr}`);
+  return `${root}build/layer/${target === 'arm64' || target === 'probe-arm64' ? 'aarch64/' : ''}libkubectl_mirrord_layer.so`;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const out = await buildAgent();
   console.log(`built ${out}/agent.mjs and ${out}/guard.mjs`);
+  console.log(`built ${buildLayer()}`);
 }

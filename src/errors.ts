@@ -22,6 +22,10 @@ export const ExitCode = {
   local: 6,
   /** The agent connection dropped and `--exit-on-disconnect` was given, or `kubectl mirrord kill` ended the session. */
   disconnected: 7,
+  /** exec: the program was found but cannot be run (not executable, a directory), as a shell says. */
+  notExecutable: 126,
+  /** exec: the program was not found (on PATH, or at the path given), as a shell says. */
+  notFound: 127,
   /** Interrupted by the user (128 + SIGINT). */
   interrupted: 130,
 } as const;

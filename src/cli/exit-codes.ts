@@ -13,6 +13,8 @@ const MEANINGS: Record<keyof typeof ExitCode, string> = {
   agent: 'the agent failed to start, or the session with it failed',
   local: 'a local port is in use, or binding it was not permitted',
   disconnected: 'the agent connection dropped and --exit-on-disconnect was given, or kubectl mirrord kill ended the session',
+  notExecutable: 'exec: the program is not executable (before it starts; afterwards exec exits with the program\'s own code)',
+  notFound: 'exec: the program was not found',
   interrupted: 'interrupted (Ctrl-C)',
 };
 

@@ -12,6 +12,7 @@ import type { SocksCredentials, SocksListenSpec } from '../socks/socks-spec.ts';
 import { parseSocksAuth, parseSocksSpec } from '../socks/socks-spec.ts';
 import { parseDuration } from './duration.ts';
 import { loadConfigFile } from '../config/config-file.ts';
+import type { FileConfig } from '../config/config-schema.ts';
 import { planTargeting, type Targeting } from './targeting-options.ts';
 import { parsePullPolicy, parsePullSecrets, type AgentImagePull } from '../kube/agent-image.ts';
 
@@ -131,6 +132,13 @@ function namespaceOf(flags: RawForwardingFlags, configAgentNamespace: string | u
   return namespace ?? agentNamespace ?? configAgentNamespace;
 }
 
+export interface PlanOptions {
+  /** The config file, already loaded (exec reads more of it); else loaded from flags.configFile. */
+  config?: FileConfig;
+  /** exec: -L, -R and --socks are extras, not the point. */
+  allowNothingToForward?: boolean;
+}
+
 /**
  * The SOCKS credentials from --socks-auth, else --socks-auth-file (its first line), else
  * KUBECTL_MIRRORD_SOCKS_AUTH. The flag and the file together are refused: one of them would be ignored.
@@ -162,13 +170,13 @@ function socksCredentials(flags: RawForwardingFlags, env: Record<string, string 
  * @param socksFlag how the SOCKS listen spec was given, for messages (`socks` takes it positionally).
  * @throws UsageError for any bad flag, naming it and what would be accepted.
  */
-export function planForwarding(flags: RawForwardingFlags, env: Record<string, string | undefined>, socksFlag = '--socks'): ForwardingPlan {
-  const config = flags.configFile === undefined ? undefined : loadConfigFile(flags.configFile);
+export function planForwarding(flags: RawForwardingFlags, env: Record<string, string | undefined>, socksFlag = '--socks', options: PlanOptions = {}): ForwardingPlan {
+  const config = options.config ?? (flags.configFile === undefined ? undefined : loadConfigFile(flags.configFile));
   const targeting = planTargeting(flags, config);
   const forwards = parseForwardSpecs(flags.local ?? []);
   const bindAddress = parseBindAddress(flags.address ?? '127.0.0.1');
   const socks = flags.socks === undefined ? undefined : parseSocksSpec(flags.socks, bindAddress, socksFlag);
-  if (forwards.length === 0 && socks === undefined && (targeting?.reverse.length ?? 0) === 0) {
+  if (!options.allowNothingToForward && forwards.length === 0 && socks === undefined && (targeting?.reverse.length ?? 0) === 0) {
     throw new UsageError('ENOFORWARD', 'nothing to forward: give at least one -L, -R or --socks', {
       hint: 'e.g. kubectl mirrord port-forward -L 8080:my-service:80 --socks 1080, or --target deployment/web -R 80:8080',
     });

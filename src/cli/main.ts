@@ -6,13 +6,17 @@ import { CommanderError } from 'commander';
 import { ExitCode } from '../errors.ts';
 import { buildProgram } from './program.ts';
 import { reportError } from './report-error.ts';
+import { PROXY_COMMAND } from './exec-pipe.ts';
 
 const argv = process.argv.slice(2);
 const verbose = argv.includes('-v') || argv.includes('--verbose');
 
 // No top-level await: the single executable (scripts/release/) runs this file bundled as CommonJS,
 // which has none.
-buildProgram().parseAsync(argv, { from: 'user' }).catch((err: unknown) => {
+if (argv[0] === PROXY_COMMAND) {
+  // The exec proxy: this same executable re-run by `exec` (src/cli/exec-proxy.ts).
+  void import('./exec-proxy.ts').then((proxy) => proxy.runProxy(argv.slice(1)));
+} else buildProgram().parseAsync(argv, { from: 'user' }).catch((err: unknown) => {
   if (err instanceof CommanderError) {
     // Commander has already printed its message (and the help hint). Help and --version end in 0;
     // every other commander error is bad usage.

@@ -40,10 +40,13 @@ test('--version prints the package version', async () => {
   assert.match(stdout.trim(), /^\d+\.\d+\.\d+/);
 });
 
-test('exec says it is not built yet (exit 2); unknown flags and bad -R/--target are usage errors, without loading client-node', async () => {
-  const exec = await cli(['exec', 'curl']);
-  assert.equal(exec.code, ExitCode.usage);
-  assert.match(exec.stderr, /^error: kubectl mirrord exec is not built yet\nhint: /);
+test('exec of a missing program is 127, -R under exec is a usage error; unknown flags and bad -R/--target are usage errors, without loading client-node', async () => {
+  const missing = await cli(['exec', '--', 'no-such-program-kubectl-mirrord']);
+  assert.equal(missing.code, ExitCode.notFound);
+  assert.match(missing.stderr, /^error: no-such-program-kubectl-mirrord: command not found\nhint: /);
+  const incoming = await cli(['exec', '-R', '80', '--', 'true']);
+  assert.equal(incoming.code, ExitCode.usage);
+  assert.match(incoming.stderr, /^error: -R is not supported by exec yet/);
   const noTarget = await cli(['port-forward', '-R', '80']);
   assert.equal(noTarget.code, ExitCode.usage);
   assert.match(noTarget.stderr, /^error: reverse forwarding needs a target \(--target pod\/NAME …\)\nhint: /);

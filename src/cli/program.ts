@@ -17,6 +17,8 @@ export function buildProgram(): Command {
   const program = new Command('kubectl mirrord')
     .description('Reach anything your Kubernetes cluster can reach: port-forward to any host, SOCKS5, and more, through one agent.')
     .version(VERSION, '--version', 'print the version')
+    // exec passes everything after its program name to the program (passThroughOptions needs this).
+    .enablePositionalOptions()
     .showHelpAfterError('hint: run with --help to see the accepted commands, flags and forms')
     .addHelpText('after', exitCodeHelp());
   registerPortForward(program);

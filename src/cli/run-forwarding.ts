@@ -5,6 +5,7 @@
  * @kubernetes/client-node.
  */
 import { ExitCode, MirrordError } from '../errors.ts';
+import type { ResolvedTarget } from '../kube/target-resolve.ts';
 import { LocalForward } from '../forward/local-forward.ts';
 import { UdpForward } from '../forward/udp-forward.ts';
 import { formatHostPort } from '../forward/address-spec.ts';
@@ -37,7 +38,7 @@ export interface AgentProvider {
   cleanup(): Promise<void>;
 }
 
-interface Listeners {
+export interface Listeners {
   forwards: Array<LocalForward | UdpForward>;
   socks: SocksServer | undefined;
   close(): Promise<void>;
@@ -45,7 +46,7 @@ interface Listeners {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-async function bindListeners(plan: ForwardingPlan, link: AgentLink, log: ConnectionLog): Promise<Listeners> {
+export async function bindListeners(plan: ForwardingPlan, link: AgentLink, log: ConnectionLog): Promise<Listeners> {
   const forwards: Array<LocalForward | UdpForward> = [];
   let socks: SocksServer | undefined;
   const close = async () => {
@@ -82,7 +83,7 @@ function printSummary(plan: ForwardingPlan, listeners: Listeners, ctx: KubeConte
  * --agent-image or a config file) would refuse every datagram, so say so before serving.
  * @throws MirrordError EAGENTUDP naming the agent and the -L.
  */
-function requireUdp(session: Session, plan: ForwardingPlan): void {
+export function requireUdp(session: Session, plan: ForwardingPlan): void {
   const udp = plan.forwards.find((f) => f.protocol === 'udp');
   if (!udp || session.supportsDatagrams) return;
   throw new MirrordError('EAGENTUDP', `-L ${udp.text}: the agent (${session.peerName}) does not support UDP`, ExitCode.agent, {
@@ -155,13 +156,94 @@ async function startAgent(manager: AgentProvider, spinner: Spinner, prepare: () 
 }
 
 /** Who runs this session and how, for `kubectl mirrord status`. */
-function sessionFacts(plan: ForwardingPlan, ctx: KubeContext): SessionFacts {
+function sessionFacts(plan: ForwardingPlan, ctx: KubeContext, mode?: SessionFacts['mode']): SessionFacts {
   const targeting = plan.targeting;
   return {
     user: sessionUser(ctx.kc),
-    mode: forwardingMode((targeting?.reverse ?? []).map((r) => r.mode)),
+    mode: mode ?? forwardingMode((targeting?.reverse ?? []).map((r) => r.mode)),
     ...(targeting ? { target: targeting.target.text, targetNamespace: ctx.namespace } : {}),
   };
+}
+
+/** The agent of a plan, how to start it, and what every session gets (-R). */
+export interface AgentSetup {
+  manager: AgentProvider;
+  /** The namespace and permission checks, before anything is created. */
+  prepare: () => Promise<void>;
+  /** Called on every new session (the first and after reconnects). */
+  attach: (session: Session) => Promise<void>;
+  reverse: ReverseForwards | undefined;
+  describeTarget: () => string | undefined;
+  /** The target's pod and container once the agent started (undefined: targetless). */
+  resolvedTarget: () => ResolvedTarget | undefined;
+  image: string;
+}
+
+/** What setUpAgent needs besides the plan: the connection log, and exec's choices. */
+export interface AgentSetupExtra {
+  /** The one connection log of the command (-L, SOCKS, -R failures). */
+  log: ConnectionLog;
+  /** exec: a targeted agent with the target container's identity. */
+  runAsTarget?: boolean;
+  /** The mode `kubectl mirrord status` shows, when not port-forward's own (exec says 'exec'). */
+  mode?: SessionFacts['mode'];
+}
+
+/**
+ * Builds the agent for a plan: the targeted one (run-targeted.ts) or the targetless AgentManager.
+ * Used by port-forward/socks (below) and by the exec proxy (src/exec/), so both start, reconnect
+ * and remove agents the same way.
+ * @param onProgress progress lines while an agent starts (a spinner, or the exec proxy's pipe).
+ */
+export function setUpAgent(plan: ForwardingPlan, ctx: KubeContext, onProgress: (text: string) => void, sayLine: (line: string) => void, extra: AgentSetupExtra): AgentSetup {
+  const agentOptions = {
+    image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
+    pull: plan.agentImagePull,
+    idleTimeoutMs: plan.agentIdleTimeoutMs,
+    startupTimeoutMs: plan.agentStartupTimeoutMs,
+    cliVersion: VERSION,
+    onProgress,
+    warn: (line: string) => sayLine(c.yellow(`warning: ${line}`)),
+    session: sessionFacts(plan, ctx, extra.mode),
+  };
+  if (plan.targeting) {
+    const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: extra.log, say: sayLine, runAsTarget: extra.runAsTarget });
+    return { manager: run.manager, prepare: run.prepare, attach: run.attach, reverse: run.reverse, describeTarget: run.describe, resolvedTarget: run.resolved, image: agentOptions.image };
+  }
+  return {
+    manager: new AgentManager(ctx, agentOptions),
+    prepare: async () => {
+      onProgress(`checking access to namespace ${ctx.namespace}`);
+      await Promise.all([checkNamespace(ctx), checkPermissions(ctx)]);
+    },
+    attach: async () => {},
+    reverse: undefined,
+    describeTarget: () => undefined,
+    resolvedTarget: () => undefined,
+    image: agentOptions.image,
+  };
+}
+
+/**
+ * An AgentLink whose reconnects go through `setup` (a new session gets its -R subscriptions before
+ * it serves anything; if they fail, the link counts it as a failed attempt and retries).
+ */
+export function linkFor(getSetup: () => AgentSetup | undefined, exitOnDisconnect: boolean, waitForSessionMs?: number): AgentLink {
+  return new AgentLink({
+    waitForSessionMs,
+    connect: async () => {
+      const setup = getSetup() as AgentSetup;
+      const session = await setup.manager.reconnect();
+      try {
+        await setup.attach(session);
+      } catch (err) {
+        session.destroy();
+        throw err;
+      }
+      return session;
+    },
+    exitOnDisconnect,
+  });
 }
 
 /**
@@ -170,23 +252,8 @@ function sessionFacts(plan: ForwardingPlan, ctx: KubeContext): SessionFacts {
  */
 export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
   if (plan.exposedWarning) say(c.yellow(`warning: ${plan.exposedWarning}`));
-  let manager: AgentProvider | undefined;
-  let attach: (session: Session) => Promise<void> = async () => {};
-  const link = new AgentLink({
-    // A new session after a drop gets its -R subscriptions before it serves anything; if they
-    // fail, the link counts it as a failed attempt and retries.
-    connect: async () => {
-      const session = await (manager as AgentProvider).reconnect();
-      try {
-        await attach(session);
-      } catch (err) {
-        session.destroy();
-        throw err;
-      }
-      return session;
-    },
-    exitOnDisconnect: plan.exitOnDisconnect,
-  });
+  let setup: AgentSetup | undefined;
+  const link = linkFor(() => setup, plan.exitOnDisconnect);
   // One log for -L, SOCKS and -R: failures print on stderr by default, rate-limited together.
   const log = connectionLogger(plan.verbose, say);
   const listeners = await bindListeners(plan, link, log);
@@ -196,45 +263,24 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     const spinner = new Spinner('connecting to the cluster');
     // Startup progress drives the spinner; later (a replacement agent) it is shown only with -v.
     let progress = (text: string) => spinner.update(text);
-    const agentOptions = {
-      image: plan.agentImage ?? DEFAULT_AGENT_IMAGE,
-      pull: plan.agentImagePull,
-      idleTimeoutMs: plan.agentIdleTimeoutMs,
-      startupTimeoutMs: plan.agentStartupTimeoutMs,
-      cliVersion: VERSION,
-      onProgress: (text: string) => progress(text),
-      warn: (line: string) => say(c.yellow(`warning: ${line}`)),
-      session: sessionFacts(plan, ctx),
-    };
-    let prepare = async () => {
-      spinner.update(`checking access to namespace ${ctx.namespace}`);
-      await Promise.all([checkNamespace(ctx), checkPermissions(ctx)]);
-    };
-    let reverse: ReverseForwards | undefined;
-    let describeTarget: () => string | undefined = () => undefined;
-    if (plan.targeting) {
-      const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log, say });
-      ({ manager, prepare, attach, reverse } = run);
-      describeTarget = run.describe;
-    } else {
-      manager = new AgentManager(ctx, agentOptions);
-    }
-    const firstAttach = attach;
-    const session = await startAgent(manager, spinner, prepare, async (session) => {
+    setup = setUpAgent(plan, ctx, (text) => progress(text), say, { log });
+    const { manager, reverse } = setup;
+    const firstAttach = setup.attach;
+    const session = await startAgent(manager, spinner, setup.prepare, async (session) => {
       requireUdp(session, plan);
       await firstAttach(session);
     });
-    const versionWarning = agentVersionWarning(session.peerName, VERSION, agentOptions.image);
+    const versionWarning = agentVersionWarning(session.peerName, VERSION, setup.image);
     if (versionWarning) say(c.yellow(`warning: ${versionWarning}`));
     link.start(session);
     progress = plan.verbose ? (text) => say(c.dim(text)) : () => {};
-    printSummary(plan, listeners, ctx, reverse, describeTarget());
+    printSummary(plan, listeners, ctx, reverse, setup.describeTarget());
     reportLinkEvents(link, manager, plan.verbose);
     return await waitForEnd(link);
   } finally {
     await listeners.close();
     log.flush();
     await link.close();
-    await manager?.cleanup();
+    await setup?.manager.cleanup();
   }
 }

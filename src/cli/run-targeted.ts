@@ -10,7 +10,7 @@ import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { AGENT_PERMISSIONS, checkNamespace, checkPermissions, type Permission } from '../kube/preflight.ts';
 import { kubeTargetApi } from '../kube/target-api.ts';
-import { resolveTarget } from '../kube/target-resolve.ts';
+import { resolveTarget, type ResolvedTarget } from '../kube/target-resolve.ts';
 import { TargetedAgentManager } from '../kube/targeted-agent.ts';
 import type { Session } from '../session/session.ts';
 import type { Targeting } from './targeting-options.ts';
@@ -65,6 +65,8 @@ export interface TargetedRun {
   attach(session: Session): Promise<void>;
   /** `pod/web-1` once resolved, else the target as given. */
   describe(): string;
+  /** The target's pod and container, once the agent has started. */
+  resolved(): ResolvedTarget | undefined;
 }
 
 export interface TargetedRunOptions {
@@ -80,6 +82,8 @@ export interface TargetedRunOptions {
   say: (line: string) => void;
   /** Cleanup problems, e.g. a Job that could not be deleted and the command that deletes it. */
   warn: (line: string) => void;
+  /** exec: the agent runs as the target container's user, adding no capabilities (no -R). */
+  runAsTarget?: boolean;
 }
 
 /** @param ctx the kube context in the target's namespace. */
@@ -134,6 +138,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     ...options,
     mode: targeting.mode,
     netAdmin: targeting.reverse.length > 0,
+    runAsTarget: options.runAsTarget,
     resolve: async () => {
       if (copy) return await resolveCopy(copy);
       options.onProgress(`resolving ${targeting.target.text} in namespace ${ctx.namespace}`);
@@ -164,6 +169,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     manager,
     reverse,
     describe,
+    resolved: () => agents.target,
     prepare: async () => {
       options.onProgress(`checking access to namespace ${ctx.namespace}`);
       await checkNamespace(ctx);

@@ -54,7 +54,7 @@ test('unknown fields name their path and the accepted ones', () => {
   configError({ agent: { image: 'x', namespce: 'y' } }, /agent\.namespce is not a known field/, /image, image_pull_policy, image_pull_secrets, namespace/);
   configError({ target: { path: 'pod/a', name: 'x' } }, /target\.name is not a known field/);
   configError({ feature: { network: { incoming: { mode: 'steal', http_filter: { header: 'x' } } } } }, /http_filter\.header is not a known field/, /header_filter, path_filter, ports/);
-  configError({ feature: { fs: 'read' } }, /feature\.fs is not a known field/);
+  configError({ feature: { fss: 'read' } }, /feature\.fss is not a known field/, /env, fs/);
 });
 
 test('bad values name the field', () => {

@@ -19,6 +19,7 @@ import { parseTarget, type TargetSpec } from '../kube/target-spec.ts';
 import { DEFAULT_HTTP_FILTER_PORTS } from '../protocol/requests.ts';
 import { parsePullPolicy, parsePullSecrets, PULL_POLICIES, type PullPolicy } from '../kube/agent-image.ts';
 import type { CopyTargetPlan } from '../kube/copy-target.ts';
+import { checkExecConfig, EXEC_FEATURE_KEYS, EXEC_NETWORK_KEYS, EXEC_TOP_KEYS, type ExecFileConfig } from './exec-schema.ts';
 
 export type IncomingMode = 'mirror' | 'steal';
 
@@ -49,6 +50,10 @@ export interface FileConfig {
   incoming: IncomingConfig | undefined;
   /** `feature.copy_target`: `true`, or `{ scale_down, exclude_containers, exclude_init_containers }`. */
   copyTarget: CopyTargetPlan | undefined;
+  /** What `exec` reads (feature.env, feature.fs, dns, outgoing, skip_processes): exec-schema.ts. */
+  exec: ExecFileConfig;
+  /** One line per known mirrord field that kubectl-mirrord accepts and ignores. */
+  warnings: string[];
 }
 
 type Obj = Record<string, unknown>;
@@ -107,12 +112,12 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : JSON.stringify(value);
 }
 
-const TOP_KEYS = ['target', 'agent', 'feature'] as const;
+const TOP_KEYS = ['target', 'agent', 'feature', ...EXEC_TOP_KEYS] as const;
 const TARGET_KEYS = ['path', 'namespace'] as const;
 const AGENT_KEYS = ['image', 'image_pull_policy', 'image_pull_secrets', 'namespace'] as const;
-const FEATURE_KEYS = ['network', 'copy_target'] as const;
+const FEATURE_KEYS = ['network', 'copy_target', ...EXEC_FEATURE_KEYS] as const;
 const COPY_KEYS = ['scale_down', 'exclude_containers', 'exclude_init_containers'] as const;
-const NETWORK_KEYS = ['incoming'] as const;
+const NETWORK_KEYS = ['incoming', ...EXEC_NETWORK_KEYS] as const;
 const INCOMING_KEYS = ['mode', 'http_filter', 'port_mapping'] as const;
 const FILTER_KEYS = ['header_filter', 'path_filter', 'ports'] as const;
 const MODES = ['mirror', 'steal', 'off'];
@@ -220,8 +225,13 @@ function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
  */
 export function checkConfig(document: unknown, file: string): FileConfig {
   const c = new Checker(file);
+  const warnings: string[] = [];
+  const warn = (text: string) => warnings.push(`config file ${file}: ${text}`);
   if (document === undefined || document === null) {
-    return { target: undefined, targetNamespace: undefined, agentImage: undefined, agentImagePullPolicy: undefined, agentImagePullSecrets: undefined, agentNamespace: undefined, incoming: undefined, copyTarget: undefined };
+    return {
+      target: undefined, targetNamespace: undefined, agentImage: undefined, agentImagePullPolicy: undefined, agentImagePullSecrets: undefined, agentNamespace: undefined, incoming: undefined, copyTarget: undefined,
+      exec: checkExecConfig(c, {}, {}, {}, warn), warnings,
+    };
   }
   const top = c.object(document, '', TOP_KEYS);
   const { target, namespace } = checkTarget(c, top.target);
@@ -237,5 +247,7 @@ export function checkConfig(document: unknown, file: string): FileConfig {
     agentNamespace: c.string(agent.namespace, 'agent.namespace', 'agent.namespace takes a namespace name'),
     incoming: checkIncoming(c, network.incoming),
     copyTarget: checkCopyTarget(c, feature.copy_target),
+    exec: checkExecConfig(c, top, feature, network, warn),
+    warnings,
   };
 }

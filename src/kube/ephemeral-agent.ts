@@ -13,7 +13,8 @@
  * terminated, until the pod is replaced.
  */
 import type { PullPolicy } from './agent-image.ts';
-import type { V1EphemeralContainer, V1Pod } from '@kubernetes/client-node';
+import type { V1EphemeralContainer, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
+import type { TargetIdentity } from './target-identity.ts';
 import { AgentError, type MirrordError } from '../errors.ts';
 import { sessionEnv, type SessionFacts } from './session-meta.ts';
 
@@ -34,6 +35,14 @@ export interface EphemeralAgentOptions {
   idleTimeoutMs: number;
   /** NET_ADMIN and NET_RAW (REDIRECT_CAPABILITIES) for iptables: only when -R steals or mirrors. */
   netAdmin: boolean;
+  /**
+   * Run as the target container's user, group and capabilities (target-identity.ts), so the agent
+   * may read the target's environment and files with no capability added: for exec sessions that
+   * steal nothing. Ignored with netAdmin.
+   */
+  runAs?: TargetIdentity;
+  /** The target container's runtime id (`containerd://<hex>`), by which the agent finds its main process. */
+  targetContainerId?: string;
   /**
    * imagePullPolicy. (An ephemeral container has no pull secrets of its own: the target pod's
    * imagePullSecrets apply, core/v1 EphemeralContainer.)
@@ -71,20 +80,41 @@ export function buildEphemeralAgent(options: EphemeralAgentOptions): V1Ephemeral
       { name: 'MIRRORD_AGENT_TOKEN_SHA256', value: options.tokenSha256 },
       { name: 'MIRRORD_AGENT_IDLE_TIMEOUT_MS', value: String(options.idleTimeoutMs) },
       ...(options.session ? sessionEnv(options.sessionId, options.session) : []),
+      ...(options.targetContainerId ? [{ name: 'MIRRORD_TARGET_CONTAINER_ID', value: options.targetContainerId }] : []),
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
-    securityContext: options.netAdmin
-      ? {
-          // iptables needs CAP_NET_ADMIN in the effective set, which only a root process gets from
-          // capabilities.add (Kubernetes sets no ambient capabilities). The pod's own runAsNonRoot
-          // would refuse that, so the container says so explicitly.
-          runAsUser: 0,
-          runAsNonRoot: false,
-          allowPrivilegeEscalation: false,
-          capabilities: { add: [...REDIRECT_CAPABILITIES], drop: ['ALL'] },
-        }
-      : { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    securityContext: agentSecurityContext(options),
   };
+}
+
+/** The agent container's securityContext: NET_ADMIN as root for -R, the target's identity for exec, else the image's user with nothing. */
+function agentSecurityContext(options: EphemeralAgentOptions): V1SecurityContext {
+  if (options.netAdmin) {
+    return {
+      // iptables needs CAP_NET_ADMIN in the effective set, which only a root process gets from
+      // capabilities.add (Kubernetes sets no ambient capabilities). The pod's own runAsNonRoot
+      // would refuse that, so the container says so explicitly.
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      capabilities: { add: [...REDIRECT_CAPABILITIES], drop: ['ALL'] },
+    };
+  }
+  const id = options.runAs;
+  if (id) {
+    return {
+      runAsUser: id.uid,
+      runAsGroup: id.gid,
+      // Said explicitly either way, so the pod's own runAsNonRoot neither refuses a root target's
+      // agent nor is weakened for a non-root one.
+      runAsNonRoot: id.uid !== 0,
+      allowPrivilegeEscalation: false,
+      // The target's own: the kernel lets a reader see another process only with a superset of its
+      // capabilities (target-identity.ts), and the agent must never hold more than the target.
+      ...(id.capabilities ? { capabilities: structuredClone(id.capabilities) } : {}),
+    };
+  }
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
 }
 
 /**

@@ -12,6 +12,7 @@ import { ClusterError, type MirrordError } from '../errors.ts';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import type { ResolvedTarget } from './target-resolve.ts';
+import { describeIdentity, type TargetIdentity } from './target-identity.ts';
 
 function bodyMessage(err: unknown): string {
   const body = (err as { body?: unknown }).body;
@@ -33,21 +34,30 @@ async function enforceLevel(ctx: KubeContext, namespace: string): Promise<string
   }
 }
 
-/** Pod security's rejection as an error naming the level and what would be accepted. */
-export function podSecurityError(message: string, namespace: string, level: string | undefined): ClusterError {
+/**
+ * Pod security's rejection as an error naming the level and what would be accepted. `runAs`: the
+ * agent asked for no more than the target's own identity (exec), so the policy forbids even that.
+ */
+export function podSecurityError(message: string, namespace: string, level: string | undefined, runAs?: TargetIdentity): ClusterError {
   const m = /violates PodSecurity "([a-z]+):([^"]+)": (.*)$/s.exec(message);
   const enforced = level ?? m?.[1] ?? 'unknown';
   const detail = m?.[3] ?? message;
+  if (runAs) {
+    return new ClusterError('EPODSECURITY', `namespace "${namespace}" enforces Pod Security "${enforced}", which refused the agent container even though it asked for nothing beyond the target's own identity (${describeIdentity(runAs)}, the target's capabilities, no privilege escalation): ${detail}`, {
+      hint: 'the agent must run as the target\'s uid to read its environment and files (/proc/<pid>/environ and /proc/<pid>/root need the same uid, or CAP_SYS_PTRACE, which the policy forbids). ' +
+        `Set runAsUser/runAsGroup in the target's securityContext so they are known, ask an admin to relax the namespace's policy (kubectl label ns ${namespace} pod-security.kubernetes.io/enforce=baseline --overwrite), or run without a target (no remote environment or files)`,
+    });
+  }
   return new ClusterError('EPODSECURITY', `namespace "${namespace}" enforces Pod Security "${enforced}", which refused the agent container: ${detail}`, {
     hint: `-R needs NET_ADMIN, which only the "privileged" level allows: label the namespace (kubectl label ns ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite), or run the agent as a Job in a namespace that allows it (--agent-mode job -a <namespace>)`,
   });
 }
 
 /** Maps an error of the ephemeral container patch. */
-export async function ephemeralPatchError(ctx: KubeContext, err: unknown, target: ResolvedTarget): Promise<MirrordError> {
+export async function ephemeralPatchError(ctx: KubeContext, err: unknown, target: ResolvedTarget, runAs?: TargetIdentity): Promise<MirrordError> {
   const code = (err as { code?: unknown }).code;
   const message = bodyMessage(err);
-  if (code === 403 && /PodSecurity/.test(message)) return podSecurityError(message, target.namespace, await enforceLevel(ctx, target.namespace));
+  if (code === 403 && /PodSecurity/.test(message)) return podSecurityError(message, target.namespace, await enforceLevel(ctx, target.namespace), runAs);
   if (code === 403) {
     return new ClusterError('EFORBIDDEN', `you may not patch pods/ephemeralcontainers in namespace "${target.namespace}" (to add the agent to pod "${target.podName}"): ${message}`, {
       hint: `ask a cluster admin for a Role granting patch on pods/ephemeralcontainers, or use --agent-mode job; check with kubectl auth can-i patch pods/ephemeralcontainers -n ${target.namespace}`,
@@ -62,7 +72,8 @@ export async function ephemeralPatchError(ctx: KubeContext, err: unknown, target
     });
   }
   if (code === 422) {
-    return new ClusterError('EINVALIDAGENT', `the API server refused the agent container: ${message}`, { hint: 'an admission policy may forbid it; see the message' });
+    const asked = runAs ? ` (it asked to run as the target's ${describeIdentity(runAs)}, with the target's capabilities)` : '';
+    return new ClusterError('EINVALIDAGENT', `the API server refused the agent container${asked}: ${message}`, { hint: 'an admission policy may forbid it; see the message' });
   }
   return errorFromKubeCall(err, `add the agent container to pod "${target.podName}" in namespace "${target.namespace}"`, ctx.server);
 }

@@ -11,6 +11,7 @@
 import type { V1Job, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.ts';
 import type { TargetKind, TargetSpec } from './target-spec.ts';
+import { targetIdentity, type TargetIdentity } from './target-identity.ts';
 
 /** What resolution needs from the cluster. Every call throws client-node's ApiException on failure. */
 export interface TargetApi {
@@ -38,8 +39,10 @@ export interface ResolvedTarget {
   podUid: string;
   nodeName: string | undefined;
   container: string;
-  /** The container's runtime id, `containerd://<hex>` (for the Job fallback). */
+  /** The container's runtime id, `containerd://<hex>` (for the Job fallback and the agent to find the target's process). */
   containerId: string | undefined;
+  /** Who the container runs as (for an exec agent that runs as the same user); absent for a copy's pod not yet read. */
+  identity?: TargetIdentity;
 }
 
 /**
@@ -184,5 +187,6 @@ export async function resolveTarget(api: TargetApi, spec: TargetSpec, namespace:
     nodeName: pod.spec?.nodeName,
     container,
     containerId: status.containerID,
+    identity: targetIdentity(pod, container),
   };
 }

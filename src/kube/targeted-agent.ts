@@ -21,6 +21,7 @@ import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { buildNodeAgentJob } from './node-agent-job.ts';
 import { watchPods } from './pod-watch.ts';
 import type { ResolvedTarget } from './target-resolve.ts';
+import type { TargetIdentity } from './target-identity.ts';
 
 /** `auto`: an ephemeral container, or a Job when the cluster has none. */
 export type AgentMode = 'auto' | 'ephemeral' | 'job';
@@ -29,6 +30,12 @@ export interface TargetedAgentOptions extends AgentManagerOptions {
   mode: AgentMode;
   /** NET_ADMIN for -R (steal and mirror both redirect with iptables). */
   netAdmin: boolean;
+  /**
+   * exec without steal: the ephemeral agent runs as the target container's uid, gid and
+   * capabilities (src/kube/target-identity.ts), adding none, so it can read the target's
+   * environment and files under Pod Security "baseline". Ignored with netAdmin.
+   */
+  runAsTarget?: boolean;
   /** Finds the target's current pod again (the first one may be gone by a reconnect). */
   resolve: () => Promise<ResolvedTarget>;
 }
@@ -159,6 +166,8 @@ export class TargetedAgentManager {
       tokenSha256: createHash('sha256').update(token).digest('hex'),
       idleTimeoutMs: this.#options.idleTimeoutMs,
       netAdmin: this.#options.netAdmin,
+      runAs: this.#runAs(),
+      targetContainerId: target.containerId,
       pullPolicy: this.#options.pull?.policy,
     });
     this.#options.onProgress?.(`adding agent container ${handle.container} to pod ${target.podName}`);
@@ -169,9 +178,15 @@ export class TargetedAgentManager {
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
     } catch (err) {
-      throw await ephemeralPatchError(this.#ctx, err, target);
+      throw await ephemeralPatchError(this.#ctx, err, target, this.#runAs());
     }
     return handle;
+  }
+
+  /** The identity an exec agent takes, or undefined for the image's own user. */
+  #runAs(): TargetIdentity | undefined {
+    if (!this.#options.runAsTarget || this.#options.netAdmin) return undefined;
+    return this.#target?.identity ?? { uid: 0, gid: 0, capabilities: undefined, source: 'assumed' };
   }
 
   #connect(handle: EphemeralHandle): Promise<Session> {

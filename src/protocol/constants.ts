@@ -190,9 +190,9 @@ export const Capability = {
   udp: 1 << 2,
   /** Incoming traffic: streams the agent opens toward the CLI. */
   incoming: 1 << 3,
-  /** Remote file operations (reserved). */
+  /** The target container's files, read-only (request ops fileStat, fileRead, dirList, readLink). */
   files: 1 << 4,
-  /** The target's environment (reserved). */
+  /** The target container's environment (request op targetEnv). */
   env: 1 << 5,
 } as const;
 
@@ -209,6 +209,18 @@ export const RequestOp = {
   portUnsubscribe: 3,
   /** agent → cli. Something the user should know (dropped mirror copies). */
   notice: 4,
+  /** cli → agent. The target container's main process environment. */
+  targetEnv: 5,
+  /** cli → agent. stat/lstat of a path in the target container. */
+  fileStat: 6,
+  /** cli → agent. A file's contents, as a stream the agent opens toward the CLI. */
+  fileRead: 7,
+  /** cli → agent. One page of a directory's entries. */
+  dirList: 8,
+  /** cli → agent. A symbolic link's target. */
+  readLink: 9,
+  /** cli → agent. Reverse DNS of an address in the cluster. */
+  dnsReverse: 10,
 } as const;
 export type RequestOp = (typeof RequestOp)[keyof typeof RequestOp];
 

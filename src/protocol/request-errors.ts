@@ -10,13 +10,13 @@ export const ResponseErrorCode = {
   invalid: 'EINVAL',
   /** The op is unknown to the answering side, or needs a capability the handshake did not agree. */
   notSupported: 'ENOTSUP',
-  /** dnsLookup: the name does not exist in the cluster. */
+  /** dnsLookup, dnsReverse: the name (or address) does not exist in the cluster; targetEnv: the agent has no target. */
   notFound: 'ENOTFOUND',
   /** dnsLookup: the cluster's resolver failed for now; asking again later may work. */
   tryAgain: 'EAI_AGAIN',
   /** portSubscribe: nothing in the pod listens on the port. */
   notListening: 'ENOTLISTENING',
-  /** portSubscribe: iptables was refused (the agent lacks NET_ADMIN). */
+  /** portSubscribe: iptables was refused (the agent lacks NET_ADMIN); targetEnv: the agent may not read the target's environment. */
   notPermitted: 'EPERM',
   /** portSubscribe: iptables failed for another reason (missing binary, bad rule); the message has its output. */
   iptables: 'EIPTABLES',
@@ -28,6 +28,12 @@ export const ResponseErrorCode = {
   badAnswer: 'EBADANSWER',
   /** Something failed inside the answering side. */
   internal: 'EINTERNAL',
+  /**
+   * A file operation failed as the system call would: the message starts with the POSIX error name
+   * and a colon (`ENOENT: /etc/x does not exist in the target container`), so the asker can give
+   * the program that errno. See posixErrorName.
+   */
+  posix: 'EPOSIX',
 } as const;
 export type ResponseErrorCode = (typeof ResponseErrorCode)[keyof typeof ResponseErrorCode];
 
@@ -59,4 +65,25 @@ export class RequestError extends Error {
     if (typeof code === 'string' && code.length > 0) (err as { code: string }).code = code;
     return err;
   }
+}
+
+/** POSIX error names a file operation answers with (errno(3)); the agent sends no other. */
+export const POSIX_ERROR_NAMES = [
+  'ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETOOLONG', 'EFBIG', 'EINVAL', 'EIO', 'ENOMEM', 'EMFILE', 'ENFILE', 'EOVERFLOW', 'ENXIO', 'ENODEV', 'ESTALE',
+] as const;
+export type PosixErrorName = (typeof POSIX_ERROR_NAMES)[number];
+
+/** The EPOSIX answer for `name`, with `message` after the name. */
+export function posixError(name: PosixErrorName, message: string): RequestError {
+  return new RequestError(ResponseErrorCode.posix, `${name}: ${message}`);
+}
+
+/**
+ * The POSIX error name an EPOSIX answer carries (`ENOENT`...), or undefined when `err` is not an
+ * EPOSIX answer or names no error this build knows (a caller then uses EIO).
+ */
+export function posixErrorName(err: unknown): PosixErrorName | undefined {
+  if (!(err instanceof RequestError) || err.code !== ResponseErrorCode.posix) return undefined;
+  const name = /^(E[A-Z0-9]+):/.exec(err.message)?.[1];
+  return (POSIX_ERROR_NAMES as readonly string[]).includes(name ?? '') ? name as PosixErrorName : undefined;
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { RequestOp } from './constants.ts';
-import { RequestError, ResponseErrorCode } from './request-errors.ts';
+import { posixError, posixErrorName, RequestError, ResponseErrorCode } from './request-errors.ts';
 import { contractFor, Requests } from './requests.ts';
 
 const spec = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
@@ -25,7 +25,7 @@ function table(header: string): string[][] {
 }
 
 const unquote = (cell: string) => cell.replace(/`/g, '');
-const fields = (cell: string) => (unquote(cell) === 'null' ? null : unquote(cell).replace(/^\{|\}$/g, '').split(',').map((f) => f.trim()));
+const fields = (cell: string) => (unquote(cell) === 'null' ? null : unquote(cell).replace(/^\{|\}$/g, '').split(',').map((f) => f.trim()).filter(Boolean));
 
 test('docs/protocol.md lists every op with the contract\'s direction, body, answer and errors', () => {
   const rows = table('| op | name | direction | body | answer | errors |');
@@ -118,4 +118,58 @@ test('an error answer keeps its code, also one this build does not know', () => 
   const bare = RequestError.fromAnswer(null);
   assert.equal(bare.code, 'EINTERNAL');
   assert.equal(bare.message, 'request failed');
+});
+
+const stat = {
+  mode: 0o100644, uid: 0, gid: 0, size: 20, nlink: 1, ino: '18446744073709551615', dev: '2049', rdev: '0', blksize: 4096, blocks: 8,
+  atime: { s: 1, ns: 2 }, mtime: { s: 3, ns: 999_999_999 }, ctime: { s: -1, ns: 0 },
+};
+
+test('file requests: paths are absolute, without NUL, and up to PATH_MAX; ENAMETOOLONG names the limit', () => {
+  const c = Requests.fileStat;
+  assert.deepEqual(c.checkBody({ path: '/etc/x', follow: true }), { path: '/etc/x', follow: true });
+  refuses(() => c.checkBody({ path: 'etc/x', follow: true }), 'EINVAL', /absolute path/);
+  refuses(() => c.checkBody({ path: '/a\0b', follow: true }), 'EINVAL', /NUL/);
+  refuses(() => c.checkBody({ path: '/etc/x', follow: 1 }), 'EINVAL', /follow must be true \(stat\) or false \(lstat\)/);
+  refuses(() => c.checkBody({ path: '/etc/x', follow: true, extra: 1 }), 'EINVAL', /unknown field fileStat\.extra/);
+  refuses(() => c.checkBody({ path: `/${'a'.repeat(4095)}`, follow: true }), 'EPOSIX', /^ENAMETOOLONG: .*at most 4095/);
+  assert.deepEqual(c.checkAnswer(stat), stat);
+  refuses(() => c.checkAnswer({ ...stat, ino: 5 }), 'EBADANSWER', /ino must be a u64 in decimal digits/);
+  refuses(() => c.checkAnswer({ ...stat, ino: '18446744073709551616' }), 'EBADANSWER', /ino must be a u64/);
+  refuses(() => c.checkAnswer({ ...stat, mtime: { s: 1, ns: 1e9 } }), 'EBADANSWER', /mtime must be \{s, ns\}/);
+  refuses(() => c.checkAnswer({ ...stat, size: -1 }), 'EBADANSWER', /size must be a non-negative integer/);
+});
+
+test('fileRead, dirList, readLink: bodies and answers', () => {
+  assert.deepEqual(Requests.fileRead.checkBody({ path: '/f', maxBytes: 0 }), { path: '/f', maxBytes: 0 });
+  refuses(() => Requests.fileRead.checkBody({ path: '/f', maxBytes: -1 }), 'EINVAL', /maxBytes must be a whole number of bytes from 0 to/);
+  assert.deepEqual(Requests.fileRead.checkAnswer({ stream: 4, stat }), { stream: 4, stat });
+  refuses(() => Requests.fileRead.checkAnswer({ stream: 3, stat }), 'EBADANSWER', /even id/);
+  assert.deepEqual(Requests.dirList.checkBody({ path: '/d' }), { path: '/d' });
+  assert.deepEqual(Requests.dirList.checkBody({ path: '/d', offset: 7 }), { path: '/d', offset: 7 });
+  refuses(() => Requests.dirList.checkBody({ path: '/d', offset: 'x' }), 'EINVAL', /offset must be a count/);
+  const page = { entries: [{ name: '..data', type: 'link', ino: '12' }], next: null };
+  assert.deepEqual(Requests.dirList.checkAnswer(page), page);
+  refuses(() => Requests.dirList.checkAnswer({ entries: [{ name: 'a/b', type: 'file', ino: '1' }], next: null }), 'EBADANSWER', /entries\[0\]\.name must be a file name/);
+  refuses(() => Requests.dirList.checkAnswer({ entries: [{ name: 'a', type: 'sock', ino: '1' }], next: null }), 'EBADANSWER', /type must be one of file, dir/);
+  assert.deepEqual(Requests.readLink.checkAnswer({ target: '..data/key' }), { target: '..data/key' });
+  refuses(() => Requests.readLink.checkAnswer({ target: '' }), 'EBADANSWER', /target must be a non-empty string/);
+});
+
+test('targetEnv and dnsReverse', () => {
+  assert.deepEqual(Requests.targetEnv.checkBody({}), {});
+  assert.deepEqual(Requests.targetEnv.checkBody(null), {});
+  refuses(() => Requests.targetEnv.checkBody({ pid: 1 }), 'EINVAL', /unknown field targetEnv\.pid/);
+  assert.deepEqual(Requests.targetEnv.checkAnswer({ env: { A: '1', B: '' } }), { env: { A: '1', B: '' } });
+  refuses(() => Requests.targetEnv.checkAnswer({ env: { A: 1 } }), 'EBADANSWER', /env must map names/);
+  assert.deepEqual(Requests.dnsReverse.checkBody({ address: '10.0.0.1' }), { address: '10.0.0.1' });
+  assert.deepEqual(Requests.dnsReverse.checkBody({ address: 'fd00::1' }), { address: 'fd00::1' });
+  refuses(() => Requests.dnsReverse.checkBody({ address: 'web' }), 'EINVAL', /IPv4 or IPv6 address, got "web"/);
+});
+
+test('an EPOSIX answer gives its POSIX name back; anything else gives none', () => {
+  assert.equal(posixErrorName(RequestError.fromAnswer({ code: 'EPOSIX', message: 'ENOENT: /x does not exist' })), 'ENOENT');
+  assert.equal(posixErrorName(posixError('ELOOP', 'too many links')), 'ELOOP');
+  assert.equal(posixErrorName(RequestError.fromAnswer({ code: 'EPOSIX', message: 'EWHAT: new' })), undefined);
+  assert.equal(posixErrorName(RequestError.fromAnswer({ code: 'EINVAL', message: 'ENOENT: no' })), undefined);
 });

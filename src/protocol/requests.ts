@@ -6,63 +6,14 @@
  *
  * docs/protocol.md ("Requests") has the same table in prose; requests.test.ts checks the two agree.
  */
+import { isIP } from 'node:net';
 import { Capability, RequestOp } from './constants.ts';
-import { RequestError, ResponseErrorCode } from './request-errors.ts';
+import { dirList, fileRead, fileStat, readLink } from './file-requests.ts';
+import type { RequestContract } from './request-checks.ts';
+import { ResponseErrorCode } from './request-errors.ts';
+import { badAnswer, invalid, isCount, isTcpPort, noOtherFields, nullAnswer, record, type Fail } from './request-checks.ts';
 
-/** Who sends the request. */
-export type Direction = 'cli → agent' | 'agent → cli';
-
-export interface RequestContract<Body, Answer> {
-  readonly op: RequestOp;
-  readonly name: keyof typeof RequestOp;
-  readonly direction: Direction;
-  /** The capability both sides must have agreed, or 0. */
-  readonly capability: number;
-  /** Field names of the body as the spec writes them (`family?` is optional). */
-  readonly bodyFields: readonly string[];
-  /** Field names of the answer, or null when the answer is `null`. */
-  readonly answerFields: readonly string[] | null;
-  /** Error codes the op may answer with, besides ENOTSUP, ESHUTDOWN and EINTERNAL. */
-  readonly errors: readonly ResponseErrorCode[];
-  /** Checks a received body. Throws RequestError EINVAL naming the field and what is accepted. */
-  checkBody(raw: unknown): Body;
-  /** Checks a received answer. Throws RequestError EBADANSWER naming what was wrong. */
-  checkAnswer(raw: unknown): Answer;
-}
-
-// ---- field checks ----
-
-type Fail = (message: string) => never;
-
-const invalid: Fail = (message) => {
-  throw new RequestError(ResponseErrorCode.invalid, message);
-};
-
-function badAnswer(op: string): Fail {
-  return (message) => {
-    throw new RequestError(ResponseErrorCode.badAnswer, `the answer to ${op} is not what the protocol says: ${message}`);
-  };
-}
-
-function record(raw: unknown, what: string, fail: Fail): Record<string, unknown> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${what} must be an object, got ${JSON.stringify(raw)}`);
-  return raw as Record<string, unknown>;
-}
-
-function noOtherFields(obj: Record<string, unknown>, prefix: string, accepted: readonly string[], fail: Fail): void {
-  const unknown = Object.keys(obj).filter((k) => !accepted.includes(k));
-  if (unknown.length > 0) {
-    fail(`${prefix} has unknown field ${unknown.map((k) => `${prefix}.${k}`).join(', ')}; accepted: ${accepted.join(', ')}`);
-  }
-}
-
-function isTcpPort(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
+export type { Direction, RequestContract } from './request-checks.ts';
 
 // ---- dnsLookup (cli → agent) ----
 
@@ -234,15 +185,71 @@ const notice: RequestContract<NoticeBody, null> = {
   checkAnswer: nullAnswer('notice'),
 };
 
-function nullAnswer(op: string): (raw: unknown) => null {
-  return (raw) => {
-    if (raw !== null) badAnswer(op)(`the answer must be null, got ${JSON.stringify(raw)}`);
-    return null;
-  };
+// ---- targetEnv (cli → agent) ----
+
+/** The target container's main process environment, as /proc/<pid>/environ holds it. */
+export interface TargetEnvAnswer {
+  env: Record<string, string>;
 }
 
+const targetEnv: RequestContract<Record<string, never>, TargetEnvAnswer> = {
+  op: RequestOp.targetEnv,
+  name: 'targetEnv',
+  direction: 'cli → agent',
+  capability: Capability.env,
+  bodyFields: [],
+  answerFields: ['env'],
+  errors: [ResponseErrorCode.invalid, ResponseErrorCode.notFound, ResponseErrorCode.notPermitted],
+  checkBody(raw) {
+    if (raw !== null && raw !== undefined) noOtherFields(record(raw, 'the body of targetEnv', invalid), 'targetEnv', [], invalid);
+    return {};
+  },
+  checkAnswer(raw) {
+    const fail: Fail = badAnswer('targetEnv');
+    const { env } = record(raw, 'the answer', fail);
+    const vars = record(env, 'env', fail);
+    for (const [k, v] of Object.entries(vars)) {
+      if (k.length === 0 || k.includes('=') || typeof v !== 'string') fail(`env must map names (non-empty, no "=") to strings; ${JSON.stringify(k)} does not`);
+    }
+    return { env: vars as Record<string, string> };
+  },
+};
+
+// ---- dnsReverse (cli → agent) ----
+
+export interface DnsReverseBody {
+  /** An IPv4 or IPv6 literal. */
+  address: string;
+}
+
+export interface DnsReverseAnswer {
+  /** The first name the cluster's resolver gives for the address. */
+  host: string;
+}
+
+const dnsReverse: RequestContract<DnsReverseBody, DnsReverseAnswer> = {
+  op: RequestOp.dnsReverse,
+  name: 'dnsReverse',
+  direction: 'cli → agent',
+  capability: Capability.dns,
+  bodyFields: ['address'],
+  answerFields: ['host'],
+  errors: [ResponseErrorCode.invalid, ResponseErrorCode.notFound, ResponseErrorCode.tryAgain],
+  checkBody(raw) {
+    const { address } = record(raw, 'the body of dnsReverse', invalid);
+    if (typeof address !== 'string' || !isIP(address)) invalid(`dnsReverse needs an IPv4 or IPv6 address, got ${JSON.stringify(address)}`);
+    return { address };
+  },
+  checkAnswer(raw) {
+    const fail: Fail = badAnswer('dnsReverse');
+    const { host } = record(raw, 'the answer', fail);
+    if (typeof host !== 'string' || host.length === 0) fail(`host must be a non-empty string, got ${JSON.stringify(host)}`);
+    return { host };
+  },
+};
+
 /** Every operation's contract, in op order. */
-export const Requests = { dnsLookup, portSubscribe, portUnsubscribe, notice } as const;
+export const Requests = { dnsLookup, portSubscribe, portUnsubscribe, notice, targetEnv, fileStat, fileRead, dirList, readLink, dnsReverse } as const;
 
 /** The contract of `op`, or undefined for an op this build does not know. */
 export function contractFor(op: number): RequestContract<unknown, unknown> | undefined {

@@ -9,7 +9,7 @@ import { ProtocolError, ProtocolErrorCode } from '../protocol/errors.ts';
 import { decodeGoAway, decodeHello, decodeWelcome, encodeGoAway, encodeHello, encodeWelcome, type Hello } from '../protocol/frames.ts';
 
 /** Everything this build can do. */
-export const ALL_CAPABILITIES = Capability.tcpConnect | Capability.dns | Capability.udp | Capability.incoming;
+export const ALL_CAPABILITIES = Capability.tcpConnect | Capability.dns | Capability.udp | Capability.incoming | Capability.files | Capability.env;
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 

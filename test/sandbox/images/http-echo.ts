@@ -1,6 +1,8 @@
 /**
  * Test image `http-echo`: answers every HTTP request with JSON describing it (method, url, headers,
- * the peer address, the pod's hostname). Listens on PORT (default 8080); with LISTEN_HOST it binds
+ * the peer address, the pod's hostname). `peer` is the socket's remote address as Node gives it
+ * (`::ffff:10.244.0.5` for IPv4 on a dual-stack listener); `peerIp` is the same address in plain
+ * form (`10.244.0.5`) and `peerPort` its port, so a test can compare the source with a pod's IP. Listens on PORT (default 8080); with LISTEN_HOST it binds
  * only that address (e.g. 127.0.0.1, to test port-forward to a loopback-only port).
  */
 import http from 'node:http';
@@ -10,7 +12,12 @@ const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    const body = { method: req.method, url: req.url, headers: req.headers, peer: req.socket.remoteAddress, hostname: os.hostname(), bodyBytes: Buffer.concat(chunks).length };
+    const peer = req.socket.remoteAddress;
+    const peerIp = peer?.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
+    const body = {
+      method: req.method, url: req.url, headers: req.headers, peer, peerIp, peerPort: req.socket.remotePort,
+      hostname: os.hostname(), bodyBytes: Buffer.concat(chunks).length,
+    };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
   });
 });

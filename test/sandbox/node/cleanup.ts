@@ -8,6 +8,7 @@ import { readdir, readFile, readlink, rm, writeFile, mkdir } from 'node:fs/promi
 import { join } from 'node:path';
 import { sh } from './sh.ts';
 import { CGROUP_PARENT, cgroupHierarchy, removeCgroupTree } from './container-cgroup.ts';
+import { removeExecBlockCgroup } from './exec-block.ts';
 import { teardownHostNetwork } from './host-network.ts';
 import { CHAIN_PREFIX, NETNS_PREFIX, RUN_DIR } from './network-constants.ts';
 
@@ -57,10 +58,13 @@ export function iptablesCleanupScript(table: string, saved: string): string | un
 }
 
 async function cleanupIptables(): Promise<void> {
-  const saved = await sh('iptables-save', [], { allowFail: true });
-  for (const table of ['nat', 'filter', 'mangle', 'raw']) {
-    const script = iptablesCleanupScript(table, saved);
-    if (script) await sh('iptables-restore', ['--noflush'], { input: script });
+  // IPv6 too: the exec block (exec-block.ts) has an ip6tables chain.
+  for (const tool of ['iptables', 'ip6tables']) {
+    const saved = await sh(`${tool}-save`, [], { allowFail: true });
+    for (const table of ['nat', 'filter', 'mangle', 'raw']) {
+      const script = iptablesCleanupScript(table, saved);
+      if (script) await sh(`${tool}-restore`, ['--noflush'], { input: script });
+    }
   }
 }
 
@@ -91,6 +95,7 @@ export async function cleanupHost(): Promise<void> {
   await teardownHostNetwork();
   const hierarchy = cgroupHierarchy();
   if (hierarchy) removeCgroupTree(join(hierarchy, CGROUP_PARENT));
+  removeExecBlockCgroup();
   for (const dir of await registeredStateDirs()) await rm(dir, { recursive: true, force: true });
   await rm(STATE_DIRS, { force: true });
 }

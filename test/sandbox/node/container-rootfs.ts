@@ -14,7 +14,7 @@
  * The mounting itself is a generated shell script run by `unshare --mount` (see container-launch.ts),
  * so it happens inside the container's mount namespace and vanishes with it.
  */
-import { existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -207,7 +207,8 @@ function imagePath(imageRoot: string, target: string): string {
 
 function volumeLines(v: VolumeMount, root: string, containerTarget = containerPath(v.target)): string[] {
   const at = shellQuote(inside(root, containerTarget));
-  const isFile = existsSync(v.source) && !lstatSync(v.source).isDirectory();
+  // Followed: a subPath of an AtomicWriter volume is a `key -> ..data/key` link, which a bind mount follows too.
+  const isFile = existsSync(v.source) && !statSync(v.source).isDirectory();
   const make = isFile ? `mkdir -p "$(dirname ${at})"; [ -e ${at} ] || : > ${at}` : `mkdir -p ${at}`;
   return [make, `mount --bind${v.readOnly ? ' -o ro' : ''} ${shellQuote(v.source)} ${at}`];
 }

@@ -12,6 +12,7 @@ import { cleanupHost as cleanup, registerStateDir } from './cleanup.ts';
 import { defaultHostDirs } from './container-rootfs.ts';
 import { ClusterDns } from './dns-server.ts';
 import { setupHostNetwork } from './host-network.ts';
+import { setupExecBlock } from './exec-block.ts';
 import { ImageRegistry } from './images.ts';
 import { cgroupHierarchy } from './container-cgroup.ts';
 import { KubeProxy } from './kube-proxy.ts';
@@ -60,6 +61,7 @@ export function createNode(opts: { stateDir: string; repoRoot: string }): Sandbo
         await setupHostNetwork();
         proxy = new KubeProxy(store);
         await proxy.start();
+        await setupExecBlock();
         dns = new ClusterDns(store);
         await dns.start();
       } catch (err) {

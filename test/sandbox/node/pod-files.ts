@@ -1,14 +1,15 @@
 /**
  * Files a kubelet writes for a pod on the node: /etc/hosts, /etc/hostname, /etc/resolv.conf and the
- * contents of configMap, secret, projected, downwardAPI and emptyDir volumes.
+ * contents of configMap, secret, projected, downwardAPI (as AtomicWriter lays them out) and emptyDir volumes.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile, chmod } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { KObject, Store, TokenIssuer } from '../contract.ts';
 import { ContainerConfigError } from './container-env.ts';
 import { CLUSTER_DOMAIN, DNS_IP } from './network-constants.ts';
 import type { VolumeMount } from './container-rootfs.ts';
+import { writeAtomic, type PayloadFile } from './atomic-writer.ts';
 
 export interface PodFiles { hosts: string; hostname: string; resolvConf: string }
 
@@ -73,15 +74,11 @@ function decoded(obj: KObject): Record<string, Buffer> {
   return out;
 }
 
-async function writeKeys(dir: string, data: Record<string, Buffer>, items: Array<{ key: string; path: string; mode?: number }> | undefined, mode: number): Promise<void> {
+/** Adds a source's keys (all, or the `items` named) to a volume's payload with `mode`, as the kubelet's volume plugins build it. */
+function addKeys(payload: Map<string, PayloadFile>, data: Record<string, Buffer>, items: Array<{ key: string; path: string; mode?: number }> | undefined, mode: number): void {
   const entries = items ? items.filter((i) => i.key in data).map((i) => [i.path, data[i.key], i.mode ?? mode] as const)
     : Object.entries(data).map(([k, v]) => [k, v, mode] as const);
-  for (const [path, content, m] of entries) {
-    const file = join(dir, path);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, content);
-    await chmod(file, m);
-  }
+  for (const [path, content, m] of entries) payload.set(path, { content, mode: m });
 }
 
 function source(store: Store, ns: string, kind: 'configMap' | 'secret', ref: any): Record<string, Buffer> {
@@ -105,27 +102,33 @@ function downwardItems(items: Array<{ path: string; fieldRef?: { fieldPath: stri
   return out;
 }
 
-/** Fills one volume's directory under `dir`. Throws ContainerConfigError on a missing source. */
+/**
+ * Fills one volume's directory under `dir`. configMap, secret, downwardAPI and projected volumes
+ * are written as the kubelet's AtomicWriter writes them (atomic-writer.ts): a timestamped
+ * directory, `..data` and one symlink per key. Throws ContainerConfigError on a missing source.
+ */
 async function fillVolume(dir: string, vol: any, pod: KObject, store: Store, tokens: TokenIssuer | undefined): Promise<string> {
   const ns = pod.metadata.namespace ?? 'default';
   if (vol.hostPath) return vol.hostPath.path;
   await mkdir(dir, { recursive: true });
   // emptyDir is world-writable (0777), so containers running as any user can write to it.
   if (vol.emptyDir) await chmod(dir, 0o777);
-  if (vol.configMap) await writeKeys(dir, source(store, ns, 'configMap', vol.configMap), vol.configMap.items, vol.configMap.defaultMode ?? 0o644);
-  if (vol.secret) await writeKeys(dir, source(store, ns, 'secret', vol.secret), vol.secret.items, vol.secret.defaultMode ?? 0o644);
-  if (vol.downwardAPI) await writeKeys(dir, downwardItems(vol.downwardAPI.items ?? [], pod), undefined, vol.downwardAPI.defaultMode ?? 0o644);
+  const payload = new Map<string, PayloadFile>();
+  if (vol.configMap) addKeys(payload, source(store, ns, 'configMap', vol.configMap), vol.configMap.items, vol.configMap.defaultMode ?? 0o644);
+  if (vol.secret) addKeys(payload, source(store, ns, 'secret', vol.secret), vol.secret.items, vol.secret.defaultMode ?? 0o644);
+  if (vol.downwardAPI) addKeys(payload, downwardItems(vol.downwardAPI.items ?? [], pod), undefined, vol.downwardAPI.defaultMode ?? 0o644);
   for (const src of vol.projected?.sources ?? []) {
     const mode = vol.projected.defaultMode ?? 0o644;
-    if (src.configMap) await writeKeys(dir, source(store, ns, 'configMap', src.configMap), src.configMap.items, mode);
-    if (src.secret) await writeKeys(dir, source(store, ns, 'secret', src.secret), src.secret.items, mode);
+    if (src.configMap) addKeys(payload, source(store, ns, 'configMap', src.configMap), src.configMap.items, mode);
+    if (src.secret) addKeys(payload, source(store, ns, 'secret', src.secret), src.secret.items, mode);
     // A bound token from the API server (the kubelet's TokenRequest); a placeholder when there is none to ask.
     if (src.serviceAccountToken) {
       const token = tokens?.serviceAccountToken(pod, Number(src.serviceAccountToken.expirationSeconds ?? 3607)) ?? 'sandbox-token';
-      await writeKeys(dir, { [src.serviceAccountToken.path]: Buffer.from(token) }, undefined, mode);
+      addKeys(payload, { [src.serviceAccountToken.path]: Buffer.from(token) }, undefined, mode);
     }
-    if (src.downwardAPI) await writeKeys(dir, downwardItems(src.downwardAPI.items ?? [], pod), undefined, mode);
+    if (src.downwardAPI) addKeys(payload, downwardItems(src.downwardAPI.items ?? [], pod), undefined, mode);
   }
+  if (vol.configMap || vol.secret || vol.downwardAPI || vol.projected) await writeAtomic(dir, payload);
   return dir;
 }
 

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LayerFlag, LayerFsMode } from '../protocol/layer-messages.ts';
+import { planExecFeatures } from './exec-plan.ts';
+import { checkConfig } from '../config/config-schema.ts';
+import { helloOk, isSkipped, pathPattern } from './layer-config.ts';
+
+test('mount paths become anchored EREs for the path and everything under it', () => {
+  assert.equal(pathPattern('/etc/app/', true), '^/etc/app(/.*)?$');
+  assert.equal(pathPattern('/etc/a.b+c', false), '^/etc/a\\.b\\+c$');
+  const re = new RegExp(pathPattern('/etc/app', true));
+  assert.ok(re.test('/etc/app') && re.test('/etc/app/key') && !re.test('/etc/apple'));
+});
+
+test('HELLO_OK: targetless has no remote files; config flags, fs mode and user patterns arrive', () => {
+  const targetless = helloOk({ features: planExecFeatures({}, undefined, false), mounts: undefined }, '/usr/bin/curl', 'curl');
+  assert.equal(targetless.flags & LayerFlag.remoteFs, 0);
+  assert.equal(targetless.fs_mode, LayerFsMode.local);
+  assert.deepEqual(targetless.remote_paths, []);
+  const config = checkConfig({ feature: { fs: { mode: 'localwithoverrides', read_only: ['^/srv/'], not_found: ['^/x$'], local: ['^/etc/app/cache'] }, network: { dns: false, outgoing: { udp: false, ignore_localhost: true } } }, skip_processes: ['bash'] }, 'm.json');
+  const features = planExecFeatures({}, config, true);
+  const hello = helloOk({ features, mounts: ['/etc/app'] }, '/usr/bin/python3', 'python3');
+  assert.equal(hello.flags, LayerFlag.remoteFs | LayerFlag.outgoingTcp | LayerFlag.outgoingIgnoreLocalhost);
+  assert.equal(hello.fs_mode, LayerFsMode.localWithOverrides);
+  assert.deepEqual(hello.remote_paths.map((p) => p.pattern), ['^/etc/app(/.*)?$', '^/etc/resolv\\.conf$', '^/etc/hosts$', '^/etc/hostname$', '^/srv/']);
+  assert.deepEqual(hello.local_paths.map((p) => p.pattern), ['^/etc/app/cache']);
+  assert.deepEqual(hello.not_found_paths.map((p) => p.pattern), ['^/x$']);
+  assert.equal(hello.max_file_bytes, 64n * 1024n * 1024n);
+  assert.ok(isSkipped(features, '/bin/bash', 'bash'));
+  assert.ok(isSkipped(features, '/usr/bin/git', 'git'), 'build tools by default');
+  assert.ok(!isSkipped(planExecFeatures({}, checkConfig({ skip_build_tools: false }, 'm.json'), true), '/usr/bin/git', 'git'));
+});
