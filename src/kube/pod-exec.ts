@@ -69,7 +69,7 @@ export async function execInPod(kc: KubeConfig, target: ExecTarget, timeoutMs = 
     let result: ExecResult | undefined;
     const timer = setTimeout(() => {
       ws.terminate();
-      reject(new AgentError('EEXEC', `${target.command.join(' ')} in pod "${target.pod}" did not end within ${timeoutMs / 1000} s`, { hint: 'run again; see kubectl logs for the container' }));
+      reject(new AgentError('EPODEXEC', `${target.command.join(' ')} in pod "${target.pod}" did not end within ${timeoutMs / 1000} s`, { hint: 'run again; see kubectl logs for the container' }));
     }, timeoutMs);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const bytes = isBinary ? data : Buffer.from(data);

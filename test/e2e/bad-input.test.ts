@@ -49,7 +49,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('malformed specs, -R without a target and unbuilt features: exit 2, no cluster contact', async () => {
+test('malformed specs, -R without a target, bad exec flags: exit 2, no cluster contact', async () => {
   for (const [args, pattern] of [
     [['port-forward', '-L', '8080:ip-info'], /invalid -L '8080:ip-info': the remote port 'ip-info' is not a number/],
     [['port-forward', '-L', '8080:fd00::1:80'], /IPv6 address in brackets/],
@@ -57,7 +57,7 @@ test('malformed specs, -R without a target and unbuilt features: exit 2, no clus
     [['port-forward', '-L', '80:a:80', '-R', '8080'], /reverse forwarding needs a target \(--target pod\/NAME/],
     [['socks', '0.0.0.0:1080'], /socks \[addr:\]port 0\.0\.0\.0:1080 listens on 0\.0\.0\.0, which other machines can reach, without authentication/],
     [['port-forward', '--socks', '1080', '--socks-auth-file', '/nonexistent/auth'], /cannot read --socks-auth-file \/nonexistent\/auth: ENOENT/],
-    [['exec', '--', 'curl', 'x'], /exec is not built yet/],
+    [['exec', '--fs-mode', 'bogus', '--', 'true'], /invalid --fs-mode 'bogus'/],
   ] as const) {
     const { code, output } = await runCli([...args], '/nonexistent');
     assert.equal(code, 2, output);

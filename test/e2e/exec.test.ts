@@ -7,7 +7,7 @@
  * of passing. Every network check also asserts that the server saw the TARGET POD's IP as the
  * source (http-echo's peerIp, PostgreSQL's inet_client_addr()).
  *
- * Needs root on Linux, the layer built (npm run build), and the sandbox lock.
+ * Needs root on Linux, make and a C compiler (the layer is built first), and the sandbox lock.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +19,7 @@ import net from 'node:net';
 import { startSandbox, type Sandbox } from '../sandbox/harness.ts';
 import { BIN, REPO, kubectl, kubectlJson, waitUntil } from './cli-process.ts';
 import { blockedArgv, runBlocked, spawnBlocked, type BlockedResult } from '../support/exec-blocked.ts';
+import { buildLayer } from '../support/layer-build.ts';
 
 const TARGET = 'deployment/ip-visit-counter';
 const NODE = join(REPO, 'node_modules', '.bin', 'node');
@@ -28,6 +29,8 @@ let ipInfoIp: string;
 let scratch: string;
 
 before(async () => {
+  // A fresh checkout has no build/ yet (make is a no-op when the layer is up to date).
+  buildLayer();
   sandbox = await startSandbox();
   await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/sandbox/demo.yaml')]);
   await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/e2e/fixtures/exec-backends.yaml')]);
