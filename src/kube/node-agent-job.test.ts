@@ -1,7 +1,7 @@
 /**
  * The Job fallback's entering script, run for real with dash against this machine's /proc: bad
  * container ids are refused before anything runs, a container in the node's network namespace is
- * refused, and a real target is entered with NET_ADMIN and NET_RAW the only capabilities left. The cgroup
+ * refused, and a real target is entered with NET_ADMIN, NET_RAW and SYS_PTRACE the only capabilities left. The cgroup
  * tests need root and a cgroup hierarchy (a cgroup named by a fake container id holds the "target").
  */
 import { test } from 'node:test';
@@ -75,12 +75,12 @@ test('the script refuses a container in the node\'s network namespace', { skip: 
   assert.equal(r.stdout, '');
 });
 
-test('the script enters the target\'s network namespace and leaves the agent NET_ADMIN and NET_RAW alone', { skip: cgroupSkip }, async (t) => {
+test('the script enters the target\'s network namespace and leaves the agent NET_ADMIN, NET_RAW and SYS_PTRACE alone', { skip: cgroupSkip }, async (t) => {
   const { id, pid } = await fakeContainer(t, ['unshare', '--net', 'sleep', '60']);
   const r = await runScript(`cri-o://${id}`, ['/bin/sh', '-c', 'readlink /proc/self/ns/net; grep -E "^Cap(Eff|Bnd|Inh):" /proc/self/status']);
   assert.equal(r.code, 0, r.stderr);
   const [netns, ...caps] = r.stdout.trim().split('\n');
   assert.equal(netns, readlinkSync(`/proc/${pid}/ns/net`), 'the agent runs in the target\'s namespace');
-  // CAP_NET_ADMIN is bit 12 and CAP_NET_RAW bit 13: 0x3000.
-  assert.deepEqual(caps.map((l) => l.replace(/\s+/g, ' ')), ['CapInh: 0000000000000000', 'CapEff: 0000000000003000', 'CapBnd: 0000000000003000']);
+  // CAP_NET_ADMIN is bit 12, CAP_NET_RAW bit 13 and CAP_SYS_PTRACE bit 19: 0x83000.
+  assert.deepEqual(caps.map((l) => l.replace(/\s+/g, ' ')), ['CapInh: 0000000000000000', 'CapEff: 0000000000083000', 'CapBnd: 0000000000083000']);
 });

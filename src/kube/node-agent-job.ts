@@ -20,9 +20,12 @@
  * read neither.
  * It holds the namespace open on fd 3 and enters that, so a pid reused in between cannot swap it.
  * Once inside, setpriv drops the bounding set to NET_ADMIN and NET_RAW (what -R needs, see
- * REDIRECT_CAPABILITIES in ephemeral-agent.ts) before the agent runs, so the agent never holds
- * SYS_ADMIN, SYS_PTRACE or SETPCAP (which dropping the bounding set takes,
- * capabilities(7): "CAP_SETPCAP ... drop capabilities from the bounding set").
+ * REDIRECT_CAPABILITIES in ephemeral-agent.ts) and SYS_PTRACE before the agent runs, so the agent
+ * never holds SYS_ADMIN or SETPCAP (which dropping the bounding set takes, capabilities(7):
+ * "CAP_SETPCAP ... drop capabilities from the bounding set"). SYS_PTRACE stays: the agent reads the
+ * target's /proc/<pid>/environ and /proc/<pid>/root (exec's environment and files), which proc(5)
+ * allows only under a ptrace read-access check, and a target with the runtime's default
+ * capabilities is not a subset of NET_ADMIN+NET_RAW (security/commoncap.c).
  *
  * The agent image must therefore hold /bin/sh, grep, nsenter and setpriv (util-linux), and its
  * agent at AGENT_ENTRYPOINT, since `command` replaces the image's entrypoint.
@@ -58,7 +61,7 @@ export function checkContainerId(containerId: string): string {
 
 /**
  * Checks the id, finds the target container's first process, refuses the node's own network
- * namespace, and execs the agent ("$@") in the target's with only NET_ADMIN and NET_RAW.
+ * namespace, and execs the agent ("$@") in the target's with only NET_ADMIN, NET_RAW and SYS_PTRACE.
  * POSIX sh (dash has `-ef`: same device and inode), so busybox and dash both run it.
  */
 export const ENTER_TARGET_SCRIPT = [
@@ -76,7 +79,7 @@ export const ENTER_TARGET_SCRIPT = [
   'for n in 1 2; do if [ -e "/proc/$n/ns/net" ]; then host="$n"; if [ /proc/self/fd/3 -ef "/proc/$n/ns/net" ]; then',
   `  echo "refusing to run in the node's network namespace: process $pid of container $id shares it with PID $n" >&2; exit ${ENTER_EXIT.hostNamespace}; fi; fi; done`,
   `if [ -z "$host" ]; then echo "refusing to enter: cannot read the network namespace of PID 1 or 2 (kthreadd) to tell the node's from the target's" >&2; exit ${ENTER_EXIT.hostNamespace}; fi`,
-  'exec nsenter --net=/proc/self/fd/3 -- setpriv --inh-caps=-all --bounding-set=-all,+net_admin,+net_raw -- "$@"',
+  'exec nsenter --net=/proc/self/fd/3 -- setpriv --inh-caps=-all --bounding-set=-all,+net_admin,+net_raw,+sys_ptrace -- "$@"',
 ].join('\n');
 
 export interface NodeAgentJobOptions extends AgentJobOptions {
