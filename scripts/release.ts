@@ -1,7 +1,8 @@
 /**
  * `npm run release`: writes dist/ (or `--out DIR`) with everything a release publishes:
  *
- *   kubectl-mirrord_<version>_linux_{amd64,arm64}.tar.gz   the CLI as a single executable + LICENSE + README.md
+ *   kubectl-mirrord_<version>_linux_{amd64,arm64}.tar.gz   the CLI as a single executable, the exec layer
+ *                                                           (libkubectl_mirrord_layer.so), LICENSE, README.md
  *   krew/mirrord.yaml                                       the krew plugin manifest
  *   kubectl-mirrord-agent_<version>_oci.tar                 the agent image (OCI archive, amd64 + arm64)
  *   SHA256SUMS                                              sha256sum(1) format, of every file above
@@ -25,6 +26,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAgentImage, type BuiltImage } from './release/agent-image.ts';
 import { imageDebs } from './release/debian-packages.ts';
+import { buildExecLayer } from './release/exec-layer.ts';
 import { krewManifest, releaseBaseUrl } from './release/krew-manifest.ts';
 import { fetchNodeBinary } from './release/node-binary.ts';
 import { archiveMembers, archiveName, EXECUTABLE, imageArchiveName, RELEASE_PLATFORMS } from './release/platforms.ts';
@@ -112,6 +114,7 @@ export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
       const exe = join(work, `${EXECUTABLE}-${platform.arch}`);
       injectSea(platform, node, blob, exe);
       const files: Record<string, Buffer> = { ...docs, [EXECUTABLE]: readFileSync(exe) };
+      if (platform.execLayer) files[platform.execLayer.file] = readFileSync(buildExecLayer(root, platform, work));
       const data = tarGz(archiveMembers(platform).map((m) => ({ path: m.path, mode: m.mode, data: files[m.path] })), created);
       const name = archiveName(version, platform);
       writeFileSync(join(staging, name), data);

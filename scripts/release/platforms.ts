@@ -22,21 +22,25 @@ export interface ReleasePlatform {
   /** A strip(1) that understands this platform's ELF files (binutils is built per target). */
   strip: string;
   /**
-   * The exec layer (`layer/`, C) built for this platform, once it exists: the archive will hold
-   * it beside the executable, and the krew manifest will install it. The layer is not built yet,
-   * so no archive holds it today; its toolchain for arm64 is Debian's gcc-aarch64-linux-gnu.
+   * The exec layer (`layer/`, C) built for this platform with `compiler` (layer/Makefile's `CC`):
+   * the archive holds it beside the executable under `file`, the name the single executable looks
+   * for next to itself (LAYER_FILE in src/cli/run-exec.ts), and the krew manifest installs it.
+   * arm64's compiler is Debian's gcc-aarch64-linux-gnu.
    */
   execLayer: { file: string; compiler: string } | undefined;
 }
 
+/** The exec layer's file name; the same as LAYER_FILE in src/cli/run-exec.ts (archives.test.ts checks). */
+export const LAYER_FILE = 'libkubectl_mirrord_layer.so';
+
 export const RELEASE_PLATFORMS: readonly ReleasePlatform[] = [
   {
     os: 'linux', arch: 'amd64', nodeArch: 'x64', debArch: 'amd64', triplet: 'x86_64-linux-gnu',
-    elfMachine: 62, strip: 'strip', execLayer: undefined,
+    elfMachine: 62, strip: 'strip', execLayer: { file: LAYER_FILE, compiler: 'x86_64-linux-gnu-gcc' },
   },
   {
     os: 'linux', arch: 'arm64', nodeArch: 'arm64', debArch: 'arm64', triplet: 'aarch64-linux-gnu',
-    elfMachine: 183, strip: 'aarch64-linux-gnu-strip', execLayer: undefined,
+    elfMachine: 183, strip: 'aarch64-linux-gnu-strip', execLayer: { file: LAYER_FILE, compiler: 'aarch64-linux-gnu-gcc' },
   },
 ];
 

@@ -1,8 +1,9 @@
 /**
  * The krew archives as krew unpacks them (research/dist.md 1.2): gzip (krew sniffs the first 512
  * bytes and takes only gzip or zip), only regular files (a symlink fails the install), modes from
- * the headers, and no path that climbs out. Listed by GNU tar, not by our own writer. Also: a
- * second build gives the same bytes.
+ * the headers, and no path that climbs out. Listed by GNU tar, not by our own writer. Each holds
+ * the exec layer for its own machine, as binutils reads it: a shared object exporting the hooks.
+ * Also: a second build gives the same bytes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archiveMembers, archiveName, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { archiveMembers, archiveName, LAYER_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { LAYER_FILE as CLI_LAYER_FILE } from '../../src/cli/run-exec.ts';
 import { REPO, releaseBuild, TEST_EPOCH } from './release-build.ts';
 
 for (const platform of RELEASE_PLATFORMS) {
@@ -32,9 +34,39 @@ for (const platform of RELEASE_PLATFORMS) {
     assert.deepEqual(entries.map((e) => e.name), expected.map((m) => m.path));
     assert.equal(entries.find((e) => e.name === 'kubectl-mirrord')?.perms, '-rwxr-xr-x');
     assert.equal(entries.find((e) => e.name === 'LICENSE')?.perms, '-rw-r--r--');
-    if (platform.execLayer) assert.equal(entries.find((e) => e.name === platform.execLayer!.file)?.perms, '-rwxr-xr-x');
+    assert.equal(entries.find((e) => e.name === LAYER_FILE)?.perms, '-rwxr-xr-x', 'the exec layer is in the archive');
     const license = execFileSync('tar', ['-xzOf', file, 'LICENSE'], { encoding: 'utf8' });
     assert.match(license, /^MIT License/);
+  });
+}
+
+/** readelf -h's Machine line for each platform (binutils' names for EM_X86_64 and EM_AARCH64). */
+const READELF_MACHINE = { amd64: /X86-64/, arm64: /AArch64/ } as const;
+
+test('the archive holds the layer under the name the single executable looks for next to itself', () => {
+  assert.equal(LAYER_FILE, CLI_LAYER_FILE);
+  for (const p of RELEASE_PLATFORMS) assert.equal(p.execLayer?.file, CLI_LAYER_FILE, `${p.arch}'s execLayer`);
+});
+
+for (const platform of RELEASE_PLATFORMS) {
+  test(`${platform.os}/${platform.arch}: the exec layer is an ${platform.arch} shared object exporting the hooks`, () => {
+    const { dir, version } = releaseBuild();
+    const out = mkdtempSync(join(tmpdir(), `kmrd-layer-${platform.arch}-`));
+    try {
+      execFileSync('tar', ['-xzf', join(dir, archiveName(version, platform)), '-C', out, LAYER_FILE]);
+      const layer = join(out, LAYER_FILE);
+      const header = execFileSync('readelf', ['-h', layer], { encoding: 'utf8' });
+      const machine = /^\s*Machine:\s*(.+)$/m.exec(header)?.[1];
+      assert.match(machine ?? '', READELF_MACHINE[platform.arch], `readelf -h: ${header}`);
+      for (const [other, pattern] of Object.entries(READELF_MACHINE)) if (other !== platform.arch) assert.doesNotMatch(machine!, pattern);
+      assert.match(header, /^\s*Type:\s*DYN /m, 'a shared object');
+      // nm reads either machine's ELF; the dynamic symbols are what the dynamic linker binds.
+      const defined = new Set(execFileSync('nm', ['-D', '--defined-only', layer], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(/\s+/).at(-1)));
+      for (const hook of ['getaddrinfo', 'connect', 'open', 'execve']) assert.ok(defined.has(hook), `${hook} is exported (${[...defined].join(' ')})`);
+      assert.ok(!defined.has('main'), 'not an executable');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 }
 

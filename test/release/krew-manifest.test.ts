@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { archiveName, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { archiveName, LAYER_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
 import { installedBy, validateKrewManifest } from './krew-validation.ts';
 import { releaseBuild } from './release-build.ts';
 
@@ -69,6 +69,9 @@ test('dist/krew/mirrord.yaml passes krew\'s rules, installs a LICENSE, and its s
     assert.equal(entry.sha256, createHash('sha256').update(readFileSync(join(dir, name))).digest('hex'), `${name}'s sha256`);
     assert.equal(entry.bin, 'kubectl-mirrord');
     assert.ok(installedBy(entry.files, archiveMembers[i]).includes('kubectl-mirrord'), 'the executable is installed');
+    // krew installs only what `files` names; exec looks for the layer next to the executable.
+    assert.ok(installedBy(entry.files, archiveMembers[i]).includes(LAYER_FILE), 'the exec layer is installed');
+    assert.ok(entry.files.some((f: { from: string; to: string }) => f.from === LAYER_FILE && f.to === '.'), 'into the executable\'s folder');
   });
 });
 

@@ -21,7 +21,7 @@ export interface ReleaseBuild { dir: string; version: string }
 
 /** The inputs' hash: git's blob ids of the tracked (and unignored new) files the build reads, plus the rest. */
 function inputKey(): string {
-  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', 'src', 'agent', 'scripts', 'package.json', 'package-lock.json', 'LICENSE', 'README.md'],
+  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', 'src', 'agent', 'scripts', 'layer', 'package.json', 'package-lock.json', 'LICENSE', 'README.md'],
     { cwd: REPO, encoding: 'utf8' }).split('\0').filter((f) => f && existsSync(join(REPO, f))).sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(f).update('\0').update(readFileSync(join(REPO, f))).update('\0');
