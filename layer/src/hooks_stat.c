@@ -17,8 +17,9 @@
  * kernel's), so one implementation serves every name. */
 _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat and stat64 differ");
 
-int km_hook_stat(int dirfd, const char *path, int follow, struct stat *st, int *rc_out) {
-  if (!km_on() || !path) return 0;
+/* The path half of every stat hook: 0 when the path stays local; else 1, with *rc_out 0 (and *r
+ * filled) or -errno (a not_found path, or the remote answer). */
+static int path_stat(int dirfd, const char *path, int follow, struct km_msg_stat_ok *r, int *rc_out) {
   char abs[PATH_MAX];
   int err, handled = 1;
   km_guard_enter();
@@ -28,12 +29,18 @@ int km_hook_stat(int dirfd, const char *path, int follow, struct stat *st, int *
   } else if (where == KM_NOT_FOUND) {
     *rc_out = -(err ? err : ENOENT);
   } else {
-    struct km_msg_stat_ok r;
-    *rc_out = km_remote_stat(abs, follow, &r);
-    if (*rc_out == 0) km_fill_stat(&r, st);
+    *rc_out = km_remote_stat(abs, follow, r);
   }
   km_guard_leave();
   return handled;
+}
+
+int km_hook_stat(int dirfd, const char *path, int follow, struct stat *st, int *rc_out) {
+  if (!km_on() || !path) return 0;
+  struct km_msg_stat_ok r;
+  if (!path_stat(dirfd, path, follow, &r, rc_out)) return 0;
+  if (*rc_out == 0) km_fill_stat(&r, st);
+  return 1;
 }
 
 /* 1 (and *st filled) when fd stands for a remote file or directory. */
@@ -136,20 +143,9 @@ int km_hook_statx(int dirfd, const char *path, int flags, struct statx *stx, int
     *rc_out = 0;
     return 1;
   }
-  char abs[PATH_MAX];
-  int err, handled = 1;
-  km_guard_enter();
-  enum km_where where = km_path_where(dirfd, path, abs, &err);
-  if (where == KM_LOCAL) {
-    handled = 0;
-  } else if (where == KM_NOT_FOUND) {
-    *rc_out = -(err ? err : ENOENT);
-  } else {
-    *rc_out = km_remote_stat(abs, !(flags & AT_SYMLINK_NOFOLLOW), &r);
-    if (*rc_out == 0) km_fill_statx(&r, stx);
-  }
-  km_guard_leave();
-  return handled;
+  if (!path_stat(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &r, rc_out)) return 0;
+  if (*rc_out == 0) km_fill_statx(&r, stx);
+  return 1;
 }
 
 KM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx) {
