@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "layer.h"
 #include "link.h"
 
@@ -65,6 +66,8 @@ int km_config_parse(const uint8_t *body, size_t len) {
   int rc = rules_compile(&km_config.remote, &m.remote_paths, "remote");
   if (rc == 0) rc = rules_compile(&km_config.local, &m.local_paths, "local");
   if (rc == 0) rc = rules_compile(&km_config.not_found, &m.not_found_paths, "not_found");
+  if (rc == 0) rc = km_filter_load(&km_config.outgoing_filter, m.outgoing_filter_side, &m.outgoing_filter);
+  if (rc == 0) rc = km_filter_load(&km_config.dns_filter, m.dns_filter_side, &m.dns_filter);
   if (rc == 0) km_config_loaded = 1;
   return rc;
 }

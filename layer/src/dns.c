@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "layer.h"
 #include "link.h"
 #include "real.h"
@@ -184,6 +185,8 @@ int km_dns_getaddrinfo(const char *node, const char *service, const struct addri
   uint16_t port;
   int eai = service_port(service, hints, &port);
   if (eai) return eai;
+  /* Under the guard: the user's machine's own files and resolver, never the pod's. */
+  if (km_filter_dns_local(node, port)) return KM_REAL(getaddrinfo)(node, service, hints, res);
   struct km_addr addrs[KM_MAX_ADDRS];
   size_t n;
   char canon[1025];
@@ -225,6 +228,7 @@ int km_dns_hostbyname(const char *name, int af, struct hostent *ret, char *buf, 
                       int *h_err) {
   if (!name || !km_feature(KM_FLAG_REMOTE_DNS) || numeric_host(name)) return KM_DNS_LOCAL;
   if (af != AF_INET && af != AF_INET6) return KM_DNS_LOCAL;
+  if (km_filter_dns_local(name, 0)) return KM_REAL(gethostbyname2_r)(name, af, ret, buf, len, result, h_err);
   *result = NULL;
   struct km_addr addrs[KM_MAX_ADDRS];
   size_t n;
@@ -282,6 +286,7 @@ int km_dns_hostbyaddr(const void *addr, socklen_t alen, int type, struct hostent
   if (!((type == AF_INET && alen == 4) || (type == AF_INET6 && alen == 16))) return KM_DNS_LOCAL;
   int family = type == AF_INET ? KM_FAMILY_IPV4 : KM_FAMILY_IPV6;
   if (km_addr_is_loopback(family, addr)) return KM_DNS_LOCAL;
+  if (km_filter_dns_addr_local(family, addr, 0)) return KM_REAL(gethostbyaddr_r)(addr, alen, type, ret, buf, len, result, h_err);
   *result = NULL;
   char host[1025];
   int eai = reverse(family, addr, host, sizeof host);
@@ -312,6 +317,8 @@ int km_dns_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, s
     return KM_DNS_LOCAL;
   }
   if (km_addr_is_loopback(family, bytes)) return KM_DNS_LOCAL;
+  uint16_t port = ntohs(((const struct sockaddr_in *)sa)->sin_port); /* same offset in sockaddr_in6 */
+  if (km_filter_dns_addr_local(family, bytes, port)) return KM_REAL(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
   /* The service part (and the numeric fallback) are libc's: /etc/services is the user's. */
   if (serv && servlen) {
     int eai = KM_REAL(getnameinfo)(sa, salen, NULL, 0, serv, servlen, flags);

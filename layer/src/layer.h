@@ -29,12 +29,31 @@ struct km_rules {
   size_t count;
 };
 
+/** One entry of an outgoing or DNS filter (filter.h), as HELLO_OK's netFilter item says. */
+struct km_filter_entry {
+  uint8_t kind; /* KM_FILTER_KIND_* */
+  uint8_t proto; /* KM_FILTER_PROTO_* */
+  uint8_t family; /* KM_FAMILY_*, for address and subnet */
+  uint8_t prefix; /* subnet bits (address: the whole address) */
+  uint16_t port; /* 0: any port */
+  uint8_t addr[16];
+  char name[254]; /* lowercase, no final dot (kind name) */
+};
+
+/** mirrord's `{ remote: [...] }` or `{ local: [...] }`; side KM_FILTER_SIDE_NONE without one. */
+struct km_filter {
+  uint8_t side; /* KM_FILTER_SIDE_* */
+  size_t count;
+  struct km_filter_entry *entries;
+};
+
 struct km_config {
   uint32_t flags; /* KM_FLAG_* */
   uint8_t fs_mode; /* KM_FS_MODE_* */
   uint64_t max_file_bytes;
   uint32_t connect_timeout_ms;
   struct km_rules remote, local, not_found;
+  struct km_filter outgoing_filter, dns_filter;
 };
 
 /** Where the layer stands: nothing to do, working, or the proxy is unreachable. */

@@ -13,6 +13,7 @@
 
 #include "dns.h"
 #include "fdtab.h"
+#include "filter.h"
 #include "layer.h"
 #include "link.h"
 #include "real.h"
@@ -70,12 +71,21 @@ static const char *dest_text(const struct dest *d, char *buf, size_t len) {
   return buf;
 }
 
+/* The outgoing filter's say, once the loopback rule has let the destination out. */
+static int filter_lets_out(const struct dest *d, int udp) {
+  if (km_filter_outgoing_remote(d->family, d->bytes, d->port, udp)) return 1;
+  char text[64];
+  km_log(KM_LOG_DEBUG, "%s to %s stays on this machine: feature.network.outgoing.filter", udp ? "udp" : "tcp",
+         dest_text(d, text, sizeof text));
+  return 0;
+}
+
 /* Does this destination go to the pod? 1 yes, 0 it stays on the user's machine. */
 static int goes_out(const struct dest *d, int udp) {
   if (!km_feature(udp ? KM_FLAG_OUTGOING_UDP : KM_FLAG_OUTGOING_TCP)) return 0;
-  if (!km_addr_is_loopback(d->family, d->bytes)) return 1;
+  if (!km_addr_is_loopback(d->family, d->bytes)) return filter_lets_out(d, udp);
   if (km_state != KM_ACTIVE || km_feature(KM_FLAG_OUTGOING_IGNORE_LOCALHOST)) return 0;
-  if (!km_port_listening(d->port, udp)) return 1;
+  if (!km_port_listening(d->port, udp)) return filter_lets_out(d, udp);
   char text[64];
   km_log(KM_LOG_DEBUG, "%s to %s stays on this machine: the program listens on that port", udp ? "udp" : "tcp",
          dest_text(d, text, sizeof text));

@@ -17,6 +17,7 @@
 #include "generated/layer_protocol.h"
 #include "layer.h"
 #include "link.h"
+#include "names.h"
 #include "real.h"
 #include "registry.h"
 
@@ -137,20 +138,23 @@ void km_env_restore_environ(void) {
   restore_one(var_config);
 }
 
-/* Lock order: link, fd table, registries (no path takes them in another order). */
+/* Lock order: link, fd table, registries, names (no path takes them in another order). */
 static void prepare(void) {
   km_link_atfork_prepare();
   km_fd_atfork_prepare();
   km_registry_atfork_prepare();
+  km_names_atfork_prepare();
 }
 
 static void parent(void) {
+  km_names_atfork_parent();
   km_registry_atfork_parent();
   km_fd_atfork_parent();
   km_link_atfork_parent();
 }
 
 static void child(void) {
+  km_names_atfork_child();
   km_registry_atfork_child();
   km_fd_atfork_child();
   km_link_atfork_child();

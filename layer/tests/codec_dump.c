@@ -48,6 +48,7 @@ static void print_bytes(const char *f, struct km_bytes v) {
 LIST_PRINTER(pattern, PATTERN)
 LIST_PRINTER(dir_entry, DIR_ENTRY)
 LIST_PRINTER(address, ADDRESS)
+LIST_PRINTER(net_filter, NET_FILTER)
 
 int main(void) {
   static uint8_t in[1 << 20];

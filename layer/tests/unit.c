@@ -88,7 +88,7 @@ static size_t patterns(uint8_t *buf, size_t cap, const char *const *p, struct km
 static size_t hello_ok(uint8_t *buf, size_t cap, uint32_t flags, const char *const *remote, const char *const *local,
                        const char *const *not_found) {
   uint8_t a[1024], b[1024], c[1024];
-  struct km_msg_hello_ok m = {flags, KM_FS_MODE_READ, 1 << 20, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, 5000};
+  struct km_msg_hello_ok m = {.flags = flags, .fs_mode = KM_FS_MODE_READ, .max_file_bytes = 1 << 20, .connect_timeout_ms = 5000};
   patterns(a, sizeof a, remote, &m.remote_paths);
   patterns(b, sizeof b, local, &m.local_paths);
   patterns(c, sizeof c, not_found, &m.not_found_paths);
@@ -261,6 +261,7 @@ static void test_loopback(void) {
 void test_link_errno(void);
 void test_link_out_of_order(void);
 void test_env_fix(void);
+void test_filters(void);
 
 int main(void) {
   test_codec_hello_bytes();
@@ -274,6 +275,7 @@ int main(void) {
   test_link_errno();
   test_link_out_of_order();
   test_env_fix();
+  test_filters();
   printf("%d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;
 }

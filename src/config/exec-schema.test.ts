@@ -28,7 +28,7 @@ test('feature.env, fs, dns, outgoing, skip_processes as mirrord writes them', ()
   assert.deepEqual(c.exec.env, { enabled: true, include: ['A', 'B*'], exclude: undefined, override: { X: '1' }, unset: ['y'], envFile: '.env', mapping: [['.+_TIMEOUT', '1000']] });
   assert.deepEqual(c.exec.fs, { mode: 'localwithoverrides', readOnly: ['^/app/config'], local: ['^/tmp'], notFound: ['^/secret$'], maxFileBytes: 1024 });
   assert.equal(c.exec.dns, false);
-  assert.deepEqual(c.exec.outgoing, { tcp: true, udp: false, ignoreLocalhost: true });
+  assert.deepEqual(c.exec.outgoing, { tcp: true, udp: false, ignoreLocalhost: true, filter: undefined });
   assert.deepEqual(c.exec.skipProcesses, ['bash', 'make']);
   assert.equal(c.exec.skipBuildTools, false);
   assert.deepEqual(c.warnings, []);
@@ -40,10 +40,10 @@ test('known mirrord fields we do not support are warnings naming them', () => {
   const c = checkConfig({
     accept_invalid_certificates: true,
     experimental: { readlink: true },
-    feature: { hostname: true, env: { load_from_process: true }, fs: { mode: 'write', read_write: ['x'] }, network: { ipv6: true, dns: { filter: { local: ['a'] } }, outgoing: { filter: { remote: ['x'] } } } },
+    feature: { hostname: true, env: { load_from_process: true }, fs: { mode: 'write', read_write: ['x'] }, network: { ipv6: true, outgoing: { unix_streams: 'x' } } },
   }, 'm.json');
   const text = c.warnings.join('\n');
-  for (const field of ['accept_invalid_certificates', 'experimental', 'feature.hostname', 'feature.env.load_from_process', 'feature.fs.mode "write"', 'feature.fs.read_write', 'feature.network.ipv6', 'feature.network.dns.filter', 'feature.network.outgoing.filter']) {
+  for (const field of ['accept_invalid_certificates', 'experimental', 'feature.hostname', 'feature.env.load_from_process', 'feature.fs.mode "write"', 'feature.fs.read_write', 'feature.network.ipv6', 'feature.network.outgoing.unix_streams']) {
     assert.ok(text.includes(field), `${field} in ${text}`);
   }
   assert.ok(c.warnings.every((w) => w.startsWith('config file m.json: ')));
@@ -82,7 +82,7 @@ test('flags over the file; contradictions between them; no target means no remot
   assert.equal(f.env.envFile, 'e');
   assert.equal(f.fs.mode, 'read');
   assert.equal(f.dns, false);
-  assert.deepEqual(f.outgoing, { tcp: false, udp: false, ignoreLocalhost: false });
+  assert.deepEqual(f.outgoing, { tcp: false, udp: false, ignoreLocalhost: false, filter: undefined });
   assert.equal(f.fs.maxFileBytes, 64 * 1024 * 1024);
   assert.equal(f.skipBuildTools, true);
   const targetless = planExecFeatures({}, undefined, false);

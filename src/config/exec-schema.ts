@@ -6,6 +6,7 @@
  * still works; unknown fields, wrong types and contradictions are errors (config-schema.ts's Checker).
  */
 import { UsageError } from '../errors.ts';
+import { checkTrafficFilter, type TrafficFilter } from './traffic-filter.ts';
 
 /** `feature.env`. Lists keep mirrord's wildcard patterns (`*`, `?`) as written. */
 export interface EnvConfig {
@@ -36,6 +37,8 @@ export interface OutgoingConfig {
   tcp: boolean;
   udp: boolean;
   ignoreLocalhost: boolean;
+  /** `feature.network.outgoing.filter` (traffic-filter.ts). */
+  filter: TrafficFilter | undefined;
 }
 
 /** Everything exec takes from the file; each field undefined when the file does not say. */
@@ -43,6 +46,8 @@ export interface ExecFileConfig {
   env: EnvConfig | undefined;
   fs: FsConfig | undefined;
   dns: boolean | undefined;
+  /** `feature.network.dns.filter` (traffic-filter.ts). */
+  dnsFilter: TrafficFilter | undefined;
   outgoing: OutgoingConfig | undefined;
   skipProcesses: string[] | undefined;
   skipBuildTools: boolean | undefined;
@@ -169,28 +174,30 @@ function checkFs(c: FieldChecker, value: unknown, warn: (text: string) => void):
   return { mode: mode(obj.mode, `${field}.mode`), readOnly: regexList(c, obj.read_only, `${field}.read_only`), local: regexList(c, obj.local, `${field}.local`), notFound: regexList(c, obj.not_found, `${field}.not_found`), maxFileBytes };
 }
 
-function checkDns(c: FieldChecker, value: unknown, warn: (text: string) => void): boolean | undefined {
+function checkDns(c: FieldChecker, value: unknown, warn: (text: string) => void): { enabled: boolean | undefined; filter: TrafficFilter | undefined } {
   const field = 'feature.network.dns';
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'boolean') return value;
+  if (value === undefined || value === null) return { enabled: undefined, filter: undefined };
+  if (typeof value === 'boolean') return { enabled: value, filter: undefined };
   const obj = c.object(value, field, DNS_KEYS);
-  if (obj.filter !== undefined) warn(`${field}.filter is not supported and is ignored: every name resolves in the cluster`);
-  return bool(c, obj.enabled, `${field}.enabled`) ?? true;
+  return { enabled: bool(c, obj.enabled, `${field}.enabled`) ?? true, filter: checkTrafficFilter(c, obj.filter, `${field}.filter`, true, warn) };
 }
 
 function checkOutgoing(c: FieldChecker, value: unknown, warn: (text: string) => void): OutgoingConfig | undefined {
   const field = 'feature.network.outgoing';
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'boolean') return { tcp: value, udp: value, ignoreLocalhost: false };
+  if (typeof value === 'boolean') return { tcp: value, udp: value, ignoreLocalhost: false, filter: undefined };
   const obj = c.object(value, field, OUTGOING_KEYS);
-  for (const key of ['filter', 'unix_streams'] as const) {
-    if (obj[key] !== undefined) warn(`${field}.${key} is not supported and is ignored: ${key === 'filter' ? 'every outgoing connection goes through the pod' : 'Unix sockets stay on this machine'}`);
-  }
+  if (obj.unix_streams !== undefined) warn(`${field}.unix_streams is not supported and is ignored: Unix sockets stay on this machine`);
   return {
     tcp: bool(c, obj.tcp, `${field}.tcp`) ?? true,
     udp: bool(c, obj.udp, `${field}.udp`) ?? true,
     ignoreLocalhost: bool(c, obj.ignore_localhost, `${field}.ignore_localhost`) ?? false,
+    filter: checkTrafficFilter(c, obj.filter, `${field}.filter`, false, warn),
   };
+}
+
+function dnsFields(dns: ReturnType<typeof checkDns>): Pick<ExecFileConfig, 'dns' | 'dnsFilter'> {
+  return { dns: dns.enabled, dnsFilter: dns.filter };
 }
 
 /**
@@ -206,7 +213,7 @@ export function checkExecConfig(c: FieldChecker, top: Obj, feature: Obj, network
   return {
     env: checkEnv(c, feature.env, warn),
     fs: checkFs(c, feature.fs, warn),
-    dns: checkDns(c, network.dns, warn),
+    ...dnsFields(checkDns(c, network.dns, warn)),
     outgoing: checkOutgoing(c, network.outgoing, warn),
     skipProcesses: nameList(c, top.skip_processes, 'skip_processes'),
     skipBuildTools: bool(c, top.skip_build_tools, 'skip_build_tools'),

@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.ts';
 import type { FileConfig } from '../config/config-schema.ts';
 import { DEFAULT_MAX_FILE_BYTES, type EnvConfig, type FsMode, type OutgoingConfig } from '../config/exec-schema.ts';
+import type { TrafficFilter } from '../config/traffic-filter.ts';
 
 /** The exec-only flags, exactly as commander hands them over. */
 export interface RawExecFlags {
@@ -32,6 +33,8 @@ export interface ExecFeatures {
   env: EnvConfig;
   fs: FsPlan;
   dns: boolean;
+  /** `feature.network.dns.filter`; undefined without one, or when DNS is not remote at all. */
+  dnsFilter: TrafficFilter | undefined;
   outgoing: OutgoingConfig;
   skipProcesses: string[];
   skipBuildTools: boolean;
@@ -115,11 +118,14 @@ export function planExecFeatures(flags: RawExecFlags, config: FileConfig | undef
   const warnings = [...(config?.warnings ?? [])];
   if (config?.incoming) warnings.push('feature.network.incoming is ignored by exec: incoming traffic to the program comes in a later version');
   const file = config?.exec;
-  const outgoing = file?.outgoing ?? { tcp: true, udp: true, ignoreLocalhost: false };
+  const outgoing = file?.outgoing ?? { tcp: true, udp: true, ignoreLocalhost: false, filter: undefined };
+  const dns = flags.remoteDns === false ? false : file?.dns ?? true;
+  if (!dns && file?.dnsFilter) warnings.push(`feature.network.dns.filter is ignored: ${flags.remoteDns === false ? '--no-remote-dns' : 'feature.network.dns false'} resolves every name on this machine`);
   return {
     env: planEnv(flags, file?.env, targeted),
     fs: planFs(flags, config, targeted, warnings),
-    dns: flags.remoteDns === false ? false : file?.dns ?? true,
+    dns,
+    dnsFilter: dns ? file?.dnsFilter : undefined,
     outgoing: flags.outgoing === false ? { ...outgoing, tcp: false, udp: false } : outgoing,
     skipProcesses: file?.skipProcesses ?? [],
     skipBuildTools: file?.skipBuildTools ?? true,

@@ -8,8 +8,11 @@
  * /etc/hostname, plus the user's read_only patterns. mirrord's long local-by-default list is
  * unnecessary here because a path is local unless a rule makes it remote.
  */
+import { isIP } from 'node:net';
 import { basename } from 'node:path';
-import { LayerFlag, LayerFsMode, type LayerMessageBody } from '../protocol/layer-messages.ts';
+import { ipv6ToBytes } from '../protocol/address.ts';
+import { LayerFamily, LayerFilterKind, LayerFilterProto, LayerFilterSide, LayerFlag, LayerFsMode, type LayerMessageBody } from '../protocol/layer-messages.ts';
+import type { FilterEntry, TrafficFilter } from '../config/traffic-filter.ts';
 import { BUILD_TOOLS, type ExecFeatures } from './exec-plan.ts';
 
 /** How long the layer waits for CONNECT_OK: the agent's connect, or a reconnect held up to 60 s. */
@@ -40,6 +43,25 @@ export function isSkipped(features: ExecFeatures, exe: string, argv0: string): b
   return features.skipBuildTools && BUILD_TOOLS.some((t) => names.has(t));
 }
 
+type NetFilterItem = LayerMessageBody<'helloOk'>['outgoing_filter'][number];
+
+/** One checked filter entry as the layer reads it (traffic-filter.ts made sure it is valid). */
+export function netFilterItem(e: FilterEntry): NetFilterItem {
+  const item: NetFilterItem = { kind: LayerFilterKind[e.kind], proto: LayerFilterProto[e.protocol], family: 0, addr: new Uint8Array(0), prefix: 0, port: e.port, name: '' };
+  if (e.kind === 'name') item.name = e.name;
+  if (e.kind === 'address' || e.kind === 'subnet') {
+    const v4 = isIP(e.address) === 4;
+    item.family = v4 ? LayerFamily.ipv4 : LayerFamily.ipv6;
+    item.addr = v4 ? Uint8Array.from(e.address.split('.').map(Number)) : ipv6ToBytes(e.address);
+    item.prefix = e.kind === 'subnet' ? e.prefix : v4 ? 32 : 128;
+  }
+  return item;
+}
+
+function filterSide(filter: TrafficFilter | undefined): LayerFilterSide {
+  return filter === undefined ? LayerFilterSide.none : LayerFilterSide[filter.side];
+}
+
 export interface HelloContext {
   features: ExecFeatures;
   /** The target's mounts; undefined without a target (then no remote files at all). */
@@ -66,5 +88,9 @@ export function helloOk(ctx: HelloContext, exe: string, argv0: string): LayerMes
     local_paths: list(features.fs.local),
     not_found_paths: list(features.fs.notFound),
     connect_timeout_ms: CONNECT_TIMEOUT_MS,
+    outgoing_filter_side: filterSide(features.outgoing.filter),
+    outgoing_filter: (features.outgoing.filter?.entries ?? []).map(netFilterItem),
+    dns_filter_side: filterSide(features.dnsFilter),
+    dns_filter: (features.dnsFilter?.entries ?? []).map(netFilterItem),
   };
 }

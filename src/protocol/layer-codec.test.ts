@@ -44,6 +44,10 @@ test('HELLO_OK with lists round-trips, fed one byte at a time', () => {
     flags: 0x2f, fs_mode: 1, max_file_bytes: 64n * 1024n * 1024n,
     remote_paths: [{ pattern: '^/etc/resolv\\.conf$' }, { pattern: '^/mnt(/.*)?$' }],
     local_paths: [], not_found_paths: [{ pattern: '^/nope$' }], connect_timeout_ms: 10_000,
+    outgoing_filter_side: 2,
+    outgoing_filter: [{ kind: 2, proto: 6, family: 4, addr: Buffer.from([10, 0, 0, 0]), prefix: 8, port: 5432, name: '' }, { kind: 3, proto: 0, family: 0, addr: Buffer.alloc(0), prefix: 0, port: 0, name: 'ip-info' }],
+    dns_filter_side: 0,
+    dns_filter: [],
   };
   const bytes = encodeLayerMessage('helloOk', 1, body);
   assert.deepEqual(feedBytewise(new LayerDecoder('proxy → layer'), bytes), [{ name: 'helloOk', id: 1, body }]);

@@ -85,6 +85,38 @@ export const LayerFamily = {
 } as const;
 export type LayerFamily = (typeof LayerFamily)[keyof typeof LayerFamily];
 
+/** HELLO_OK's `outgoing_filter_side` / `dns_filter_side`: mirrord's `{ remote }` or `{ local }`. */
+export const LayerFilterSide = {
+  /** No filter: every destination (lookup) the feature covers goes through the pod. */
+  none: 0,
+  /** Only matching traffic (lookups) goes through the pod; the rest stays on the user's machine. */
+  remote: 1,
+  /** Matching traffic (lookups) stays on the user's machine; the rest goes through the pod. */
+  local: 2,
+} as const;
+export type LayerFilterSide = (typeof LayerFilterSide)[keyof typeof LayerFilterSide];
+
+/** A netFilter item's `kind`: what it matches, besides its port (0 = any port). */
+export const LayerFilterKind = {
+  /** Any address. */
+  port: 0,
+  /** One address (`family`, `addr`); the unspecified address matches any. */
+  address: 1,
+  /** `addr`/`prefix` in `family`. */
+  subnet: 2,
+  /** A destination whose address the program got by resolving `name` (lowercase, no final dot). */
+  name: 3,
+} as const;
+export type LayerFilterKind = (typeof LayerFilterKind)[keyof typeof LayerFilterKind];
+
+/** A netFilter item's `proto`. */
+export const LayerFilterProto = {
+  any: 0,
+  tcp: LayerProto.tcp,
+  udp: LayerProto.udp,
+} as const;
+export type LayerFilterProto = (typeof LayerFilterProto)[keyof typeof LayerFilterProto];
+
 /** Scalar and variable-length field types. */
 export type LayerScalar = 'u8' | 'u16' | 'u32' | 'u64' | 'i32' | 'i64' | 'str' | 'bytes';
 /** A list of a declared struct (see LayerStructs). */
@@ -99,6 +131,8 @@ export const LayerStructs = {
   pattern: [['pattern', 'str']],
   dirEntry: [['name', 'str'], ['type', 'u8'], ['ino', 'u64']],
   address: [['family', 'u8'], ['addr', 'bytes']],
+  /** One filter entry; `family` and `addr` (4 or 16 bytes) only for address and subnet kinds. */
+  netFilter: [['kind', 'u8'], ['proto', 'u8'], ['family', 'u8'], ['addr', 'bytes'], ['prefix', 'u8'], ['port', 'u16'], ['name', 'str']],
 } as const satisfies Record<string, readonly LayerField[]>;
 export type LayerStructName = keyof typeof LayerStructs;
 
@@ -133,7 +167,8 @@ export const LayerMessages = {
   hello: { type: 1, direction: 'layer → proxy', fields: [['pid', 'u32'], ['ppid', 'u32'], ['exe', 'str'], ['argv0', 'str']] },
   /**
    * proxy → layer. The layer's whole configuration. Path rules are anchored POSIX extended
-   * regexes; the layer tries not_found (ENOENT), then local, then remote, else local.
+   * regexes; the layer tries not_found (ENOENT), then local, then remote, else local. The
+   * filters are mirrord's outgoing and DNS filters, already checked (LayerFilterSide).
    */
   helloOk: {
     type: 2,
@@ -146,6 +181,10 @@ export const LayerMessages = {
       ['local_paths', { list: 'pattern' }],
       ['not_found_paths', { list: 'pattern' }],
       ['connect_timeout_ms', 'u32'],
+      ['outgoing_filter_side', 'u8'],
+      ['outgoing_filter', { list: 'netFilter' }],
+      ['dns_filter_side', 'u8'],
+      ['dns_filter', { list: 'netFilter' }],
     ],
   },
   /** layer → proxy. `follow` 1 for stat, 0 for lstat. */

@@ -13,12 +13,15 @@ import { randomBytes } from 'node:crypto';
 import { LayerDecoder, encodeLayerMessage, encodeOpenFileReply } from '../../src/protocol/layer-codec.ts';
 import {
   LAYER_TOKEN_BYTES,
+  LayerFilterSide,
   LayerFlag,
   LayerFsMode,
   type LayerMessage,
   type LayerMessageBody,
   type LayerStat,
 } from '../../src/protocol/layer-messages.ts';
+import { netFilterItem } from '../../src/exec/layer-config.ts';
+import type { TrafficFilter } from '../../src/config/traffic-filter.ts';
 
 const ENOENT = 2;
 const EINVAL = 22;
@@ -54,6 +57,9 @@ export interface FakeLayerProxyOptions {
   remotePaths?: string[];
   localPaths?: string[];
   notFoundPaths?: string[];
+  /** feature.network.outgoing.filter and dns.filter, as the config check makes them. */
+  outgoingFilter?: TrafficFilter;
+  dnsFilter?: TrafficFilter;
   /** Close each layer connection instead of answering its first request after HELLO. */
   dropAfterHello?: boolean;
 }
@@ -195,6 +201,10 @@ export async function startFakeLayerProxy(options: FakeLayerProxyOptions): Promi
           local_paths: (options.localPaths ?? []).map((pattern) => ({ pattern })),
           not_found_paths: (options.notFoundPaths ?? []).map((pattern) => ({ pattern })),
           connect_timeout_ms: 5000,
+          outgoing_filter_side: options.outgoingFilter ? LayerFilterSide[options.outgoingFilter.side] : LayerFilterSide.none,
+          outgoing_filter: (options.outgoingFilter?.entries ?? []).map(netFilterItem),
+          dns_filter_side: options.dnsFilter ? LayerFilterSide[options.dnsFilter.side] : LayerFilterSide.none,
+          dns_filter: (options.dnsFilter?.entries ?? []).map(netFilterItem),
         })];
       case 'log':
         logs.push(m.body);

@@ -62,6 +62,18 @@
 #define KM_FAMILY_IPV4 4
 #define KM_FAMILY_IPV6 6
 
+/* HELLO_OK filters: side, and each netFilter item's kind and proto. */
+#define KM_FILTER_SIDE_NONE 0
+#define KM_FILTER_SIDE_REMOTE 1
+#define KM_FILTER_SIDE_LOCAL 2
+#define KM_FILTER_KIND_PORT 0
+#define KM_FILTER_KIND_ADDRESS 1
+#define KM_FILTER_KIND_SUBNET 2
+#define KM_FILTER_KIND_NAME 3
+#define KM_FILTER_PROTO_ANY 0
+#define KM_FILTER_PROTO_TCP 6
+#define KM_FILTER_PROTO_UDP 17
+
 /* List items. */
 #define KM_ITEM_FIELDS_PATTERN(X) X(str, pattern)
 struct km_item_pattern {
@@ -117,6 +129,39 @@ static inline void km_skip_item_address(struct km_rd *r) {
   km_dec_item_address(r, &m);
 }
 
+#define KM_ITEM_FIELDS_NET_FILTER(X) X(u8, kind) X(u8, proto) X(u8, family) X(bytes, addr) X(u8, prefix) X(u16, port) X(str, name)
+struct km_item_net_filter {
+  uint8_t kind;
+  uint8_t proto;
+  uint8_t family;
+  struct km_bytes addr;
+  uint8_t prefix;
+  uint16_t port;
+  struct km_str name;
+};
+static inline void km_enc_item_net_filter(struct km_wr *w, const struct km_item_net_filter *m) {
+  km_put_u8(w, m->kind);
+  km_put_u8(w, m->proto);
+  km_put_u8(w, m->family);
+  km_put_bytes(w, m->addr);
+  km_put_u8(w, m->prefix);
+  km_put_u16(w, m->port);
+  km_put_str(w, m->name);
+}
+static inline void km_dec_item_net_filter(struct km_rd *r, struct km_item_net_filter *m) {
+  km_get_u8(r, &m->kind);
+  km_get_u8(r, &m->proto);
+  km_get_u8(r, &m->family);
+  km_get_bytes(r, &m->addr);
+  km_get_u8(r, &m->prefix);
+  km_get_u16(r, &m->port);
+  km_get_str(r, &m->name);
+}
+static inline void km_skip_item_net_filter(struct km_rd *r) {
+  struct km_item_net_filter m;
+  km_dec_item_net_filter(r, &m);
+}
+
 /* Messages: one struct, one encoder and one decoder each. */
 #define KM_FIELDS_HELLO(X) X(u32, pid) X(u32, ppid) X(str, exe) X(str, argv0)
 struct km_msg_hello {
@@ -138,7 +183,7 @@ static inline void km_dec_msg_hello(struct km_rd *r, struct km_msg_hello *m) {
   km_get_str(r, &m->argv0);
 }
 
-#define KM_FIELDS_HELLO_OK(X) X(u32, flags) X(u8, fs_mode) X(u64, max_file_bytes) X(list_pattern, remote_paths) X(list_pattern, local_paths) X(list_pattern, not_found_paths) X(u32, connect_timeout_ms)
+#define KM_FIELDS_HELLO_OK(X) X(u32, flags) X(u8, fs_mode) X(u64, max_file_bytes) X(list_pattern, remote_paths) X(list_pattern, local_paths) X(list_pattern, not_found_paths) X(u32, connect_timeout_ms) X(u8, outgoing_filter_side) X(list_net_filter, outgoing_filter) X(u8, dns_filter_side) X(list_net_filter, dns_filter)
 struct km_msg_hello_ok {
   uint32_t flags;
   uint8_t fs_mode;
@@ -147,6 +192,10 @@ struct km_msg_hello_ok {
   struct km_list local_paths; /* of struct km_item_pattern */
   struct km_list not_found_paths; /* of struct km_item_pattern */
   uint32_t connect_timeout_ms;
+  uint8_t outgoing_filter_side;
+  struct km_list outgoing_filter; /* of struct km_item_net_filter */
+  uint8_t dns_filter_side;
+  struct km_list dns_filter; /* of struct km_item_net_filter */
 };
 static inline void km_enc_msg_hello_ok(struct km_wr *w, const struct km_msg_hello_ok *m) {
   km_put_u32(w, m->flags);
@@ -156,6 +205,10 @@ static inline void km_enc_msg_hello_ok(struct km_wr *w, const struct km_msg_hell
   km_put_list(w, m->local_paths);
   km_put_list(w, m->not_found_paths);
   km_put_u32(w, m->connect_timeout_ms);
+  km_put_u8(w, m->outgoing_filter_side);
+  km_put_list(w, m->outgoing_filter);
+  km_put_u8(w, m->dns_filter_side);
+  km_put_list(w, m->dns_filter);
 }
 static inline void km_dec_msg_hello_ok(struct km_rd *r, struct km_msg_hello_ok *m) {
   km_get_u32(r, &m->flags);
@@ -165,6 +218,10 @@ static inline void km_dec_msg_hello_ok(struct km_rd *r, struct km_msg_hello_ok *
   km_get_list(r, &m->local_paths, km_skip_item_pattern);
   km_get_list(r, &m->not_found_paths, km_skip_item_pattern);
   km_get_u32(r, &m->connect_timeout_ms);
+  km_get_u8(r, &m->outgoing_filter_side);
+  km_get_list(r, &m->outgoing_filter, km_skip_item_net_filter);
+  km_get_u8(r, &m->dns_filter_side);
+  km_get_list(r, &m->dns_filter, km_skip_item_net_filter);
 }
 
 #define KM_FIELDS_STAT(X) X(str, path) X(u8, follow)
