@@ -1,6 +1,7 @@
 /**
  * The parts of a mirrord-style config file that `exec` reads: `feature.env`, `feature.fs`,
- * `feature.network.dns`, `feature.network.outgoing`, `skip_processes` and `skip_build_tools`, with
+ * `feature.network.dns`, `feature.network.outgoing` (their `filter`s: traffic-filter.ts),
+ * `skip_processes` and `skip_build_tools`, with
  * mirrord's field names and meanings (research/layer.md, "Config schema"). Known mirrord fields that
  * kubectl-mirrord does not implement are accepted with a warning naming them, so an existing file
  * still works; unknown fields, wrong types and contradictions are errors (config-schema.ts's Checker).
