@@ -53,8 +53,10 @@ export function releaseBuild(): ReleaseBuild {
 
 /** Under the lock: builds into `dir` unless another process just did, and drops older keys. */
 function buildLocked(dir: string): void {
-  if (existsSync(join(dir, 'SHA256SUMS'))) return;
   const root = dirname(dir);
+  // It deletes every sibling of `dir`: only ever the cache's own folder (a /tmp path once emptied /tmp).
+  if (root !== join(CACHE, 'release-test')) throw new Error(`release-build: refusing ${dir}: only a folder directly under ${join(CACHE, 'release-test')} is accepted`);
+  if (existsSync(join(dir, 'SHA256SUMS'))) return;
   for (const entry of readdirSync(root)) if (entry !== '.lock') rmSync(join(root, entry), { recursive: true, force: true });
   const out = `${dir}.build`;
   execFileSync(process.execPath, [join(REPO, 'scripts/release.ts'), '--offline', '--out', out], {
