@@ -261,6 +261,8 @@ static void test_loopback(void) {
 void test_link_errno(void);
 void test_link_out_of_order(void);
 void test_env_fix(void);
+void test_incoming_refs(void);
+void test_incoming_bind(void);
 
 int main(void) {
   test_codec_hello_bytes();
@@ -274,6 +276,8 @@ int main(void) {
   test_link_errno();
   test_link_out_of_order();
   test_env_fix();
+  test_incoming_refs();
+  test_incoming_bind();
   printf("%d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;
 }

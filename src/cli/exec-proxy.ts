@@ -35,6 +35,7 @@ import { LayerServer } from '../exec/layer-server.ts';
 import { HOLD_MS } from '../exec/layer-requests.ts';
 import { selfCommand } from './self-command.ts';
 import { TcpInterceptor } from '../exec/tcp-interceptor.ts';
+import { IncomingListeners } from '../exec/incoming-listeners.ts';
 import { ABORT_LINE, lineReader, PROXY_COMMAND, PROXY_DAEMON_FLAG, type ProxyEvent, type ProxyStart } from './exec-pipe.ts';
 
 /** After the last layer connection closed: a fork child or an exec'd program may connect yet. */
@@ -120,10 +121,20 @@ class ExecProxy {
         log(text);
         send({ type: 'progress', text });
       };
-      const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, { log: connections, runAsTarget: true, mode: 'exec' });
+      const incomingPlan = this.#start.features.incoming;
+      const incomingOn = incomingPlan.mode !== 'off' && forwarding.targeting !== undefined;
+      // The listeners need the forwards setUpAgent makes, which report deliveries to the listeners.
+      let incoming: IncomingListeners | undefined;
+      const tracker = { connecting: (source: Parameters<IncomingListeners['connecting']>[0]) => incoming!.connecting(source) };
+      const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, {
+        log: connections, runAsTarget: true, mode: 'exec', ...(incomingOn ? { dynamicIncoming: { tracker } } : {}),
+      });
       this.#setup = setup;
+      if (incomingPlan.mode !== 'off') {
+        incoming = new IncomingListeners({ plan: incomingPlan, forwards: incomingOn ? setup.reverse : undefined, log, warnOnce: (text) => this.#log.warnOnce(text) });
+      }
       await setup.prepare();
-      const files = new FileStreams();
+      const files = new FileStreams(incomingOn);
       const session = await setup.manager.start();
       files.attach(session);
       requireUdp(session, forwarding);
@@ -150,6 +161,7 @@ class ExecProxy {
         source: link,
         files,
         interceptor: this.#interceptor,
+        incoming,
         maxFileBytes: this.#start.features.fs.maxFileBytes,
         log,
         warnOnce: (text) => this.#log.warnOnce(text),

@@ -1,0 +1,208 @@
+/**
+ * `kubectl mirrord exec` incoming traffic end to end on the sandbox: the program's own listening
+ * sockets (python3 -m http.server, a python3 socket server, the demo's ip-visit-counter) receive
+ * the target pod's traffic, mirrored or stolen, through the real layer, proxy and agent.
+ *
+ * Requests come from inside another pod's network namespace (ip-info's), so the client address
+ * the local program must see is that pod's IP: python3 -m http.server logs the address accept()
+ * wrote; the socket server prints accept's address and getpeername(); ip-visit-counter counts by
+ * the peer Node reads with getpeername.
+ *
+ * Needs root on Linux, make and a C compiler (the layer is built first), and the sandbox lock.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startSandbox, type Sandbox } from '../sandbox/harness.ts';
+import { BIN, REPO, kubectl, kubectlJson, podNat, waitUntil } from './cli-process.ts';
+import { spawnBlocked } from '../support/exec-blocked.ts';
+import { buildLayer } from '../support/layer-build.ts';
+
+const TARGET = 'deployment/ip-visit-counter';
+/** The demo container's port. */
+const POD_PORT = 8080;
+const NODE = join(REPO, 'node_modules', '.bin', 'node');
+const run = promisify(execFile);
+const REMOTE_GREETING = 'Hello from the sandbox cluster';
+
+let sandbox: Sandbox;
+let target: { name: string; uid: string; ip: string };
+let client: { uid: string; ip: string };
+let scratch: string;
+
+async function runningPod(app: string): Promise<{ name: string; uid: string; ip: string }> {
+  const pods = (await kubectlJson(sandbox.kubeconfigPath, ['get', 'pods', '-l', `app=${app}`])).items.filter((p: any) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp);
+  assert.equal(pods.length, 1, `one ${app} pod`);
+  return { name: pods[0].metadata.name, uid: pods[0].metadata.uid, ip: pods[0].status.podIP };
+}
+
+before(async () => {
+  buildLayer();
+  sandbox = await startSandbox();
+  await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/sandbox/demo.yaml')]);
+  for (const d of ['ip-visit-counter', 'ip-info']) {
+    await kubectl(sandbox.kubeconfigPath, ['wait', '--for=condition=Available', `deployment/${d}`, '--timeout=120s']);
+  }
+  target = await runningPod('ip-visit-counter');
+  client = await runningPod('ip-info');
+  scratch = mkdtempSync(join(tmpdir(), 'exec-incoming-'));
+});
+
+after(async () => {
+  await sandbox?.stop();
+});
+
+/** curl from inside the ip-info pod's network namespace, as a process of that pod would. */
+async function fromClientPod(path: string, headers: string[] = []): Promise<string> {
+  const args = ['netns', 'exec', `kmsb-${client.uid}`, 'curl', '-sS', '--max-time', '15', ...headers.flatMap((h) => ['-H', h]), `http://${target.ip}:${POD_PORT}${path}`];
+  try {
+    return (await run('ip', args)).stdout;
+  } catch (err) {
+    const e = err as { code: number; stderr: string };
+    return `curl exit ${e.code}: ${e.stderr}`;
+  }
+}
+
+/** The remote ip-visit-counter answers /count with JSON and its ConfigMap's greeting (local copies here override it). */
+function isRemote(body: string): boolean {
+  try {
+    return JSON.parse(body).greeting === REMOTE_GREETING;
+  } catch {
+    return false;
+  }
+}
+
+interface Running {
+  child: ChildProcess;
+  output(): string;
+  waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Sends `signal` and waits for the exit (of the program: exec replaced itself with it). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function startExec(flags: string[], argv: string[]): Running {
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, ...flags, '--', ...argv], {
+    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, KUBECONFIG: sandbox.kubeconfigPath, NO_COLOR: '1', PYTHONUNBUFFERED: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    async waitFor(pattern, what, timeoutMs = 120_000) {
+      try {
+        await waitUntil(async () => pattern.test(output), what, timeoutMs);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; output:\n${output}`);
+      }
+      return pattern.exec(output) as RegExpMatchArray;
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return await exited;
+    },
+  };
+}
+
+/** After the program ended: the agent's redirect is gone and the pod answers its own traffic. */
+async function assertPodAnswersAgain(what: string): Promise<void> {
+  await waitUntil(async () => !/KMRD/.test(await podNat(target.uid)), `${what}: no KMRD rule is left in the pod`, 60_000);
+  const body = await fromClientPod('/count');
+  assert.ok(isRemote(body), `${what}: the pod answers again: ${body}`);
+}
+
+/** accept's address and getpeername(), printed per connection; answers `local`. */
+function socketServer(): string {
+  const file = join(scratch, 'peer-server.py');
+  writeFileSync(file, [
+    'import socket, sys',
+    'host, port = sys.argv[1], int(sys.argv[2])',
+    's = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    's.bind((host, port))',
+    's.listen(16)',
+    'print("listening", s.getsockname()[1], flush=True)',
+    'while True:',
+    '    c, a = s.accept()',
+    '    print("accepted", a[0], "peer", c.getpeername()[0], flush=True)',
+    '    c.recv(65536)',
+    '    c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\nConnection: close\\r\\n\\r\\nlocal")',
+    '    c.close()',
+  ].join('\n'));
+  return file;
+}
+
+test('steal: python3 -m http.server answers the pod\'s traffic and logs the real client; exit restores the pod', async () => {
+  const app = startExec(['--steal'], ['python3', '-m', 'http.server', String(POD_PORT)]);
+  try {
+    await app.waitFor(/Serving HTTP on/, 'http.server listens');
+    const body = await fromClientPod('/');
+    assert.match(body, /Directory listing for \//, `the local http.server answered: ${body}\n${app.output()}`);
+    assert.match(await podNat(target.uid), /KMRD/, 'the agent redirects the port while the program listens');
+    // http.server logs the address accept() wrote: the client pod's, v4-mapped on its `::` socket.
+    await app.waitFor(new RegExp(`^(::ffff:)?${client.ip.replace(/\./g, '\\.')} - - .*"GET / HTTP/1\\.1" 200`, 'm'), 'the log line names the client pod');
+  } finally {
+    await app.stop();
+  }
+  await assertPodAnswersAgain('after SIGTERM');
+});
+
+test('accept and getpeername report the client pod, on an AF_INET socket and on a `::` socket', async () => {
+  const server = socketServer();
+  for (const host of ['0.0.0.0', '::']) {
+    const app = startExec(['--steal'], ['python3', server, host, String(POD_PORT)]);
+    try {
+      await app.waitFor(/listening 8080/, `${host}: the server listens and getsockname says the asked port`);
+      assert.equal(await fromClientPod('/'), 'local', app.output());
+      const prefix = host === '::' ? '::ffff:' : '';
+      const [, accepted, peer] = await app.waitFor(/accepted (\S+) peer (\S+)/, `${host}: a connection`);
+      assert.equal(accepted, `${prefix}${client.ip}`, `${host}: accept's address`);
+      assert.equal(peer, `${prefix}${client.ip}`, `${host}: getpeername`);
+    } finally {
+      await app.stop();
+    }
+    await assertPodAnswersAgain(host);
+  }
+});
+
+test('mirror (the default): the pod keeps answering, and the local program sees a copy from the real client', async () => {
+  const server = socketServer();
+  const app = startExec([], ['python3', server, '0.0.0.0', String(POD_PORT)]);
+  try {
+    await app.waitFor(/listening 8080/, 'the server listens');
+    const body = await fromClientPod('/count');
+    assert.ok(isRemote(body), `the pod answered: ${body}`);
+    const [, accepted, peer] = await app.waitFor(/accepted (\S+) peer (\S+)/, 'the mirrored copy arrives');
+    assert.deepEqual([accepted, peer], [client.ip, client.ip]);
+  } finally {
+    await app.stop();
+  }
+  await assertPodAnswersAgain('after mirror');
+});
+
+test('header-filtered steal with ip-visit-counter run locally: only requests with the header reach it, counted by the client pod\'s IP', async () => {
+  const config = join(scratch, 'filter.json');
+  writeFileSync(config, JSON.stringify({ feature: {
+    env: { override: { GREETING: 'the local copy' } },
+    network: { incoming: { mode: 'steal', http_filter: { header_filter: '^x-user: me$' } } },
+  } }));
+  const app = startExec(['-f', config], [NODE, join(REPO, 'test/sandbox/images/ip-visit-counter.ts')]);
+  try {
+    await app.waitFor(/listening on :8080/, 'the demo listens');
+    const mine = JSON.parse(await fromClientPod('/count', ['X-User: me']));
+    assert.equal(mine.greeting, 'the local copy', `answered by the local copy: ${JSON.stringify(mine)}`);
+    assert.equal(mine.ip, client.ip, `the local copy counts the client pod: ${JSON.stringify(mine)}`);
+    const others = await fromClientPod('/count', ['X-User: someone-else']);
+    assert.ok(isRemote(others), `another user's request stays remote: ${others}`);
+  } finally {
+    await app.stop();
+  }
+  await assertPodAnswersAgain('after the filtered steal');
+});
