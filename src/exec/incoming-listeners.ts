@@ -18,7 +18,7 @@ import type { ReversePlan } from '../forward/reverse-spec.ts';
 import { LayerFamily } from '../protocol/layer-messages.ts';
 import type { IncomingPlan } from './exec-plan.ts';
 import { decideBind, unfilteredWarning } from './incoming-rules.ts';
-import { addressBytes } from './ip-bytes.ts';
+import { addressBytes, addressText } from './ip-bytes.ts';
 import { errno } from './errno.ts';
 
 /** How long a peer lookup waits for a delivery still connecting. */
@@ -211,8 +211,8 @@ export class IncomingListeners implements DeliveryTracker {
     }
     const client = this.#peers.get(key);
     if (!client || net.isIP(client.host) === 0) return { found: 0, family: 0, addr: new Uint8Array(), port: 0 };
-    // A dual-stack agent socket reports IPv4 clients as ::ffff:a.b.c.d: they are IPv4 clients.
-    const host = /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(client.host) ? client.host.slice(7) : client.host;
+    // A dual-stack agent socket reports IPv4 clients v4-mapped (::ffff:a.b.c.d): they are IPv4 clients.
+    const host = addressText(addressBytes(client.host)) ?? client.host;
     return { found: 1, family: net.isIPv6(host) ? LayerFamily.ipv6 : LayerFamily.ipv4, addr: addressBytes(host), port: client.port };
   }
 }
