@@ -36,6 +36,7 @@ import { HOLD_MS } from '../exec/layer-requests.ts';
 import { selfCommand } from './self-command.ts';
 import { TcpInterceptor } from '../exec/tcp-interceptor.ts';
 import { IncomingListeners } from '../exec/incoming-listeners.ts';
+import { replicaWarning } from '../exec/replica-warning.ts';
 import { ABORT_LINE, lineReader, PROXY_COMMAND, PROXY_DAEMON_FLAG, type ProxyEvent, type ProxyStart } from './exec-pipe.ts';
 
 /** After the last layer connection closed: a fork child or an exec'd program may connect yet. */
@@ -155,6 +156,10 @@ class ExecProxy {
         this.#log.warnOnce(`could not read the volume mounts of ${target.podName} (${(err as Error).message}): only /etc/resolv.conf, /etc/hosts, /etc/hostname and read_only paths are remote`);
         return [];
       }) : undefined;
+      if (incomingOn && target) {
+        const warning = await replicaWarning(ctx, target);
+        if (warning) this.#log.warnOnce(warning);
+      }
       if (mounts) log(`remote mounts of ${target?.podName}/${target?.container}: ${mounts.join(', ') || '(none)'}`);
       this.#interceptor = await TcpInterceptor.listen(log);
       this.#server = await LayerServer.listen(this.#start.socketPath, {

@@ -82,10 +82,16 @@ interface Running {
   waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Sends `signal` and waits for the exit (of the program: exec replaced itself with it). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** The program's exit code, once it exits by itself. */
+  exited: Promise<number | null>;
 }
 
 function startExec(flags: string[], argv: string[]): Running {
-  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, ...flags, '--', ...argv], {
+  return spawnExecOn(TARGET, flags, argv);
+}
+
+function spawnExecOn(targetName: string, flags: string[], argv: string[]): Running {
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', targetName, ...flags, '--', ...argv], {
     env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, KUBECONFIG: sandbox.kubeconfigPath, NO_COLOR: '1', PYTHONUNBUFFERED: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -95,6 +101,7 @@ function startExec(flags: string[], argv: string[]): Running {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
+    exited,
     output: () => output,
     async waitFor(pattern, what, timeoutMs = 120_000) {
       try {
@@ -205,4 +212,92 @@ test('header-filtered steal with ip-visit-counter run locally: only requests wit
     await app.stop();
   }
   await assertPodAnswersAgain('after the filtered steal');
+});
+
+test('port_mapping: the program listens on 9333 and gets the pod\'s port 8080', async () => {
+  const config = join(scratch, 'mapping.json');
+  writeFileSync(config, JSON.stringify({ feature: { network: { incoming: { mode: 'steal', port_mapping: [[9333, POD_PORT]] } } } }));
+  const app = startExec(['-f', config], ['python3', socketServer(), '0.0.0.0', '9333']);
+  try {
+    await app.waitFor(/listening 9333/, 'the server listens on 9333');
+    assert.equal(await fromClientPod('/'), 'local', app.output());
+    assert.match(await podNat(target.uid), new RegExp(`--dport ${POD_PORT} .*REDIRECT`));
+  } finally {
+    await app.stop();
+  }
+  await assertPodAnswersAgain('after port_mapping');
+});
+
+test('kill -9 of the program while it steals: the redirect goes and the pod answers its own traffic again', async () => {
+  const app = startExec(['--steal'], ['python3', socketServer(), '0.0.0.0', String(POD_PORT)]);
+  try {
+    await app.waitFor(/listening 8080/, 'the server listens');
+    assert.equal(await fromClientPod('/'), 'local', app.output());
+  } finally {
+    await app.stop('SIGKILL');
+  }
+  // Bound (docs/exec.md): the proxy's read of the dead process's link, one agent round trip; 60 s of margin.
+  await assertPodAnswersAgain('after kill -9');
+});
+
+/** The agent's REDIRECT rules in a pod's nat table, by destination port. */
+function redirectedPorts(nat: string): number[] {
+  return [...nat.matchAll(/^-A KMRD\S* .*--dport (\d+) .*-j REDIRECT/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
+}
+
+test('200 listen/close loops, then 50 ports at once: the redirects follow the program, and none is left', async () => {
+  await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/e2e/fixtures/exec-many-ports.yaml')]);
+  await kubectl(sandbox.kubeconfigPath, ['wait', '--for=condition=Available', 'deployment/many-ports', '--timeout=120s']);
+  const many = await runningPod('many-ports');
+  const flags = { close: join(scratch, 'close-now'), exit: join(scratch, 'exit-now') };
+  const script = join(scratch, 'many.py');
+  writeFileSync(script, [
+    'import os, selectors, socket, sys, time',
+    'def listener(port):',
+    '    s = socket.socket()',
+    '    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    '    s.bind(("0.0.0.0", port))',
+    '    s.listen(64)',
+    '    return s',
+    'for i in range(200):',
+    '    listener(9000).close()',
+    'print("looped", flush=True)',
+    'sel = selectors.DefaultSelector()',
+    'socks = [listener(p) for p in range(9000, 9050)]',
+    'for s in socks: sel.register(s, selectors.EVENT_READ)',
+    'print("ready", flush=True)',
+    'while not os.path.exists(sys.argv[1]):',
+    '    for key, _ in sel.select(0.2):',
+    '        c, _ = key.fileobj.accept()',
+    '        body = b"local %d" % key.fileobj.getsockname()[1]',
+    '        c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n%s" % (len(body), body))',
+    '        c.close()',
+    'for s in socks: s.close()',
+    'print("closed", flush=True)',
+    'while not os.path.exists(sys.argv[2]): time.sleep(0.2)',
+  ].join('\n'));
+  const get = async (port: number) => {
+    try {
+      return (await run('ip', ['netns', 'exec', `kmsb-${client.uid}`, 'curl', '-sS', '--max-time', '15', `http://${many.ip}:${port}/`])).stdout;
+    } catch (err) {
+      return `curl exit ${(err as { code: number }).code}`;
+    }
+  };
+  const app = spawnExecOn('deployment/many-ports', ['--steal'], ['python3', script, flags.close, flags.exit]);
+  try {
+    await app.waitFor(/^ready$/m, 'the program listens on 50 ports', 300_000);
+    assert.deepEqual(redirectedPorts(await podNat(many.uid)), Array.from({ length: 50 }, (_, i) => 9000 + i), 'one redirect per listening port, none left from the loops');
+    assert.equal(await get(9000), 'local 9000');
+    assert.equal(await get(9049), 'local 9049');
+    writeFileSync(flags.close, '');
+    await app.waitFor(/^closed$/m, 'the program closed its listeners');
+    await waitUntil(async () => redirectedPorts(await podNat(many.uid)).length === 0, 'every redirect is removed while the program still runs', 120_000);
+    assert.equal(await get(9000), 'remote 9000');
+    writeFileSync(flags.exit, '');
+    assert.equal(await app.exited, 0, app.output());
+  } finally {
+    await app.stop('SIGKILL');
+    await kubectl(sandbox.kubeconfigPath, ['delete', '-f', join(REPO, 'test/e2e/fixtures/exec-many-ports.yaml'), '--wait=false']);
+  }
+  assert.doesNotMatch(await podNat(many.uid), /KMRD/, 'the agent\'s chain is gone');
 });
