@@ -301,3 +301,66 @@ test('200 listen/close loops, then 50 ports at once: the redirects follow the pr
   }
   assert.doesNotMatch(await podNat(many.uid), /KMRD/, 'the agent\'s chain is gone');
 });
+
+test('a fork child that closes the listener it inherited leaves the parent\'s steal in place', async () => {
+  const script = join(scratch, 'fork.py');
+  writeFileSync(script, [
+    'import os, socket',
+    's = socket.socket()',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    's.bind(("0.0.0.0", 8080))',
+    's.listen(16)',
+    'pid = os.fork()',
+    'if pid == 0:',
+    '    s.close()',
+    '    os._exit(0)',
+    'os.waitpid(pid, 0)',
+    'print("child gone", flush=True)',
+    'while True:',
+    '    c, a = s.accept()',
+    '    c.recv(65536)',
+    '    c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 6\\r\\nConnection: close\\r\\n\\r\\nparent")',
+    '    c.close()',
+  ].join('\n'));
+  const app = startExec(['--steal'], ['python3', script]);
+  try {
+    await app.waitFor(/child gone/, 'the child closed its copy and exited');
+    // Past the proxy's handling of the child's INCOMING_CLOSE and disconnect.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(await fromClientPod('/'), 'parent', app.output());
+    assert.match(await podNat(target.uid), /KMRD/);
+  } finally {
+    await app.stop();
+  }
+  await assertPodAnswersAgain('after the fork test');
+});
+
+test('a filtered steal of a port outside http_filter.ports says so, naming the setting, before traffic moves', async () => {
+  const config = join(scratch, 'filter-ports.json');
+  writeFileSync(config, JSON.stringify({ feature: { network: { incoming: { mode: 'steal', http_filter: { header_filter: '^x-user: me$', ports: [80] } } } } }));
+  const app = startExec(['-f', config], ['python3', socketServer(), '0.0.0.0', String(POD_PORT)]);
+  try {
+    await app.waitFor(/listening 8080/, 'the server listens');
+    assert.match(app.output(), /kubectl-mirrord: port 8080 is not in feature\.network\.incoming\.http_filter\.ports \(80\): every request to it is stolen/);
+    assert.equal(await fromClientPod('/'), 'local', 'stolen whole, without the header');
+  } finally {
+    await app.stop();
+  }
+  await assertPodAnswersAgain('after the unfiltered port');
+});
+
+test('without a target, a listening program stays local, and one line says so', async () => {
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '--', 'python3', '-c',
+    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); t = socket.socket(); t.bind(("127.0.0.1", 18089)); t.listen(); print("bound", t.getsockname()[1], flush=True)'], {
+    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, KUBECONFIG: sandbox.kubeconfigPath, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  assert.equal(code, 0, output);
+  assert.match(output, /^bound 18089$/m);
+  const lines = output.split('\n').filter((l) => /listens on port \d+, which stays on this machine: incoming traffic needs a target/.test(l));
+  assert.deepEqual(lines, ['kubectl-mirrord: the program listens on port 18089, which stays on this machine: incoming traffic needs a target (--target)'], 'one line, for the nonzero port only');
+});
