@@ -19,6 +19,74 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint16_t tcp_listeners[65536];
 static uint16_t udp_listeners[65536];
 
+/* Incoming listeners held by this process: id and how many fds refer to it. A program with more
+ * than KM_LISTENERS listening sockets at once gets the rest counted as held forever (never
+ * unsubscribed before it exits), which is the safe side. */
+#define KM_LISTENERS 1024
+static struct {
+  uint32_t id;
+  unsigned refs;
+} listeners[KM_LISTENERS];
+/* Listeners whose last fd went while the lock was held: told after unlocking. */
+static uint32_t gone[KM_LISTENERS];
+static size_t ngone;
+void (*km_fd_on_listener_gone)(uint32_t listener);
+
+static void listener_ref(uint32_t id) {
+  size_t free_slot = KM_LISTENERS;
+  for (size_t i = 0; i < KM_LISTENERS; i++) {
+    if (listeners[i].id == id) {
+      listeners[i].refs++;
+      return;
+    }
+    if (!listeners[i].id && free_slot == KM_LISTENERS) free_slot = i;
+  }
+  if (free_slot < KM_LISTENERS) listeners[free_slot].id = id, listeners[free_slot].refs = 1;
+}
+
+static void listener_unref(uint32_t id) {
+  for (size_t i = 0; i < KM_LISTENERS; i++) {
+    if (listeners[i].id != id) continue;
+    if (--listeners[i].refs == 0) {
+      listeners[i].id = 0;
+      if (ngone < KM_LISTENERS) gone[ngone++] = id;
+    }
+    return;
+  }
+}
+
+/* Tells km_fd_on_listener_gone about the listeners released meanwhile. Called without the lock. */
+static void tell_gone(void) {
+  uint32_t ids[16];
+  for (;;) {
+    size_t n = 0;
+    pthread_mutex_lock(&lock);
+    while (n < 16 && ngone > 0) ids[n++] = gone[--ngone];
+    pthread_mutex_unlock(&lock);
+    if (n == 0) return;
+    for (size_t i = 0; i < n; i++)
+      if (km_fd_on_listener_gone) km_fd_on_listener_gone(ids[i]);
+  }
+}
+
+size_t km_fd_listeners(uint32_t *out, size_t max) {
+  size_t n = 0;
+  pthread_mutex_lock(&lock);
+  for (size_t i = 0; i < KM_LISTENERS && n < max; i++)
+    if (listeners[i].id) out[n++] = listeners[i].id;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+unsigned km_fd_listener_refs(uint32_t id) {
+  unsigned refs = 0;
+  pthread_mutex_lock(&lock);
+  for (size_t i = 0; i < KM_LISTENERS; i++)
+    if (id && listeners[i].id == id) refs = listeners[i].refs;
+  pthread_mutex_unlock(&lock);
+  return refs;
+}
+
 static struct km_fd **slot(int fd, int create) {
   if (fd < 0 || fd >= PAGE * PAGES) return NULL;
   struct km_fd **page = table[fd / PAGE];
@@ -51,6 +119,7 @@ static void release(struct km_fd *e) {
     uint16_t *counts = e->listen_udp ? udp_listeners : tcp_listeners;
     if (counts[e->listen_port]) counts[e->listen_port]--;
   }
+  if (e->in_listener) listener_unref(e->in_listener);
   free(e);
 }
 
@@ -70,6 +139,7 @@ int km_fd_get(int fd, struct km_fd *out) {
     }
   }
   pthread_mutex_unlock(&lock);
+  tell_gone();
   km_guard_leave();
   return found;
 }
@@ -97,10 +167,14 @@ int km_fd_put(int fd, const struct km_fd *e) {
       } else if (copy->listen_port) {
         (copy->listen_udp ? udp_listeners : tcp_listeners)[copy->listen_port]++;
       }
+      /* The same for an incoming listener: an update of the entry keeps its one reference. */
+      if (old && old->in_listener && old->in_listener == copy->in_listener) old->in_listener = 0;
+      else if (copy->in_listener) listener_ref(copy->in_listener);
       release(old);
       __atomic_store_n(s, copy, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&lock);
+    tell_gone();
   }
   km_guard_leave();
   return rc;
@@ -115,6 +189,7 @@ void km_fd_forget(int fd) {
     *s = NULL;
   }
   pthread_mutex_unlock(&lock);
+  tell_gone();
 }
 
 void km_fd_forget_range(unsigned first, unsigned last) {
@@ -129,6 +204,7 @@ void km_fd_forget_range(unsigned first, unsigned last) {
     }
   }
   pthread_mutex_unlock(&lock);
+  tell_gone();
 }
 
 void km_fd_dup(int oldfd, int newfd) {
@@ -146,4 +222,8 @@ int km_port_listening(uint16_t port, int udp) {
 
 void km_fd_atfork_prepare(void) { pthread_mutex_lock(&lock); }
 void km_fd_atfork_parent(void) { pthread_mutex_unlock(&lock); }
-void km_fd_atfork_child(void) { pthread_mutex_init(&lock, NULL); }
+/* The child holds what the parent held (its fds are copies); the parent's pending news is the parent's. */
+void km_fd_atfork_child(void) {
+  pthread_mutex_init(&lock, NULL);
+  ngone = 0;
+}

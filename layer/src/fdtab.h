@@ -38,6 +38,11 @@ struct km_fd {
   uint8_t listen_udp;
   struct km_udp_relay relays[KM_UDP_RELAYS];
   unsigned nrelays;
+  /* KM_FD_SOCK, incoming (incoming.h): the proxy's listener this fd refers to (0 none), and the
+   * address the program asked to bind, which getsockname reports. */
+  uint32_t in_listener;
+  struct sockaddr_storage in_asked;
+  socklen_t in_asked_len;
 };
 
 /** Copies the entry of `fd` into *out if it is still the same open file. 1 if found, else 0. */
@@ -53,6 +58,17 @@ void km_fd_forget_range(unsigned first, unsigned last);
 
 /** Is a TCP (udp=0) or UDP (udp=1) port one the program itself listens on? */
 int km_port_listening(uint16_t port, int udp);
+
+/**
+ * Incoming listeners are counted per process: every fd that refers to one (the bound socket and
+ * its dups) holds it. When the last is forgotten (close, close_range, a reused fd number), this
+ * callback runs with the id, outside the table's lock. NULL: nobody is told.
+ */
+extern void (*km_fd_on_listener_gone)(uint32_t listener);
+/** The listeners this process holds (at most `max`); returns how many were written. */
+size_t km_fd_listeners(uint32_t *out, size_t max);
+/** How many fds of this process refer to `listener`. */
+unsigned km_fd_listener_refs(uint32_t listener);
 
 void km_fd_atfork_prepare(void);
 void km_fd_atfork_parent(void);

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "hooks.h"
+#include "incoming.h"
 #include "net.h"
 
 KM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len) {
@@ -15,6 +16,10 @@ KM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len) {
 }
 
 KM_EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len) {
+  if (km_on()) {
+    int taken = KM_GUARDED(km_incoming_bind(fd, sa, len));
+    if (taken != KM_NET_LOCAL) return km_ret(taken);
+  }
   int rc = KM_REAL(bind)(fd, sa, len);
   if (rc == 0 && km_on() && sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
     int saved = errno;
@@ -29,9 +34,38 @@ KM_EXPORT int listen(int fd, int backlog) {
   if (rc == 0 && km_on()) {
     int saved = errno;
     KM_GUARDED((km_net_listening(fd), 0));
+    KM_GUARDED((km_incoming_listening(fd), 0));
     errno = saved;
   }
   return rc;
+}
+
+KM_EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len) {
+  int rc = KM_REAL(accept)(fd, sa, len);
+  if (rc >= 0 && km_on()) {
+    int saved = errno;
+    KM_GUARDED((km_incoming_accepted(fd, rc, sa, len), 0));
+    errno = saved;
+  }
+  return rc;
+}
+
+KM_EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags) {
+  int rc = KM_REAL(accept4)(fd, sa, len, flags);
+  if (rc >= 0 && km_on()) {
+    int saved = errno;
+    KM_GUARDED((km_incoming_accepted(fd, rc, sa, len), 0));
+    errno = saved;
+  }
+  return rc;
+}
+
+KM_EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len) {
+  if (km_on()) {
+    int rc = KM_GUARDED(km_incoming_getsockname(fd, sa, len));
+    if (rc != KM_NET_LOCAL) return km_ret(rc);
+  }
+  return KM_REAL(getsockname)(fd, sa, len);
 }
 
 KM_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len) {

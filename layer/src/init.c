@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "incoming.h"
 #include "layer.h"
 #include "link.h"
 #include "procs.h"
@@ -30,6 +31,7 @@ __attribute__((constructor)) static void km_init(int argc, char **argv, char **e
   }
   km_link_set_argv0(argc > 0 && argv ? argv[0] : "");
   km_procs_install_atfork();
+  km_incoming_init();
   int rc = km_link_open(path, 1);
   if (rc < 0) {
     km_state = KM_BROKEN;

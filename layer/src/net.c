@@ -240,7 +240,7 @@ int km_net_connect(int fd, const struct sockaddr *sa, socklen_t len) {
 static uint16_t local_port(int fd) {
   struct sockaddr_storage ss;
   socklen_t l = sizeof ss;
-  if (getsockname(fd, (struct sockaddr *)&ss, &l) < 0) return 0;
+  if (KM_REAL(getsockname)(fd, (struct sockaddr *)&ss, &l) < 0) return 0;
   if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
   if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
   return 0;

@@ -15,6 +15,7 @@
 
 #include "fdtab.h"
 #include "generated/layer_protocol.h"
+#include "incoming.h"
 #include "layer.h"
 #include "link.h"
 #include "names.h"
@@ -158,6 +159,7 @@ static void child(void) {
   km_registry_atfork_child();
   km_fd_atfork_child();
   km_link_atfork_child();
+  km_incoming_atfork_child();
 }
 
 void km_procs_install_atfork(void) { pthread_atfork(prepare, parent, child); }

@@ -98,6 +98,9 @@ struct mmsghdr;
   X(int, connect, (int, const struct sockaddr *, socklen_t))                                    \
   X(int, bind, (int, const struct sockaddr *, socklen_t))                                       \
   X(int, listen, (int, int))                                                                    \
+  X(int, accept, (int, struct sockaddr *, socklen_t *))                                         \
+  X(int, accept4, (int, struct sockaddr *, socklen_t *, int))                                   \
+  X(int, getsockname, (int, struct sockaddr *, socklen_t *))                                    \
   X(int, getpeername, (int, struct sockaddr *, socklen_t *))                                    \
   X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t))      \
   X(ssize_t, sendmsg, (int, const struct msghdr *, int))                                        \

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "generated/layer_protocol.h"
@@ -148,6 +149,20 @@ void fake_proxy_hang_up(void) {
 uint16_t fake_proxy_last(uint8_t *body, size_t cap, size_t *len) {
   pthread_mutex_lock(&lock);
   while (seen == 0) pthread_cond_wait(&changed, &lock);
+  *len = last_len < cap ? last_len : cap;
+  memcpy(body, last_body, *len);
+  uint16_t t = last_type;
+  pthread_mutex_unlock(&lock);
+  return t;
+}
+
+uint16_t fake_proxy_wait_type(uint16_t type, uint8_t *body, size_t cap, size_t *len) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  pthread_mutex_lock(&lock);
+  while ((seen == 0 || last_type != type) && pthread_cond_timedwait(&changed, &lock, &until) == 0) {
+  }
   *len = last_len < cap ? last_len : cap;
   memcpy(body, last_body, *len);
   uint16_t t = last_type;

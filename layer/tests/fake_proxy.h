@@ -19,6 +19,9 @@ void fake_proxy_swap_pairs(int on);
 void fake_proxy_hang_up(void);
 /** The type and body of the last request the fake read (waits for it). */
 uint16_t fake_proxy_last(uint8_t *body, size_t cap, size_t *len);
+/** As fake_proxy_last, but waits (up to 5 s) until the last request is of `type`: one-way frames
+ * (LOG, INCOMING_CLOSE) are read while the test goes on. */
+uint16_t fake_proxy_wait_type(uint16_t type, uint8_t *body, size_t cap, size_t *len);
 void fake_proxy_stop(void);
 
 #endif

@@ -262,6 +262,8 @@ void test_link_errno(void);
 void test_link_out_of_order(void);
 void test_env_fix(void);
 void test_filters(void);
+void test_incoming_refs(void);
+void test_incoming_bind(void);
 
 int main(void) {
   test_codec_hello_bytes();
@@ -276,6 +278,8 @@ int main(void) {
   test_link_out_of_order();
   test_env_fix();
   test_filters();
+  test_incoming_refs();
+  test_incoming_bind();
   printf("%d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;
 }

@@ -35,6 +35,8 @@ import { LayerServer } from '../exec/layer-server.ts';
 import { HOLD_MS } from '../exec/layer-requests.ts';
 import { selfCommand } from './self-command.ts';
 import { TcpInterceptor } from '../exec/tcp-interceptor.ts';
+import { IncomingListeners } from '../exec/incoming-listeners.ts';
+import { replicaWarning } from '../exec/replica-warning.ts';
 import { ABORT_LINE, lineReader, PROXY_COMMAND, PROXY_DAEMON_FLAG, type ProxyEvent, type ProxyStart } from './exec-pipe.ts';
 
 /** After the last layer connection closed: a fork child or an exec'd program may connect yet. */
@@ -120,10 +122,20 @@ class ExecProxy {
         log(text);
         send({ type: 'progress', text });
       };
-      const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, { log: connections, runAsTarget: true, mode: 'exec' });
+      const incomingPlan = this.#start.features.incoming;
+      const incomingOn = incomingPlan.mode !== 'off' && forwarding.targeting !== undefined;
+      // The listeners need the forwards setUpAgent makes, which report deliveries to the listeners.
+      let incoming: IncomingListeners | undefined;
+      const tracker = { connecting: (source: Parameters<IncomingListeners['connecting']>[0]) => incoming!.connecting(source) };
+      const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, {
+        log: connections, runAsTarget: true, mode: 'exec', ...(incomingOn ? { dynamicIncoming: { tracker } } : {}),
+      });
       this.#setup = setup;
+      if (incomingPlan.mode !== 'off') {
+        incoming = new IncomingListeners({ plan: incomingPlan, forwards: incomingOn ? setup.reverse : undefined, log, warnOnce: (text) => this.#log.warnOnce(text) });
+      }
       await setup.prepare();
-      const files = new FileStreams();
+      const files = new FileStreams(incomingOn);
       const session = await setup.manager.start();
       files.attach(session);
       requireUdp(session, forwarding);
@@ -144,12 +156,17 @@ class ExecProxy {
         this.#log.warnOnce(`could not read the volume mounts of ${target.podName} (${(err as Error).message}): only /etc/resolv.conf, /etc/hosts, /etc/hostname and read_only paths are remote`);
         return [];
       }) : undefined;
+      if (incomingOn && target) {
+        const warning = await replicaWarning(ctx, target);
+        if (warning) this.#log.warnOnce(warning);
+      }
       if (mounts) log(`remote mounts of ${target?.podName}/${target?.container}: ${mounts.join(', ') || '(none)'}`);
       this.#interceptor = await TcpInterceptor.listen(log);
       this.#server = await LayerServer.listen(this.#start.socketPath, {
         source: link,
         files,
         interceptor: this.#interceptor,
+        incoming,
         maxFileBytes: this.#start.features.fs.maxFileBytes,
         log,
         warnOnce: (text) => this.#log.warnOnce(text),

@@ -34,13 +34,14 @@ export function registerExec(program: Command): void {
         '  kubectl mirrord exec -- curl http://my-service.my-namespace/   (targetless: DNS and traffic only)\n' +
         '\nOnce the program runs, exec exits with the program\'s own exit code.\n',
     );
-  addForwardFlags(addClusterFlags(command)).action(async (programName: string, args: string[], flags: RawForwardingFlags & RawExecFlags) => {
+  addForwardFlags(addClusterFlags(command), "the pod's traffic to the ports the program listens on comes to it, instead of a mirrored copy (feature.network.incoming.mode steal)").action(async (programName: string, args: string[], flags: RawForwardingFlags & RawExecFlags) => {
     if (flags.exitOnDisconnect) {
       throw new UsageError('EEXECFLAG', '--exit-on-disconnect does not apply to exec', { hint: 'under exec, a request waits up to 60 s for a reconnect, then fails with the errno the call would have' });
     }
     rejectIncoming(flags);
     const config = flags.configFile === undefined ? undefined : loadConfigFile(flags.configFile);
-    const forwarding = planForwarding(flags, process.env, '--socks', { config, allowNothingToForward: true });
+    // --steal is exec's own (the program's listening ports), not -R's.
+    const forwarding = planForwarding({ ...flags, steal: undefined }, process.env, '--socks', { config, allowNothingToForward: true });
     const features = planExecFeatures(flags, config, forwarding.targeting !== undefined);
     const { runExec } = await import('./run-exec.ts');
     await runExec({ forwarding, features, program: programName, args, configFile: flags.configFile });

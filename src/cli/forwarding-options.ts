@@ -113,12 +113,12 @@ export function addClusterFlags(command: Command): Command {
     .option('-v, --verbose', 'log every connection, and print stack traces on errors');
 }
 
-/** `-L` and `-R` as commander options (repeatable). */
-export function addForwardFlags(command: Command): Command {
+/** `-L` and `-R` as commander options (repeatable). `stealHelp`: what --steal means for the command (exec's differs). */
+export function addForwardFlags(command: Command, stealHelp = '-R takes the traffic (the local app answers) instead of mirroring a copy'): Command {
   return command
     .option('-L, --local <[local_port:]host:port[/udp]>', 'forward a local TCP (or /udp) port to host:port as the cluster sees it (repeatable)', collect)
     .option('-R, --remote <remote_port[:local_port]>', "send the target pod's traffic on remote_port to 127.0.0.1:local_port (repeatable; mirror unless --steal)", collect)
-    .option('--steal', '-R takes the traffic (the local app answers) instead of mirroring a copy')
+    .option('--steal', stealHelp)
     .option('--socks <[addr:]port>', 'also run a SOCKS5 server here');
 }
 

@@ -40,13 +40,16 @@ test('--version prints the package version', async () => {
   assert.match(stdout.trim(), /^\d+\.\d+\.\d+/);
 });
 
-test('exec of a missing program is 127, -R under exec is a usage error; unknown flags and bad -R/--target are usage errors, without loading client-node', async () => {
+test('exec of a missing program is 127, -R under exec and --steal without a target are usage errors; unknown flags and bad -R/--target are usage errors, without loading client-node', async () => {
   const missing = await cli(['exec', '--', 'no-such-program-kubectl-mirrord']);
   assert.equal(missing.code, ExitCode.notFound);
   assert.match(missing.stderr, /^error: no-such-program-kubectl-mirrord: command not found\nhint: /);
   const incoming = await cli(['exec', '-R', '80', '--', 'true']);
   assert.equal(incoming.code, ExitCode.usage);
-  assert.match(incoming.stderr, /^error: -R is not supported by exec yet/);
+  assert.match(incoming.stderr, /^error: -R does not apply to exec: the ports the program listens on are subscribed by themselves/);
+  const stealAlone = await cli(['exec', '--steal', '--', 'true']);
+  assert.equal(stealAlone.code, ExitCode.usage);
+  assert.match(stealAlone.stderr, /^error: --steal takes the traffic of a target pod, and no --target was given/);
   const noTarget = await cli(['port-forward', '-R', '80']);
   assert.equal(noTarget.code, ExitCode.usage);
   assert.match(noTarget.stderr, /^error: reverse forwarding needs a target \(--target pod\/NAME …\)\nhint: /);

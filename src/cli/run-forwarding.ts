@@ -19,7 +19,7 @@ import { forwardingMode, sessionUser, type SessionFacts } from '../kube/session-
 import { SocksServer } from '../socks/socks-server.ts';
 import type { Session } from '../session/session.ts';
 import type { ReverseForwards } from '../forward/reverse-forward.ts';
-import { startTargeted } from './run-targeted.ts';
+import { startTargeted, type TargetedRunOptions } from './run-targeted.ts';
 import { AgentLink } from '../link/agent-link.ts';
 import { requireSecureAgentLink } from '../transport/open-portforward.ts';
 import { stderrColors as c } from '../ui/colors.ts';
@@ -187,6 +187,8 @@ export interface AgentSetupExtra {
   runAsTarget?: boolean;
   /** The mode `kubectl mirrord status` shows, when not port-forward's own (exec says 'exec'). */
   mode?: SessionFacts['mode'];
+  /** exec's incoming traffic (run-targeted.ts). */
+  dynamicIncoming?: TargetedRunOptions['dynamicIncoming'];
 }
 
 /**
@@ -207,7 +209,7 @@ export function setUpAgent(plan: ForwardingPlan, ctx: KubeContext, onProgress: (
     session: sessionFacts(plan, ctx, extra.mode),
   };
   if (plan.targeting) {
-    const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: extra.log, say: sayLine, runAsTarget: extra.runAsTarget });
+    const run = startTargeted(ctx, plan.targeting, { ...agentOptions, log: extra.log, say: sayLine, runAsTarget: extra.runAsTarget, dynamicIncoming: extra.dynamicIncoming });
     return { manager: run.manager, prepare: run.prepare, attach: run.attach, reverse: run.reverse, describeTarget: run.describe, resolvedTarget: run.resolved, image: agentOptions.image };
   }
   return {

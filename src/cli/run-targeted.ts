@@ -4,7 +4,7 @@
  * every session. Imported lazily with run-forwarding.ts.
  */
 import type { AgentImagePull } from '../kube/agent-image.ts';
-import { ReverseForwards } from '../forward/reverse-forward.ts';
+import { ReverseForwards, type DeliveryTracker } from '../forward/reverse-forward.ts';
 import type { ConnectionLog } from '../forward/connection-events.ts';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
@@ -84,6 +84,11 @@ export interface TargetedRunOptions {
   warn: (line: string) => void;
   /** exec: the agent runs as the target container's user, adding no capabilities (no -R). */
   runAsTarget?: boolean;
+  /**
+   * exec's incoming traffic: the ports come and go with the program (ReverseForwards.add/remove),
+   * and the agent gets what redirecting needs.
+   */
+  dynamicIncoming?: { tracker: DeliveryTracker };
 }
 
 /** @param ctx the kube context in the target's namespace. */
@@ -137,7 +142,7 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
   const agents = new TargetedAgentManager(agentCtx, {
     ...options,
     mode: targeting.mode,
-    netAdmin: targeting.reverse.length > 0,
+    netAdmin: targeting.reverse.length > 0 || options.dynamicIncoming !== undefined,
     runAsTarget: options.runAsTarget,
     resolve: async () => {
       if (copy) return await resolveCopy(copy);
@@ -164,7 +169,9 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
     },
   };
   const describe = () => (agents.target ? `pod/${agents.target.podName}` : targeting.target.text);
-  const reverse = targeting.reverse.length > 0 ? new ReverseForwards(targeting.reverse, { target: describe, log: options.log, say: options.say }) : undefined;
+  const reverse = options.dynamicIncoming
+    ? new ReverseForwards([], { target: describe, log: options.log, say: options.say, tracker: options.dynamicIncoming.tracker, name: (plan) => `port ${plan.remotePort}` })
+    : targeting.reverse.length > 0 ? new ReverseForwards(targeting.reverse, { target: describe, log: options.log, say: options.say }) : undefined;
   return {
     manager,
     reverse,

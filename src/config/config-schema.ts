@@ -8,8 +8,11 @@
  *   `agent.namespace`;
  * - `feature.copy_target`: `true`/`false`, or `{ scale_down, exclude_containers, exclude_init_containers }`;
  * - `feature.network.incoming`: `"mirror"`, `"steal"` or `"off"`, or `{ mode, http_filter:
- *   { header_filter, path_filter, ports }, port_mapping: [[local, remote], ...] }`. As in mirrord,
- *   each port_mapping pair is the port the user's app listens on, then the pod's port.
+ *   { header_filter, path_filter, ports }, port_mapping: [[local, remote], ...], listen_ports,
+ *   ignore_localhost, ignore_ports, ports }`. As in mirrord, each port_mapping pair is the port the
+ *   user's app listens on, then the pod's port; each listen_ports pair is the port the app asks
+ *   for, then the port really bound on this machine. The last four are exec's (the program's own
+ *   listening sockets); port-forward's -R names its ports itself.
  *
  * Unknown fields are errors that name the field's path and the accepted names: a typo that is
  * silently ignored (`incomming`) would otherwise steal nothing and say nothing.
@@ -37,6 +40,14 @@ export interface IncomingConfig {
   httpFilter: HttpFilterConfig | undefined;
   /** Pod port → port of the user's app, from `port_mapping`. */
   portMapping: Map<number, number>;
+  /** exec: port the app asks for → port really bound on this machine, from `listen_ports`. */
+  listenPorts: Map<number, number>;
+  /** exec: a socket bound to loopback stays local. */
+  ignoreLocalhost: boolean;
+  /** exec: app ports that stay local. */
+  ignorePorts: number[];
+  /** exec: only these app ports are subscribed (undefined: all). */
+  ports: number[] | undefined;
 }
 
 /** A checked config file. Every field is optional: flags fill in or override. */
@@ -118,7 +129,7 @@ const AGENT_KEYS = ['image', 'image_pull_policy', 'image_pull_secrets', 'namespa
 const FEATURE_KEYS = ['network', 'copy_target', ...EXEC_FEATURE_KEYS] as const;
 const COPY_KEYS = ['scale_down', 'exclude_containers', 'exclude_init_containers'] as const;
 const NETWORK_KEYS = ['incoming', ...EXEC_NETWORK_KEYS] as const;
-const INCOMING_KEYS = ['mode', 'http_filter', 'port_mapping'] as const;
+const INCOMING_KEYS = ['mode', 'http_filter', 'port_mapping', 'listen_ports', 'ignore_localhost', 'ignore_ports', 'ports'] as const;
 const FILTER_KEYS = ['header_filter', 'path_filter', 'ports'] as const;
 const MODES = ['mirror', 'steal', 'off'];
 
@@ -162,20 +173,48 @@ function checkFilter(c: Checker, value: unknown): HttpFilterConfig | undefined {
   return { header, path, ports };
 }
 
-function checkPortMapping(c: Checker, value: unknown): Map<number, number> {
-  const field = 'feature.network.incoming.port_mapping';
+/** A list of [a, b] port pairs; neither side may repeat. Returned as a → b. */
+function portPairs(c: Checker, value: unknown, field: string, accepted: string, sides: [string, string], names: [string, string]): Map<number, number> {
   const mapping = new Map<number, number>();
   if (value === undefined || value === null) return mapping;
-  const accepted = `${field} takes a list of [local_port, remote_port] pairs, e.g. [[9333, 80]]: the port your app listens on, then the pod's`;
   if (!Array.isArray(value)) c.fail(field, `must be a list, got ${describe(value)}`, accepted);
+  const seconds = new Set<number>();
   value.forEach((pair, i) => {
-    if (!Array.isArray(pair) || pair.length !== 2) c.fail(`${field}[${i}]`, `must be a [local_port, remote_port] pair, got ${JSON.stringify(pair)}`, accepted);
-    const local = c.port(pair[0], `${field}[${i}][0]`);
-    const remote = c.port(pair[1], `${field}[${i}][1]`);
-    if (mapping.has(remote)) c.fail(`${field}[${i}]`, `maps remote port ${remote} a second time`, 'map each remote port once');
-    mapping.set(remote, local);
+    if (!Array.isArray(pair) || pair.length !== 2) c.fail(`${field}[${i}]`, `must be a [${names[0]}, ${names[1]}] pair, got ${JSON.stringify(pair)}`, accepted);
+    const a = c.port(pair[0], `${field}[${i}][0]`);
+    const b = c.port(pair[1], `${field}[${i}][1]`);
+    if (mapping.has(a)) c.fail(`${field}[${i}]`, `maps ${sides[0]} ${a} a second time`, `name each ${sides[0]} once`);
+    if (seconds.has(b)) c.fail(`${field}[${i}]`, `maps ${sides[1]} ${b} a second time`, `name each ${sides[1]} once`);
+    mapping.set(a, b);
+    seconds.add(b);
   });
   return mapping;
+}
+
+function checkPortMapping(c: Checker, value: unknown): Map<number, number> {
+  const field = 'feature.network.incoming.port_mapping';
+  const accepted = `${field} takes a list of [local_port, remote_port] pairs, e.g. [[9333, 80]]: the port your app listens on, then the pod's`;
+  const localToRemote = portPairs(c, value, field, accepted, ['local port', 'remote port'], ['local_port', 'remote_port']);
+  return new Map([...localToRemote].map(([local, remote]) => [remote, local]));
+}
+
+function portList(c: Checker, value: unknown, field: string): number[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) c.fail(field, `must be a list of ports, got ${describe(value)}`, `e.g. ${field.split('.').pop()}: [8080, 9090]`);
+  return value.map((p, i) => c.port(p, `${field}[${i}]`));
+}
+
+/** exec's fields: listen_ports, ignore_localhost, ignore_ports, ports. */
+function checkExecIncoming(c: Checker, obj: Obj): Pick<IncomingConfig, 'listenPorts' | 'ignoreLocalhost' | 'ignorePorts' | 'ports'> {
+  const field = 'feature.network.incoming';
+  const listenPorts = portPairs(c, obj.listen_ports, `${field}.listen_ports`, `${field}.listen_ports takes a list of [port, local_port] pairs, e.g. [[80, 7777]]: the port your app asks for, then the port really bound on this machine`, ['port', 'local port'], ['port', 'local_port']);
+  if (obj.ignore_localhost !== undefined && typeof obj.ignore_localhost !== 'boolean') c.fail(`${field}.ignore_localhost`, `must be true or false, got ${describe(obj.ignore_localhost)}`, `${field}.ignore_localhost takes true or false`);
+  const ignorePorts = portList(c, obj.ignore_ports, `${field}.ignore_ports`);
+  const ports = portList(c, obj.ports, `${field}.ports`);
+  if (ignorePorts !== undefined && ports !== undefined) {
+    c.fail(`${field}.ports`, 'was given together with ignore_ports', 'give one: ports lists the only ports to subscribe, ignore_ports the ones to keep local');
+  }
+  return { listenPorts, ignoreLocalhost: obj.ignore_localhost === true, ignorePorts: ignorePorts ?? [], ports };
 }
 
 function names(c: Checker, value: unknown, field: string): string[] {
@@ -202,10 +241,10 @@ function checkCopyTarget(c: Checker, value: unknown): CopyTargetPlan | undefined
 function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
   if (value === undefined || value === null) return undefined;
   const field = 'feature.network.incoming';
-  const modeAccepted = `${field} takes "mirror", "steal", "off", or { mode, http_filter, port_mapping }`;
+  const modeAccepted = `${field} takes "mirror", "steal", "off", or { ${INCOMING_KEYS.join(', ')} }`;
   if (typeof value === 'string') {
     if (!MODES.includes(value)) c.fail(field, `is ${JSON.stringify(value)}`, modeAccepted);
-    return { mode: value as IncomingConfig['mode'], httpFilter: undefined, portMapping: new Map() };
+    return { mode: value as IncomingConfig['mode'], httpFilter: undefined, portMapping: new Map(), listenPorts: new Map(), ignoreLocalhost: false, ignorePorts: [], ports: undefined };
   }
   const obj = c.object(value, field, INCOMING_KEYS);
   const mode = obj.mode === undefined ? 'mirror' : obj.mode;
@@ -214,7 +253,7 @@ function checkIncoming(c: Checker, value: unknown): IncomingConfig | undefined {
   if (httpFilter && mode !== 'steal') {
     c.fail(`${field}.http_filter`, `needs mode "steal" (the mode is "${mode}")`, 'an HTTP filter chooses which requests are stolen: set mode: steal (or pass --steal); mirror copies every connection');
   }
-  return { mode: mode as IncomingConfig['mode'], httpFilter, portMapping: checkPortMapping(c, obj.port_mapping) };
+  return { mode: mode as IncomingConfig['mode'], httpFilter, portMapping: checkPortMapping(c, obj.port_mapping), ...checkExecIncoming(c, obj) };
 }
 
 /**

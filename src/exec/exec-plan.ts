@@ -3,7 +3,7 @@
  * the exec proxy over a pipe). Flags override the file. Pure: every bad input is unit tested.
  */
 import { UsageError } from '../errors.ts';
-import type { FileConfig } from '../config/config-schema.ts';
+import type { FileConfig, HttpFilterConfig } from '../config/config-schema.ts';
 import { DEFAULT_MAX_FILE_BYTES, type EnvConfig, type FsMode, type OutgoingConfig } from '../config/exec-schema.ts';
 import type { TrafficFilter } from '../config/traffic-filter.ts';
 
@@ -28,8 +28,27 @@ export interface FsPlan {
   maxFileBytes: number;
 }
 
+/**
+ * `feature.network.incoming` for exec (JSON-safe: pairs, not Maps). The ports are the program's
+ * own: what it binds (listen_ports, ignore_ports, ports) and what it is mapped to in the pod.
+ */
+export interface IncomingPlan {
+  mode: 'mirror' | 'steal' | 'off';
+  /** [app port, pod port]: port_mapping. */
+  portMapping: [number, number][];
+  /** [app port, port really bound here]: listen_ports. */
+  listenPorts: [number, number][];
+  ignoreLocalhost: boolean;
+  ignorePorts: number[];
+  /** Only these app ports; undefined: every port. */
+  ports: number[] | undefined;
+  /** Only with mode steal. */
+  httpFilter: HttpFilterConfig | undefined;
+}
+
 /** What exec does besides the agent: validated, flags over file. */
 export interface ExecFeatures {
+  incoming: IncomingPlan;
   env: EnvConfig;
   fs: FsPlan;
   dns: boolean;
@@ -98,30 +117,50 @@ function planFs(flags: RawExecFlags, config: FileConfig | undefined, targeted: b
   };
 }
 
-/** -R and --steal: incoming traffic under exec is a later version. @throws UsageError EEXECINCOMING */
+/** -R: exec subscribes the ports the program listens on itself. @throws UsageError EEXECINCOMING */
 export function rejectIncoming(flags: RawExecFlags): void {
-  if ((flags.remote?.length ?? 0) > 0 || flags.steal) {
-    throw new UsageError('EEXECINCOMING', `${flags.steal ? '--steal' : '-R'} is not supported by exec yet: incoming traffic to the program comes in a later version`, {
-      hint: 'run `kubectl mirrord port-forward -t TARGET -R PORT` beside it to bring the pod\'s traffic to the program',
+  if ((flags.remote?.length ?? 0) > 0) {
+    throw new UsageError('EEXECINCOMING', '-R does not apply to exec: the ports the program listens on are subscribed by themselves', {
+      hint: 'drop -R; feature.network.incoming.port_mapping maps a port of the program to another port of the pod, and --steal steals instead of mirroring',
     });
   }
 }
 
 /**
+ * The incoming plan: mode from --steal over the file (mirror by default).
+ * @throws UsageError ENOTARGET for --steal without a target.
+ */
+export function planIncoming(flags: RawExecFlags, config: FileConfig | undefined, targeted: boolean): IncomingPlan {
+  const file = config?.incoming;
+  if (flags.steal && !targeted) {
+    throw new UsageError('ENOTARGET', '--steal takes the traffic of a target pod, and no --target was given', { hint: 'add --target deployment/NAME (kubectl mirrord ls lists them), or drop --steal' });
+  }
+  const mode = flags.steal ? 'steal' : file?.mode ?? 'mirror';
+  return {
+    mode,
+    portMapping: file ? [...file.portMapping].map(([remote, local]) => [local, remote]) : [],
+    listenPorts: file ? [...file.listenPorts] : [],
+    ignoreLocalhost: file?.ignoreLocalhost ?? false,
+    ignorePorts: file?.ignorePorts ?? [],
+    ports: file?.ports,
+    httpFilter: mode === 'steal' ? file?.httpFilter : undefined,
+  };
+}
+
+/**
  * @param config the loaded config file, if any (its warnings are carried over).
  * @param targeted whether a target was given (flag or file).
- * @throws UsageError for -R/--steal (incoming traffic under exec is a later version), contradicting
- *   env filters, a bad --fs-mode.
+ * @throws UsageError for -R, --steal without a target, contradicting env filters, a bad --fs-mode.
  */
 export function planExecFeatures(flags: RawExecFlags, config: FileConfig | undefined, targeted: boolean): ExecFeatures {
   rejectIncoming(flags);
   const warnings = [...(config?.warnings ?? [])];
-  if (config?.incoming) warnings.push('feature.network.incoming is ignored by exec: incoming traffic to the program comes in a later version');
   const file = config?.exec;
   const outgoing = file?.outgoing ?? { tcp: true, udp: true, ignoreLocalhost: false, filter: undefined };
   const dns = flags.remoteDns === false ? false : file?.dns ?? true;
   if (!dns && file?.dnsFilter) warnings.push(`feature.network.dns.filter is ignored: ${flags.remoteDns === false ? '--no-remote-dns' : 'feature.network.dns false'} resolves every name on this machine`);
   return {
+    incoming: planIncoming(flags, config, targeted),
     env: planEnv(flags, file?.env, targeted),
     fs: planFs(flags, config, targeted, warnings),
     dns,

@@ -2,7 +2,7 @@
  * The streams that fileRead answers arrive on. The agent opens each toward the CLI (destination
  * FILE_STREAM_DESTINATION) before it sends the RESPONSE naming it (docs/protocol.md, fileRead), so
  * the proxy keeps every such stream by id until the answer claims it. Any other stream the agent
- * opens is refused: exec has no incoming traffic yet.
+ * opens is an incoming connection: ReverseForwards' when exec's incoming traffic is on, else refused.
  */
 import { ResetReason } from '../protocol/constants.ts';
 import { FILE_STREAM_DESTINATION } from '../protocol/file-requests.ts';
@@ -14,13 +14,19 @@ const UNCLAIMED_MS = 30_000;
 
 export class FileStreams {
   readonly #waiting = new Map<number, { stream: MuxStream; timer: NodeJS.Timeout }>();
+  readonly #incomingElsewhere: boolean;
+
+  /** @param incomingElsewhere other streams are served by another listener (ReverseForwards). */
+  constructor(incomingElsewhere = false) {
+    this.#incomingElsewhere = incomingElsewhere;
+  }
 
   /** Takes the file streams of a session (call once per session). */
   attach(session: Session): void {
     session.on('stream', (stream: MuxStream) => {
       const d = stream.open.destination;
       if (d.host !== FILE_STREAM_DESTINATION.host || d.port !== FILE_STREAM_DESTINATION.port) {
-        stream.reject(ResetReason.notAllowed, 'exec accepts no incoming streams (incoming traffic comes in a later version)');
+        if (!this.#incomingElsewhere) stream.reject(ResetReason.notAllowed, 'this exec takes no incoming traffic (feature.network.incoming is off, or there is no target)');
         return;
       }
       stream.pause();

@@ -20,7 +20,10 @@ test('HELLO_OK: targetless has no remote files; config flags, fs mode and user p
   const config = checkConfig({ feature: { fs: { mode: 'localwithoverrides', read_only: ['^/srv/'], not_found: ['^/x$'], local: ['^/etc/app/cache'] }, network: { dns: false, outgoing: { udp: false, ignore_localhost: true } } }, skip_processes: ['bash'] }, 'm.json');
   const features = planExecFeatures({}, config, true);
   const hello = helloOk({ features, mounts: ['/etc/app'] }, '/usr/bin/python3', 'python3');
-  assert.equal(hello.flags, LayerFlag.remoteFs | LayerFlag.outgoingTcp | LayerFlag.outgoingIgnoreLocalhost);
+  // Incoming is mirror by default: binds ask the proxy.
+  assert.equal(hello.flags, LayerFlag.remoteFs | LayerFlag.outgoingTcp | LayerFlag.outgoingIgnoreLocalhost | LayerFlag.incoming);
+  const off = planExecFeatures({}, checkConfig({ feature: { network: { incoming: 'off' } } }, 'm.json'), true);
+  assert.equal(helloOk({ features: off, mounts: [] }, '/usr/bin/python3', 'python3').flags & LayerFlag.incoming, 0, 'incoming off: binds are local');
   assert.equal(hello.fs_mode, LayerFsMode.localWithOverrides);
   assert.deepEqual(hello.remote_paths.map((p) => p.pattern), ['^/etc/app(/.*)?$', '^/etc/resolv\\.conf$', '^/etc/hosts$', '^/etc/hostname$', '^/srv/']);
   assert.deepEqual(hello.local_paths.map((p) => p.pattern), ['^/etc/app/cache']);

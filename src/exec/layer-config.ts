@@ -77,6 +77,7 @@ export function helloOk(ctx: HelloContext, exe: string, argv0: string): LayerMes
   if (features.outgoing.tcp) flags |= LayerFlag.outgoingTcp;
   if (features.outgoing.udp) flags |= LayerFlag.outgoingUdp;
   if (features.outgoing.ignoreLocalhost) flags |= LayerFlag.outgoingIgnoreLocalhost;
+  if (features.incoming.mode !== 'off') flags |= LayerFlag.incoming;
   if (isSkipped(features, exe, argv0)) flags |= LayerFlag.skip;
   const mode = !remoteFs ? LayerFsMode.local : features.fs.mode === 'localwithoverrides' ? LayerFsMode.localWithOverrides : LayerFsMode.read;
   const list = (patterns: readonly string[]) => patterns.map((pattern) => ({ pattern }));

@@ -35,7 +35,8 @@ test('addresses: IPv6 text and bytes both ways, ::ffff: mapped to IPv4', () => {
   assert.deepEqual([...requests.addressBytes('10.1.2.3')], [10, 1, 2, 3]);
   const v6 = requests.addressBytes('fd00::1:2');
   assert.equal(v6.length, 16);
-  assert.equal(requests.addressText(v6), 'fd00:0:0:0:0:0:1:2');
+  assert.equal(requests.addressText(v6), 'fd00::1:2');
+  assert.equal(requests.addressText(requests.addressBytes('::')), '::');
   assert.equal(requests.addressText(requests.addressBytes('::ffff:10.0.0.7')), '10.0.0.7');
   assert.equal(requests.addressText(Uint8Array.from([1, 2, 3])), undefined);
 });

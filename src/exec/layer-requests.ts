@@ -3,6 +3,8 @@
  * AgentLink holds it while it reconnects, up to HOLD_MS) and, failing that, answers with the errno
  * the call itself would have: EIO for files, EAI_AGAIN for lookups, ECONNREFUSED for connects.
  */
+import type { IncomingListeners } from './incoming-listeners.ts';
+import { addressBytes, addressText } from './ip-bytes.ts';
 import { isIP } from 'node:net';
 import { Requests } from '../protocol/requests.ts';
 import { ResponseErrorCode, RequestError } from '../protocol/request-errors.ts';
@@ -29,6 +31,8 @@ export interface RequestContext {
   maxFileBytes: number;
   log: (line: string) => void;
   warnOnce: (text: string) => void;
+  /** The program's listening sockets (incoming traffic); undefined when incoming is off. */
+  incoming?: IncomingListeners;
 }
 
 /** Runs `fn` on a live session; a session that closed under it is retried on the next one until HOLD_MS. */
@@ -159,37 +163,7 @@ export async function getnameinfo(ctx: RequestContext, addr: Uint8Array): Promis
   }
 }
 
-export function addressBytes(ip: string): Uint8Array {
-  if (isIP(ip) === 4) return Uint8Array.from(ip.split('.').map(Number));
-  // Expand :: and an embedded IPv4 tail, then 8 groups of 16 bits.
-  let text = ip;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const b = v4[1].split('.').map(Number);
-    text = text.slice(0, -v4[1].length) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
-  }
-  const [head, tail] = text.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined ? (tail ? tail.split(':') : []) : [];
-  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    const n = parseInt(g, 16);
-    out[i * 2] = n >> 8;
-    out[i * 2 + 1] = n & 0xff;
-  });
-  return out;
-}
-
-/** An address as text; an IPv4-mapped IPv6 address (::ffff:a.b.c.d, as Java uses) as IPv4. */
-export function addressText(addr: Uint8Array): string | undefined {
-  if (addr.length === 4) return [...addr].join('.');
-  if (addr.length !== 16) return undefined;
-  if (addr.subarray(0, 10).every((b) => b === 0) && addr[10] === 0xff && addr[11] === 0xff) return [...addr.subarray(12)].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((addr[i] << 8) | addr[i + 1]).toString(16));
-  return groups.join(':');
-}
+export { addressBytes, addressText };
 
 function connectFailed(err: number): LayerMessageBody<'connectOk'> {
   return { err, token: 0n, relay_port: 0, local_family: 0, local_addr: new Uint8Array(0), local_port: 0 };

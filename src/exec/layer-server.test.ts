@@ -75,7 +75,7 @@ test('the layer server: HELLO_OK config, DNS, TCP connect through the intercepto
   const hello = await layer.ask('hello', { pid: 1, ppid: 0, exe: '/usr/bin/python3', argv0: 'python3' });
   assert.equal(hello.name, 'helloOk');
   if (hello.name !== 'helloOk') return;
-  assert.equal(hello.body.flags, LayerFlag.remoteFs | LayerFlag.remoteDns | LayerFlag.outgoingTcp | LayerFlag.outgoingUdp);
+  assert.equal(hello.body.flags, LayerFlag.remoteFs | LayerFlag.remoteDns | LayerFlag.outgoingTcp | LayerFlag.outgoingUdp | LayerFlag.incoming);
   assert.equal(hello.body.fs_mode, LayerFsMode.read);
   assert.deepEqual(hello.body.remote_paths.map((p) => p.pattern), ['^/etc/app(/.*)?$', '^/etc/resolv\\.conf$', '^/etc/hosts$', '^/etc/hostname$']);
   const git = await layer.ask('hello', { pid: 2, ppid: 1, exe: '/usr/bin/git', argv0: 'git' });

@@ -88,6 +88,7 @@ export class LayerServer extends EventEmitter<LayerServerEvents> {
     });
     socket.once('close', () => {
       for (const relay of relays) relay.close();
+      this.#ctx.incoming?.disconnected(socket);
       this.#connections.delete(socket);
       this.#ctx.log(`layer: ${who} disconnected`);
       this.emit('count', this.#connections.size);
@@ -133,6 +134,24 @@ export class LayerServer extends EventEmitter<LayerServerEvents> {
             return () => relays.delete(relay);
           });
         return reply(encodeLayerMessage('connectOk', id, answer));
+      }
+      case 'incomingBind': {
+        const host = layerRequests.addressText(message.body.addr);
+        const answer = host === undefined || !ctx.incoming ? { listener: 0, listen_port: 0 } : ctx.incoming.bind(socket, host, message.body.port);
+        return reply(encodeLayerMessage('incomingBindOk', id, answer));
+      }
+      case 'incomingListen': {
+        const host = layerRequests.addressText(message.body.addr);
+        const err = host === undefined || !ctx.incoming ? errno('EINVAL') : await ctx.incoming.listen(socket, message.body.listener, host, message.body.port);
+        return reply(encodeLayerMessage('incomingListenOk', id, { err }));
+      }
+      case 'incomingHold':
+        return ctx.incoming?.hold(socket, message.body.listener);
+      case 'incomingClose':
+        return ctx.incoming?.close(socket, message.body.listener);
+      case 'incomingPeer': {
+        const none = { found: 0, family: 0, addr: new Uint8Array(), port: 0 };
+        return reply(encodeLayerMessage('incomingPeerOk', id, ctx.incoming ? await ctx.incoming.peer(message.body.family, message.body.port) : none));
       }
       case 'log': {
         if (message.body.level === LayerLogLevel.warn) ctx.warnOnce(message.body.message);

@@ -24,8 +24,10 @@ export interface ReverseFilter {
 /** One reverse forward, ready to subscribe. */
 export interface ReversePlan {
   remotePort: number;
-  /** Port of the user's app on 127.0.0.1. */
+  /** Port of the user's app on userAppHost. */
   localPort: number;
+  /** Where the user's app listens; 127.0.0.1 when not given (-R). */
+  userAppHost?: string;
   mode: ReverseMode;
   filter: ReverseFilter | undefined;
 }

@@ -38,7 +38,8 @@ export interface EphemeralAgentOptions {
   /**
    * Run as the target container's user, group and capabilities (target-identity.ts), so the agent
    * may read the target's environment and files with no capability added: for exec sessions that
-   * steal nothing. Ignored with netAdmin.
+   * steal nothing. With netAdmin (exec with incoming traffic): root with the redirect capabilities
+   * and what reading the target needs (redirectingExecContext).
    */
   runAs?: TargetIdentity;
   /** The target container's runtime id (`containerd://<hex>`), by which the agent finds its main process. */
@@ -89,6 +90,7 @@ export function buildEphemeralAgent(options: EphemeralAgentOptions): V1Ephemeral
 
 /** The agent container's securityContext: NET_ADMIN as root for -R, the target's identity for exec, else the image's user with nothing. */
 function agentSecurityContext(options: EphemeralAgentOptions): V1SecurityContext {
+  if (options.netAdmin && options.runAs) return redirectingExecContext(options.runAs);
   if (options.netAdmin) {
     return {
       // iptables needs CAP_NET_ADMIN in the effective set, which only a root process gets from
@@ -115,6 +117,24 @@ function agentSecurityContext(options: EphemeralAgentOptions): V1SecurityContext
     };
   }
   return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+}
+
+/**
+ * exec with incoming traffic: iptables needs root with NET_ADMIN and NET_RAW, and reading the
+ * target's /proc/<pid>/environ and root needs what target-identity.ts says: effective capabilities
+ * that include the target's permitted ones (so the target's own adds are kept and the runtime's
+ * defaults not dropped beyond what the target drops), and CAP_SYS_PTRACE when the target's uid is
+ * not root's (the agent's fsuid then differs from it).
+ */
+function redirectingExecContext(id: TargetIdentity): V1SecurityContext {
+  const add = new Set<string>([...(id.capabilities?.add ?? []), ...REDIRECT_CAPABILITIES, ...(id.uid !== 0 ? ['SYS_PTRACE'] : [])]);
+  const drop = (id.capabilities?.drop ?? []).filter((cap) => !add.has(cap));
+  return {
+    runAsUser: 0,
+    runAsNonRoot: false,
+    allowPrivilegeEscalation: false,
+    capabilities: { add: [...add], ...(drop.length > 0 ? { drop } : {}) },
+  };
 }
 
 /**

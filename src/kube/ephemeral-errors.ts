@@ -49,7 +49,7 @@ export function podSecurityError(message: string, namespace: string, level: stri
     });
   }
   return new ClusterError('EPODSECURITY', `namespace "${namespace}" enforces Pod Security "${enforced}", which refused the agent container: ${detail}`, {
-    hint: `-R needs NET_ADMIN, which only the "privileged" level allows: label the namespace (kubectl label ns ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite), or run the agent as a Job in a namespace that allows it (--agent-mode job -a <namespace>)`,
+    hint: `-R and exec's incoming traffic need NET_ADMIN (exec without it: feature.network.incoming: "off"), which only the "privileged" level allows: label the namespace (kubectl label ns ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite), or run the agent as a Job in a namespace that allows it (--agent-mode job -a <namespace>)`,
   });
 }
 

@@ -24,7 +24,7 @@ test('the target\'s identity: the status\'s user first, then the container\'s, t
   assert.match(describeIdentity(root), /uid 0, gid 0 \(assumed: the target sets no runAsUser/);
 });
 
-test('an exec agent runs as the target\'s uid and gid with the target\'s capabilities and no escalation; -R still gets root with NET_ADMIN and NET_RAW', () => {
+test('an exec agent runs as the target\'s uid and gid with the target\'s capabilities and no escalation; -R still gets root with NET_ADMIN and NET_RAW; exec with incoming gets both', () => {
   const runAs = { uid: 1000, gid: 3000, capabilities: { drop: ['ALL'] }, source: 'securityContext' as const };
   const exec = buildEphemeralAgent({ ...base, netAdmin: false, runAs, targetContainerId: 'containerd://abc123' });
   assert.deepEqual(exec.securityContext, { runAsUser: 1000, runAsGroup: 3000, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
@@ -32,8 +32,14 @@ test('an exec agent runs as the target\'s uid and gid with the target\'s capabil
   const rootTarget = buildEphemeralAgent({ ...base, netAdmin: false, runAs: { uid: 0, gid: 0, capabilities: undefined, source: 'assumed' } });
   assert.deepEqual(rootTarget.securityContext, { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false },
     'a root target keeps the runtime\'s default capabilities, which the kernel requires of its reader');
+  // exec with incoming traffic: root (iptables), the redirect capabilities, and SYS_PTRACE to read a
+  // target of another uid; the target's drop stays (it permits the target nothing the agent lacks).
   const steal = buildEphemeralAgent({ ...base, netAdmin: true, runAs });
-  assert.deepEqual(steal.securityContext!.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
+  assert.deepEqual(steal.securityContext, { runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW', 'SYS_PTRACE'], drop: ['ALL'] } });
+  const stealRoot = buildEphemeralAgent({ ...base, netAdmin: true, runAs: { uid: 0, gid: 0, capabilities: { add: ['SYS_TIME'], drop: ['NET_RAW', 'MKNOD'] }, source: 'assumed' } });
+  assert.deepEqual(stealRoot.securityContext!.capabilities, { add: ['SYS_TIME', 'NET_ADMIN', 'NET_RAW'], drop: ['MKNOD'] }, 'a root target\'s adds are kept; a drop of a redirect capability is not');
+  const reverse = buildEphemeralAgent({ ...base, netAdmin: true });
+  assert.deepEqual(reverse.securityContext!.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] }, '-R: root with NET_ADMIN and NET_RAW');
 });
 
 test('a policy that refuses even the target\'s own identity says what was asked and why it is needed', () => {

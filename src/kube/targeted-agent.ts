@@ -31,9 +31,10 @@ export interface TargetedAgentOptions extends AgentManagerOptions {
   /** NET_ADMIN for -R (steal and mirror both redirect with iptables). */
   netAdmin: boolean;
   /**
-   * exec without steal: the ephemeral agent runs as the target container's uid, gid and
-   * capabilities (src/kube/target-identity.ts), adding none, so it can read the target's
-   * environment and files under Pod Security "baseline". Ignored with netAdmin.
+   * exec: the ephemeral agent runs as the target container's uid, gid and capabilities
+   * (src/kube/target-identity.ts), adding none, so it can read the target's environment and files
+   * under Pod Security "baseline". With netAdmin (exec's incoming traffic) it runs as root with the
+   * redirect capabilities and what reading the target needs (ephemeral-agent.ts).
    */
   runAsTarget?: boolean;
   /** Finds the target's current pod again (the first one may be gone by a reconnect). */
@@ -178,14 +179,15 @@ export class TargetedAgentManager {
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
     } catch (err) {
-      throw await ephemeralPatchError(this.#ctx, err, target, this.#runAs());
+      // With netAdmin the agent asked for more than the target's identity: the error says what.
+      throw await ephemeralPatchError(this.#ctx, err, target, this.#options.netAdmin ? undefined : this.#runAs());
     }
     return handle;
   }
 
   /** The identity an exec agent takes, or undefined for the image's own user. */
   #runAs(): TargetIdentity | undefined {
-    if (!this.#options.runAsTarget || this.#options.netAdmin) return undefined;
+    if (!this.#options.runAsTarget) return undefined;
     return this.#target?.identity ?? { uid: 0, gid: 0, capabilities: undefined, source: 'assumed' };
   }
 

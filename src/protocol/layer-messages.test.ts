@@ -16,7 +16,7 @@ test('message types are 1..N with no gap, requests odd and answers even up to CO
 });
 
 test('flags are distinct single bits as the interfaces document numbers them', () => {
-  assert.deepEqual(Object.values(LayerFlag), [1, 2, 4, 8, 16, 32]);
+  assert.deepEqual(Object.values(LayerFlag), [1, 2, 4, 8, 16, 32, 64]);
 });
 
 test('every list field names a declared struct, and field names are unique per message', () => {

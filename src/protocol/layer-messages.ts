@@ -52,6 +52,8 @@ export const LayerFlag = {
   outgoingIgnoreLocalhost: 0x10,
   /** This process passes everything through (a build tool, a skipped process). */
   skip: 0x20,
+  /** Incoming traffic is on (mode mirror or steal): TCP binds ask INCOMING_BIND. */
+  incoming: 0x40,
 } as const;
 export type LayerFlag = (typeof LayerFlag)[keyof typeof LayerFlag];
 
@@ -250,6 +252,35 @@ export const LayerMessages = {
   log: { type: 19, direction: 'layer → proxy', fields: [['level', 'u8'], ['message', 'str']] },
   /** proxy → layer. The answer to any request the proxy cannot decode or serve. */
   error: { type: 20, direction: 'proxy → layer', fields: [['err', 'i32'], ['message', 'str']] },
+  /**
+   * layer → proxy. A TCP socket binds `port` (nonzero) on `addr` (4 or 16 bytes). The proxy applies
+   * the port rules (ports, ignore_ports, ignore_localhost, listen_ports, port_mapping).
+   */
+  incomingBind: { type: 21, direction: 'layer → proxy', fields: [['family', 'u8'], ['addr', 'bytes'], ['port', 'u16']] },
+  /**
+   * proxy → layer. `listener` 0: the bind is the user's machine's alone. Otherwise the layer binds
+   * `listen_port` (else, when it is in use, a free port on loopback) and reports `listener` in
+   * INCOMING_LISTEN, INCOMING_HOLD and INCOMING_CLOSE.
+   */
+  incomingBindOk: { type: 22, direction: 'proxy → layer', fields: [['listener', 'u32'], ['listen_port', 'u16']] },
+  /**
+   * layer → proxy. The socket of `listener` listens, really on addr:port (what getsockname says).
+   * This process now holds the listener; the proxy subscribes its remote port before answering.
+   */
+  incomingListen: { type: 23, direction: 'layer → proxy', fields: [['listener', 'u32'], ['family', 'u8'], ['addr', 'bytes'], ['port', 'u16']] },
+  /** proxy → layer. `err` 0 when subscribed; otherwise the port stays local (the proxy said why). */
+  incomingListenOk: { type: 24, direction: 'proxy → layer', fields: [['err', 'i32']] },
+  /** layer → proxy, one-way. A forked child holds the listeners it inherited (one message each). */
+  incomingHold: { type: 25, direction: 'layer → proxy', fields: [['listener', 'u32']] },
+  /** layer → proxy, one-way. This process closed its last fd of `listener`. */
+  incomingClose: { type: 26, direction: 'layer → proxy', fields: [['listener', 'u32']] },
+  /**
+   * layer → proxy. An accepted socket's peer is addr:port on loopback: is it a connection the
+   * proxy delivered? The proxy knows its own end's port from the moment it connects.
+   */
+  incomingPeer: { type: 27, direction: 'layer → proxy', fields: [['family', 'u8'], ['addr', 'bytes'], ['port', 'u16']] },
+  /** proxy → layer. `found` 1: the original client, as the pod saw it (family 0 otherwise). */
+  incomingPeerOk: { type: 28, direction: 'proxy → layer', fields: [['found', 'u8'], ['family', 'u8'], ['addr', 'bytes'], ['port', 'u16']] },
 } as const satisfies Record<string, { type: number; direction: string; fields: readonly LayerField[] }>;
 
 export type LayerMessageName = keyof typeof LayerMessages;

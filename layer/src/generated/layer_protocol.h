@@ -35,6 +35,14 @@
 #define KM_MSG_CONNECT_OK 18 /* proxy -> layer */
 #define KM_MSG_LOG 19 /* layer -> proxy */
 #define KM_MSG_ERROR 20 /* proxy -> layer */
+#define KM_MSG_INCOMING_BIND 21 /* layer -> proxy */
+#define KM_MSG_INCOMING_BIND_OK 22 /* proxy -> layer */
+#define KM_MSG_INCOMING_LISTEN 23 /* layer -> proxy */
+#define KM_MSG_INCOMING_LISTEN_OK 24 /* proxy -> layer */
+#define KM_MSG_INCOMING_HOLD 25 /* layer -> proxy */
+#define KM_MSG_INCOMING_CLOSE 26 /* layer -> proxy */
+#define KM_MSG_INCOMING_PEER 27 /* layer -> proxy */
+#define KM_MSG_INCOMING_PEER_OK 28 /* proxy -> layer */
 
 /* HELLO_OK flags. */
 #define KM_FLAG_REMOTE_FS 0x01u
@@ -43,6 +51,7 @@
 #define KM_FLAG_OUTGOING_UDP 0x08u
 #define KM_FLAG_OUTGOING_IGNORE_LOCALHOST 0x10u
 #define KM_FLAG_SKIP 0x20u
+#define KM_FLAG_INCOMING 0x40u
 
 /* HELLO_OK fs_mode. */
 #define KM_FS_MODE_LOCAL 0
@@ -587,6 +596,127 @@ static inline void km_dec_msg_error(struct km_rd *r, struct km_msg_error *m) {
   km_get_str(r, &m->message);
 }
 
+#define KM_FIELDS_INCOMING_BIND(X) X(u8, family) X(bytes, addr) X(u16, port)
+struct km_msg_incoming_bind {
+  uint8_t family;
+  struct km_bytes addr;
+  uint16_t port;
+};
+static inline void km_enc_msg_incoming_bind(struct km_wr *w, const struct km_msg_incoming_bind *m) {
+  km_put_u8(w, m->family);
+  km_put_bytes(w, m->addr);
+  km_put_u16(w, m->port);
+}
+static inline void km_dec_msg_incoming_bind(struct km_rd *r, struct km_msg_incoming_bind *m) {
+  km_get_u8(r, &m->family);
+  km_get_bytes(r, &m->addr);
+  km_get_u16(r, &m->port);
+}
+
+#define KM_FIELDS_INCOMING_BIND_OK(X) X(u32, listener) X(u16, listen_port)
+struct km_msg_incoming_bind_ok {
+  uint32_t listener;
+  uint16_t listen_port;
+};
+static inline void km_enc_msg_incoming_bind_ok(struct km_wr *w, const struct km_msg_incoming_bind_ok *m) {
+  km_put_u32(w, m->listener);
+  km_put_u16(w, m->listen_port);
+}
+static inline void km_dec_msg_incoming_bind_ok(struct km_rd *r, struct km_msg_incoming_bind_ok *m) {
+  km_get_u32(r, &m->listener);
+  km_get_u16(r, &m->listen_port);
+}
+
+#define KM_FIELDS_INCOMING_LISTEN(X) X(u32, listener) X(u8, family) X(bytes, addr) X(u16, port)
+struct km_msg_incoming_listen {
+  uint32_t listener;
+  uint8_t family;
+  struct km_bytes addr;
+  uint16_t port;
+};
+static inline void km_enc_msg_incoming_listen(struct km_wr *w, const struct km_msg_incoming_listen *m) {
+  km_put_u32(w, m->listener);
+  km_put_u8(w, m->family);
+  km_put_bytes(w, m->addr);
+  km_put_u16(w, m->port);
+}
+static inline void km_dec_msg_incoming_listen(struct km_rd *r, struct km_msg_incoming_listen *m) {
+  km_get_u32(r, &m->listener);
+  km_get_u8(r, &m->family);
+  km_get_bytes(r, &m->addr);
+  km_get_u16(r, &m->port);
+}
+
+#define KM_FIELDS_INCOMING_LISTEN_OK(X) X(i32, err)
+struct km_msg_incoming_listen_ok {
+  int32_t err;
+};
+static inline void km_enc_msg_incoming_listen_ok(struct km_wr *w, const struct km_msg_incoming_listen_ok *m) {
+  km_put_i32(w, m->err);
+}
+static inline void km_dec_msg_incoming_listen_ok(struct km_rd *r, struct km_msg_incoming_listen_ok *m) {
+  km_get_i32(r, &m->err);
+}
+
+#define KM_FIELDS_INCOMING_HOLD(X) X(u32, listener)
+struct km_msg_incoming_hold {
+  uint32_t listener;
+};
+static inline void km_enc_msg_incoming_hold(struct km_wr *w, const struct km_msg_incoming_hold *m) {
+  km_put_u32(w, m->listener);
+}
+static inline void km_dec_msg_incoming_hold(struct km_rd *r, struct km_msg_incoming_hold *m) {
+  km_get_u32(r, &m->listener);
+}
+
+#define KM_FIELDS_INCOMING_CLOSE(X) X(u32, listener)
+struct km_msg_incoming_close {
+  uint32_t listener;
+};
+static inline void km_enc_msg_incoming_close(struct km_wr *w, const struct km_msg_incoming_close *m) {
+  km_put_u32(w, m->listener);
+}
+static inline void km_dec_msg_incoming_close(struct km_rd *r, struct km_msg_incoming_close *m) {
+  km_get_u32(r, &m->listener);
+}
+
+#define KM_FIELDS_INCOMING_PEER(X) X(u8, family) X(bytes, addr) X(u16, port)
+struct km_msg_incoming_peer {
+  uint8_t family;
+  struct km_bytes addr;
+  uint16_t port;
+};
+static inline void km_enc_msg_incoming_peer(struct km_wr *w, const struct km_msg_incoming_peer *m) {
+  km_put_u8(w, m->family);
+  km_put_bytes(w, m->addr);
+  km_put_u16(w, m->port);
+}
+static inline void km_dec_msg_incoming_peer(struct km_rd *r, struct km_msg_incoming_peer *m) {
+  km_get_u8(r, &m->family);
+  km_get_bytes(r, &m->addr);
+  km_get_u16(r, &m->port);
+}
+
+#define KM_FIELDS_INCOMING_PEER_OK(X) X(u8, found) X(u8, family) X(bytes, addr) X(u16, port)
+struct km_msg_incoming_peer_ok {
+  uint8_t found;
+  uint8_t family;
+  struct km_bytes addr;
+  uint16_t port;
+};
+static inline void km_enc_msg_incoming_peer_ok(struct km_wr *w, const struct km_msg_incoming_peer_ok *m) {
+  km_put_u8(w, m->found);
+  km_put_u8(w, m->family);
+  km_put_bytes(w, m->addr);
+  km_put_u16(w, m->port);
+}
+static inline void km_dec_msg_incoming_peer_ok(struct km_rd *r, struct km_msg_incoming_peer_ok *m) {
+  km_get_u8(r, &m->found);
+  km_get_u8(r, &m->family);
+  km_get_bytes(r, &m->addr);
+  km_get_u16(r, &m->port);
+}
+
 /* X(lower, UPPER) for every message, in type order. */
 #define KM_MESSAGES(X) \
   X(hello, HELLO) \
@@ -608,6 +738,14 @@ static inline void km_dec_msg_error(struct km_rd *r, struct km_msg_error *m) {
   X(connect, CONNECT) \
   X(connect_ok, CONNECT_OK) \
   X(log, LOG) \
-  X(error, ERROR)
+  X(error, ERROR) \
+  X(incoming_bind, INCOMING_BIND) \
+  X(incoming_bind_ok, INCOMING_BIND_OK) \
+  X(incoming_listen, INCOMING_LISTEN) \
+  X(incoming_listen_ok, INCOMING_LISTEN_OK) \
+  X(incoming_hold, INCOMING_HOLD) \
+  X(incoming_close, INCOMING_CLOSE) \
+  X(incoming_peer, INCOMING_PEER) \
+  X(incoming_peer_ok, INCOMING_PEER_OK)
 
 #endif
