@@ -95,10 +95,14 @@ export class IncomingFixture {
     return (server.address() as AddressInfo).port;
   }
 
-  /** Lines of `iptables-save` (nat and filter) in the pod that mention our chains, and our ipsets. */
+  /**
+   * Lines of `iptables-save` (nat and filter) in the pod that mention our chains, then those of
+   * `ip6tables-save` prefixed `ip6: `, and our ipsets.
+   */
   async kmrdRules(): Promise<string[]> {
     const lines = `${await this.ns.natRules()}\n${await this.ns.filterRules()}`.split('\n');
-    return [...lines, ...await this.ns.ipsets()].filter((l) => l.includes('KMRD'));
+    const lines6 = (await this.ns.rules6()).split('\n').map((l) => `ip6: ${l}`);
+    return [...lines, ...lines6, ...await this.ns.ipsets()].filter((l) => l.includes('KMRD'));
   }
 
   async close(): Promise<void> {

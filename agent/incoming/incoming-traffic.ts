@@ -12,7 +12,8 @@
  * dies, by the guard. Each port's redirect also expires by itself unless the agent keeps renewing
  * it (ipset.ts), which covers the case the guard cannot: every process of the agent's container
  * killed at once. Where the kernel or the image lacks what that needs, the agent says so in a
- * warning and relies on the guard alone.
+ * warning and relies on the guard alone. The rules go into ip6tables too when the pod has IPv6
+ * (redirect-rules.ts), and each listener then takes both families.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -21,7 +22,8 @@ import type { PortSubscribeAnswer, PortSubscribeBody, PortUnsubscribeBody } from
 import type { Session } from '../../src/session/session.ts';
 import type { AgentLog } from '../log.ts';
 import { GuardHandle } from './guard-handle.ts';
-import { Iptables, IptablesError, chainName, type RedirectRule } from './iptables.ts';
+import { Iptables, IptablesError, chainName, ip6tablesBinary, type RedirectRule } from './iptables.ts';
+import { RedirectRules } from './redirect-rules.ts';
 import { Ipset, setName } from './ipset.ts';
 import { RedirectRenewal } from './redirect-renewal.ts';
 import { cleanLeftovers } from './leftovers.ts';
@@ -39,6 +41,8 @@ export interface IncomingOptions {
   /** 8 hex digits naming this agent's chain; random by default. */
   agentId?: string;
   iptables?: Iptables;
+  /** ip6tables for the pod's IPv6 traffic; null for IPv4 only. Default: the system's ip6tables. */
+  ip6tables?: Iptables | null;
   ipset?: Ipset;
 }
 
@@ -61,7 +65,7 @@ export class IncomingTraffic {
   readonly agentId: string;
   readonly chain: string;
   readonly #log: AgentLog;
-  readonly #iptables: Iptables;
+  readonly #iptables: RedirectRules;
   readonly #ipset: Ipset;
   readonly #renewal: RedirectRenewal;
   readonly #comment: string;
@@ -80,7 +84,8 @@ export class IncomingTraffic {
     this.agentId = options.agentId ?? randomBytes(4).toString('hex');
     this.chain = chainName(this.agentId);
     this.#log = options.log;
-    this.#iptables = options.iptables ?? new Iptables();
+    const ip6tables = options.ip6tables === undefined ? new Iptables(ip6tablesBinary()) : options.ip6tables ?? undefined;
+    this.#iptables = new RedirectRules(options.iptables ?? new Iptables(), ip6tables, this.#log);
     this.#ipset = options.ipset ?? new Ipset();
     this.#renewal = new RedirectRenewal(this.#ipset, this.#log);
     this.#comment = ownerComment(currentOwner(this.agentId));
@@ -191,24 +196,26 @@ export class IncomingTraffic {
     if (this.#chainCreated) return;
     try {
       // Leftovers first, so that a dead agent's rule for the same port cannot shadow ours.
-      await cleanLeftovers(this.#iptables, this.#ipset, this.chain, this.#log);
-      this.#guard ??= new GuardHandle(this.#iptables.binary, this.#ipset.binary, this.chain, this.#log);
+      await this.#iptables.prepare();
+      await cleanLeftovers(this.#iptables.families, this.#ipset, this.chain, this.#log);
+      this.#guard ??= new GuardHandle(this.#iptables.ipv4.binary, this.#ipset.binary, this.chain, this.#log, this.#iptables.ip6tablesBinary);
       await this.#iptables.removeChain(this.chain);
       await this.#iptables.createChain(this.chain, this.#comment);
     } catch (err) {
       throw asRequestError(err);
     }
     this.#chainCreated = true;
-    this.#log.info('iptables chain created', { chain: this.chain, guard: this.#guard.pid });
+    this.#log.info('iptables chain created', { chain: this.chain, guard: this.#guard.pid, ipv6: this.#iptables.ipv6 });
   }
 
   async #redirectPort(port: number): Promise<PortRedirect> {
     const server = createServer({ allowHalfOpen: true, noDelay: true });
-    // Every IPv4 address: REDIRECT sends each connection to the primary address of the interface
+    // Every address (of both families when IPv6 is redirected too: `::` takes IPv4 as well unless
+    // IPV6_V6ONLY, ipv6(7)): REDIRECT sends each connection to the primary address of the interface
     // it came in on, which differs per interface. The filter rule keeps out what was not redirected.
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '0.0.0.0', () => { server.off('error', reject); resolve(); });
+      server.listen({ port: 0, host: this.#iptables.ipv6 ? '::' : '0.0.0.0', ipv6Only: false }, () => { server.off('error', reject); resolve(); });
     });
     const listenerPort = (server.address() as AddressInfo).port;
     try {
