@@ -4,47 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import type { Session } from '../../src/session/session.ts';
 import { silentLog } from '../log.ts';
 import { IncomingTraffic } from './incoming-traffic.ts';
-import { Iptables, IptablesError, type Table } from './iptables.ts';
-import { Ipset } from './ipset.ts';
-
-/**
- * Records calls; `-S` lists the chains made; a `-D` of the REDIRECT of `failPort` fails. Its
- * restore binary (`true-restore`) does not exist, so batches run call by call through run().
- */
-class FakeIptables extends Iptables {
-  readonly calls: string[] = [];
-  readonly #chains = new Set<string>();
-  failPort = 0;
-  constructor() { super('true'); }
-  override run(args: string[], table: Table = 'nat'): Promise<string> {
-    this.calls.push(`${table} ${args.join(' ')}`);
-    if (args[0] === '-N') this.#chains.add(`${table} ${args[1]}`);
-    if (args[0] === '-X') this.#chains.delete(`${table} ${args[1]}`);
-    if (args[0] === '-S') return Promise.resolve([...this.#chains].filter((c) => c.startsWith(`${table} `)).map((c) => `-N ${c.split(' ')[1]}`).join('\n'));
-    if (args[0] === '-D' && table === 'nat' && args.includes(String(this.failPort)) && args.includes('REDIRECT')) {
-      return Promise.reject(new IptablesError(this.binary, args, 'iptables: Bad rule (does a matching rule exist in that chain?).', 1));
-    }
-    return Promise.resolve('');
-  }
-}
-
-class FakeIpset extends Ipset {
-  constructor() { super('true'); }
-  override run(): Promise<string> { return Promise.resolve(''); }
-}
-
-async function listeners(n: number): Promise<Server[]> {
-  return Promise.all(Array.from({ length: n }, async () => {
-    const server = createServer().listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return server;
-  }));
-}
+import { FakeIpset, FakeIptables, listeners } from './fake-netfilter.test-support.ts';
 
 test('endSession removes every rule it can, and reports the port whose rule would not go', async (t) => {
   const iptables = new FakeIptables();

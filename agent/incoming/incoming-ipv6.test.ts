@@ -17,7 +17,7 @@ async function whoAnswers(host: string, port: number): Promise<string> {
   return httpGet(host, port, '/who').then((r) => r.servedBy, (e: NodeJS.ErrnoException) => e.code ?? e.message);
 }
 
-test('steal over IPv6: the user app answers, the CLI sees the client\'s IPv6 address; unsubscribe removes both families\' rules', { skip }, async (t) => {
+test('steal over IPv6: the user app answers, the CLI sees the client\'s IPv6 address; the session\'s end removes both families\' rules', { skip }, async (t) => {
   const pod = await IncomingFixture.create(t);
   const agent = await pod.startAgent();
   const cli = await pod.connectCli(agent);
@@ -40,8 +40,8 @@ test('steal over IPv6: the user app answers, the CLI sees the client\'s IPv6 add
   assert.doesNotMatch(agent.stderr(), NO_IPV6);
 
   await cli.unsubscribe(subscription);
-  assert.deepEqual(await pod.kmrdRules(), []);
-  assert.equal(await whoAnswers(pod.ns.podIp6, POD_H1_PORT), 'original');
+  assert.equal(await whoAnswers(pod.ns.podIp6, POD_H1_PORT), 'original', 'the parked port\'s IPv6 REDIRECT matches nothing');
+  await pod.endAndExpectNoRules(cli);
 });
 
 test('mirror over IPv6: the original app answers, the copy carries the client\'s IPv6 address', { skip }, async (t) => {
@@ -82,10 +82,12 @@ test('a connection straight to the redirect listener over IPv6 is refused', { sk
 test('without ip6tables the agent says so once and steals IPv4 alone', { skip }, async (t) => {
   const pod = await IncomingFixture.create(t);
   const agent = await pod.startAgent({ MIRRORD_AGENT_IP6TABLES: '/nonexistent/ip6tables' });
+  // Two sessions, one after the other: the agent makes its chain twice, and says it once.
+  const first = await pod.connectCli(agent);
+  await first.subscribe({ port: POD_H1_PORT, mode: 'steal' });
+  await pod.endAndExpectNoRules(first);
   const cli = await pod.connectCli(agent);
   cli.userPorts.set(POD_H1_PORT, await pod.userHttp1App());
-  const first = await cli.subscribe({ port: POD_H1_PORT, mode: 'steal' });
-  await cli.unsubscribe(first.subscription);
   const { subscription } = await cli.subscribe({ port: POD_H1_PORT, mode: 'steal' });
   assert.equal(await whoAnswers(pod.ns.podIp, POD_H1_PORT), 'user');
   assert.equal(await whoAnswers(pod.ns.podIp6, POD_H1_PORT), 'original', 'IPv6 clients still reach the pod app');
@@ -94,7 +96,7 @@ test('without ip6tables the agent says so once and steals IPv4 alone', { skip },
   assert.match(agent.stderr(), /cannot run \/nonexistent\/ip6tables: not found/);
   assert.ok(!(await pod.kmrdRules()).some((l) => l.startsWith('ip6: ')), 'no IPv6 rule');
   await cli.unsubscribe(subscription);
-  assert.deepEqual(await pod.kmrdRules(), []);
+  await pod.endAndExpectNoRules(cli);
 });
 
 test('with IPv6 disabled in the pod the agent says so once and steals IPv4 alone', { skip }, async (t) => {
@@ -109,5 +111,5 @@ test('with IPv6 disabled in the pod the agent says so once and steals IPv4 alone
   assert.match(agent.stderr(), /disable_ipv6 is 1/);
   assert.ok(!(await pod.kmrdRules()).some((l) => l.startsWith('ip6: ')), 'no IPv6 rule');
   await cli.unsubscribe(subscription);
-  assert.deepEqual(await pod.kmrdRules(), []);
+  await pod.endAndExpectNoRules(cli);
 });

@@ -111,6 +111,11 @@ export class Ipset {
     return this.run(['add', '-exist', name, String(port), 'timeout', String(REDIRECT_TTL_S)]);
   }
 
+  /** Takes `port` out of `name`: a REDIRECT matching the set stops matching. Missing is no error. */
+  removeElement(name: string, port: number): Promise<string> {
+    return this.run(['del', '-exist', name, String(port)]);
+  }
+
   /** renew for many sets in one run; rejects when any one fails (the others may have been renewed). */
   renewMany(elements: { set: string; port: number }[]): Promise<string> {
     return this.restore(elements.map((e) => addCommand(e.set, e.port)));
