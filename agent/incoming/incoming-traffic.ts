@@ -338,10 +338,11 @@ export class IncomingTraffic {
       if (r.parked) clearTimeout(r.parked.timer);
       this.#ports.delete(r.port);
       this.#renewal.delete(r.port);
-      r.server.close();
     }
     const fail = (error: Error) => { for (const r of redirects) errors.push({ port: r.port, error }); };
+    // Rules first, then the listeners, as in #remove.
     await this.#iptables.removeChain(this.chain).then(() => { this.#chainCreated = false; }, fail);
+    for (const r of redirects) r.server.close();
     const sets = redirects.flatMap((r) => (r.rule.set ? [r.rule.set] : []));
     if (sets.length > 0 && this.#chainCreated === false) await this.#ipset.restore(sets.map((name) => `destroy ${name}`)).catch(fail);
     return errors;
