@@ -18,11 +18,12 @@ export class GuardHandle {
   #stopping = false;
 
   /**
-   * Spawns the guard for `chain` (and the chain's ipsets). It runs in its own session (detached) so that signals sent to the
+   * Spawns the guard for `chain` (in IPv6 too when `ip6tablesBinary` is given, and the chain's ipsets). It runs in its own session (detached) so that signals sent to the
    * agent's process group do not reach it, and is unref'd so it never keeps the agent alive.
    */
-  constructor(iptablesBinary: string, ipsetBinary: string, chain: string, log: AgentLog) {
-    this.#child = spawn(process.execPath, [...process.execArgv, GUARD_PATH, iptablesBinary, chain, ipsetBinary], {
+  constructor(iptablesBinary: string, ipsetBinary: string, chain: string, log: AgentLog, ip6tablesBinary?: string) {
+    const args = [GUARD_PATH, iptablesBinary, chain, ipsetBinary, ...(ip6tablesBinary ? [ip6tablesBinary] : [])];
+    this.#child = spawn(process.execPath, [...process.execArgv, ...args], {
       stdio: ['pipe', 'ignore', 'inherit'],
       detached: true,
     });

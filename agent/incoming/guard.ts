@@ -4,7 +4,9 @@
  * exited, crashed, or was killed with SIGKILL, which no handler in the agent can catch), and the
  * guard removes the agent's chains and their jumps, then the chain's ipsets, and exits.
  *
- *   node guard.ts <iptables binary> <chain> [<ipset binary>]
+ *   node guard.ts <iptables binary> <chain> [<ipset binary> [<ip6tables binary>]]
+ *
+ * With an ip6tables binary it removes the chain from the IPv6 tables too (redirect-rules.ts).
  *
  * The guard is the fast path. It dies with the agent when the container is killed as a whole (as
  * containerd does to a container whose main process exited); the redirects then still lapse by
@@ -21,7 +23,7 @@ import { createLog } from '../log.ts';
 const log = createLog(false);
 
 function main(): void {
-  const [binary, chain, ipsetBinary = 'ipset'] = process.argv.slice(2);
+  const [binary, chain, ipsetBinary = 'ipset', ip6tablesBinary] = process.argv.slice(2);
   if (!binary || !chain?.startsWith(CHAIN_PREFIX)) {
     process.stderr.write(`usage: guard.ts <iptables binary> <${CHAIN_PREFIX}chain>; got ${process.argv.slice(2).join(' ')}\n`);
     process.exit(2);
@@ -30,13 +32,19 @@ function main(): void {
   const cleanUp = (why: string) => {
     if (done) return;
     done = true;
-    try {
-      new Iptables(binary).removeChainSync(chain);
-      const kept = new Ipset(ipsetBinary).destroyAgentSetsSync(chain.slice(CHAIN_PREFIX.length));
-      log.info('guard removed the agent\'s iptables rules', { chain, why, ...(kept.length ? { setsNotDestroyed: kept } : {}) });
-    } catch (err) {
-      log.warn('guard could not remove the agent\'s iptables rules', { chain, why, error: (err as Error).message });
+    // Each family alone: a failure in one must not keep the other's rules in place. The sets go
+    // last, once no rule of either family refers to them.
+    let removed = true;
+    for (const tool of [binary, ...(ip6tablesBinary ? [ip6tablesBinary] : [])]) {
+      try {
+        new Iptables(tool).removeChainSync(chain);
+      } catch (err) {
+        removed = false;
+        log.warn('guard could not remove the agent\'s iptables rules', { chain, why, binary: tool, error: (err as Error).message });
+      }
     }
+    const kept = new Ipset(ipsetBinary).destroyAgentSetsSync(chain.slice(CHAIN_PREFIX.length));
+    if (removed) log.info('guard removed the agent\'s iptables rules', { chain, why, ...(kept.length ? { setsNotDestroyed: kept } : {}) });
     process.exit(0);
   };
   process.on('SIGINT', () => {});

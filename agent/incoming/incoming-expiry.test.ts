@@ -61,7 +61,7 @@ test('agent and guard SIGKILLed together: the redirect lapses by itself; the nex
   const nextCli = await pod.connectCli(next);
   const { subscription } = await nextCli.subscribe({ port: POD_H1_PORT, mode: 'steal' });
   await nextCli.unsubscribe(subscription);
-  assert.deepEqual(await pod.kmrdRules(), [], 'no chain, rule or set of ours is left in either table');
+  await pod.endAndExpectNoRules(nextCli);
   assert.match(next.stderr(), /removed iptables rules left by a dead agent/);
   assert.match(next.stderr(), /removed an ipset left by a dead agent/);
 });
@@ -114,7 +114,7 @@ test('without ipset the agent says loudly that redirects will not expire, and st
   assert.match(agent.stderr(), /REDIRECTS WILL NOT EXPIRE BY THEMSELVES.*cannot run \/nonexistent\/ipset/);
   assert.ok(!(await pod.kmrdRules()).some((l) => l.includes('--match-set')), 'the fallback rule matches no set');
   await cli.unsubscribe(subscription);
-  assert.deepEqual(await pod.kmrdRules(), []);
+  assert.deepEqual(await pod.kmrdRules(), [], 'without a set there is nothing to park: the rules go at once');
 });
 
 test('with NET_ADMIN but not NET_RAW, iptables cannot match the set: the agent names the missing capability and steals unguarded by expiry', { skip }, async (t) => {
@@ -126,5 +126,5 @@ test('with NET_ADMIN but not NET_RAW, iptables cannot match the set: the agent n
   assert.equal(await whoAnswers(pod.ns.podIp, POD_H1_PORT), 'user');
   assert.match(agent.stderr(), /REDIRECTS WILL NOT EXPIRE BY THEMSELVES.*needs CAP_NET_RAW/);
   await cli.unsubscribe(subscription);
-  assert.deepEqual(await pod.kmrdRules(), [], 'the fallback leaves no set behind either');
+  assert.deepEqual(await pod.kmrdRules(), [], 'the fallback leaves no set behind either, and parks nothing');
 });

@@ -95,10 +95,43 @@ export class IncomingFixture {
     return (server.address() as AddressInfo).port;
   }
 
-  /** Lines of `iptables-save` (nat and filter) in the pod that mention our chains, and our ipsets. */
+  /**
+   * Lines of `iptables-save` (nat and filter) in the pod that mention our chains, then those of
+   * `ip6tables-save` prefixed `ip6: `, and our ipsets.
+   */
   async kmrdRules(): Promise<string[]> {
     const lines = `${await this.ns.natRules()}\n${await this.ns.filterRules()}`.split('\n');
-    return [...lines, ...await this.ns.ipsets()].filter((l) => l.includes('KMRD'));
+    const lines6 = (await this.ns.rules6()).split('\n').map((l) => `ip6: ${l}`);
+    return [...lines, ...lines6, ...await this.ns.ipsets()].filter((l) => l.includes('KMRD'));
+  }
+
+  /** The members of each of our ipsets (`ipset list`), by set name. */
+  async setMembers(): Promise<Map<string, string[]>> {
+    const sets = new Map<string, string[]>();
+    let name: string | undefined;
+    let inMembers = false;
+    for (const line of (await this.ns.exec('ipset', ['list'])).stdout.split('\n')) {
+      if (line.startsWith('Name: ')) { name = line.slice(6).trim(); inMembers = false; if (name.startsWith('KMRD-')) sets.set(name, []); continue; }
+      if (line.startsWith('Members:')) { inMembers = true; continue; }
+      if (!line.trim()) { inMembers = false; continue; }
+      if (inMembers && name && sets.has(name)) sets.get(name)!.push(line.trim().split(' ')[0]);
+    }
+    return sets;
+  }
+
+  /**
+   * Ends `cli`'s session and waits (wide margin) until no chain, rule or set of ours is left in
+   * either family: what a parked port leaves after an unsubscribe goes with its session.
+   */
+  async endAndExpectNoRules(cli: CliPeer, timeoutMs = 30_000): Promise<void> {
+    cli.session.destroy();
+    const deadline = Date.now() + timeoutMs;
+    let rules = await this.kmrdRules();
+    while (rules.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      rules = await this.kmrdRules();
+    }
+    if (rules.length > 0) throw new Error(`rules left ${timeoutMs} ms after the session ended:\n${rules.join('\n')}`);
   }
 
   async close(): Promise<void> {

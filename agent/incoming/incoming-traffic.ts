@@ -12,16 +12,26 @@
  * dies, by the guard. Each port's redirect also expires by itself unless the agent keeps renewing
  * it (ipset.ts), which covers the case the guard cannot: every process of the agent's container
  * killed at once. Where the kernel or the image lacks what that needs, the agent says so in a
- * warning and relies on the guard alone.
+ * warning and relies on the guard alone. The rules go into ip6tables too when the pod has IPv6
+ * (redirect-rules.ts), and each listener then takes both families.
+ *
+ * An unsubscribe that leaves a port without subscriptions parks it rather than removing it: one
+ * `ipset del` takes the port's element out of its set, so its REDIRECT stops matching at once and
+ * new connections reach the original app, while the rules and the listener stay for PARK_MS. A
+ * subscribe of the port in that time puts the element back (one `ipset add`), instead of a
+ * listener, two sets of rules and a set made anew: a program that opens and closes a listener in
+ * a loop costs one ipset run per change. A parked port's rules go when PARK_MS passes, when the
+ * session that parked it ends, or when the agent closes; without expiring sets nothing is parked.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { RequestError, ResponseErrorCode } from '../../src/protocol/request-errors.ts';
 import type { PortSubscribeAnswer, PortSubscribeBody, PortUnsubscribeBody } from '../../src/protocol/requests.ts';
 import type { Session } from '../../src/session/session.ts';
 import type { AgentLog } from '../log.ts';
 import { GuardHandle } from './guard-handle.ts';
-import { Iptables, IptablesError, chainName, type RedirectRule } from './iptables.ts';
+import { Iptables, IptablesError, chainName, ip6tablesBinary, type RedirectRule } from './iptables.ts';
+import { RedirectRules } from './redirect-rules.ts';
 import { Ipset, setName } from './ipset.ts';
 import { RedirectRenewal } from './redirect-renewal.ts';
 import { cleanLeftovers } from './leftovers.ts';
@@ -29,17 +39,21 @@ import { isListening } from './listening.ts';
 import { currentOwner, ownerComment } from './owner.ts';
 import { toSubscribeRequest } from './subscribe-request.ts';
 import type { Subscription } from './subscription.ts';
-import type { HttpFilter } from './http-filter.ts';
 import { MirrorStats } from './mirror-notices.ts';
 import { dispatchConnection } from './dispatch.ts';
-import { AgentEvent, type LoggedFilter } from '../../src/sessions/agent-events.ts';
+import { PARK_MS, asRequestError, describeFilter, openRedirectListener, type PortRedirect } from './port-redirect.ts';
+import { AgentEvent } from '../../src/sessions/agent-events.ts';
 
 export interface IncomingOptions {
   log: AgentLog;
   /** 8 hex digits naming this agent's chain; random by default. */
   agentId?: string;
   iptables?: Iptables;
+  /** ip6tables for the pod's IPv6 traffic; null for IPv4 only. Default: the system's ip6tables. */
+  ip6tables?: Iptables | null;
   ipset?: Ipset;
+  /** How long an unsubscribed port stays parked, ms (PARK_MS). */
+  parkMs?: number;
 }
 
 /** What endSession could not undo: the ports whose rules may still be in place, and why. */
@@ -48,23 +62,16 @@ export interface CleanupFailure {
   error: string;
 }
 
-interface PortRedirect {
-  port: number;
-  server: Server;
-  listenerPort: number;
-  rule: RedirectRule;
-  /** Oldest first; the last one gets new connections. */
-  subscriptions: Subscription[];
-}
 
 export class IncomingTraffic {
   readonly agentId: string;
   readonly chain: string;
   readonly #log: AgentLog;
-  readonly #iptables: Iptables;
+  readonly #iptables: RedirectRules;
   readonly #ipset: Ipset;
   readonly #renewal: RedirectRenewal;
   readonly #comment: string;
+  readonly #parkMs: number;
   /** Why redirects cannot expire here, once found out; they are then guarded by the guard alone. */
   #noExpiry: string | undefined;
   readonly #ports = new Map<number, PortRedirect>();
@@ -80,10 +87,12 @@ export class IncomingTraffic {
     this.agentId = options.agentId ?? randomBytes(4).toString('hex');
     this.chain = chainName(this.agentId);
     this.#log = options.log;
-    this.#iptables = options.iptables ?? new Iptables();
+    const ip6tables = options.ip6tables === undefined ? new Iptables(ip6tablesBinary()) : options.ip6tables ?? undefined;
+    this.#iptables = new RedirectRules(options.iptables ?? new Iptables(), ip6tables, this.#log);
     this.#ipset = options.ipset ?? new Ipset();
     this.#renewal = new RedirectRenewal(this.#ipset, this.#log);
     this.#comment = ownerComment(currentOwner(this.agentId));
+    this.#parkMs = options.parkMs ?? PARK_MS;
   }
 
   /** Subscriptions in force. */
@@ -95,16 +104,16 @@ export class IncomingTraffic {
   async subscribe(session: Session, body: PortSubscribeBody): Promise<PortSubscribeAnswer> {
     const request = toSubscribeRequest(body);
     const { port } = request;
-    if ([...this.#subscriptions.values()].some((s) => s.session === session && s.port === port)) {
-      throw new RequestError(ResponseErrorCode.exists, `port ${port} is already subscribed by this session`);
-    }
+    this.#refuseTwice(session, port);
     if (!await isListening(port)) {
       throw new RequestError(ResponseErrorCode.notListening, `nothing in the pod listens on TCP port ${port} (checked /proc/net/tcp and /proc/net/tcp6); -R needs a port the target listens on`);
     }
     return this.#serial(async () => {
       if (this.#closed) throw new RequestError(ResponseErrorCode.shuttingDown, 'the agent is shutting down');
+      this.#refuseTwice(session, port); // again: two concurrent subscribes of one session both passed the first check
       await this.#ensureChain();
-      const redirect = this.#ports.get(port) ?? await this.#redirectPort(port);
+      const parked = this.#ports.get(port);
+      const redirect = (parked && await this.#unpark(parked)) || await this.#redirectPort(port);
       const sub: Subscription = {
         id: this.#nextId++, session, port, mode: request.mode, filter: request.filter, active: true,
         stats: request.mode === 'mirror' ? new MirrorStats(session, port) : undefined,
@@ -116,13 +125,22 @@ export class IncomingTraffic {
     });
   }
 
+  #refuseTwice(session: Session, port: number): void {
+    if ([...this.#subscriptions.values()].some((s) => s.session === session && s.port === port)) {
+      throw new RequestError(ResponseErrorCode.exists, `port ${port} is already subscribed by this session`);
+    }
+  }
+
   /** portUnsubscribe. Throws RequestError EINVAL for a subscription this session does not hold. */
   async unsubscribe(session: Session, { subscription: id }: PortUnsubscribeBody): Promise<null> {
     const sub = this.#subscriptions.get(id);
     if (!sub || sub.session !== session) {
       throw new RequestError(ResponseErrorCode.invalid, `subscription ${id} is not one of this session's subscriptions`);
     }
-    await this.#serial(() => this.#drop(sub));
+    await this.#serial(async () => {
+      const emptied = await this.#detach(sub, true);
+      if (emptied) await this.#remove(emptied);
+    });
     return null;
   }
 
@@ -133,12 +151,15 @@ export class IncomingTraffic {
    */
   async endSession(session: Session): Promise<CleanupFailure[]> {
     const subs = [...this.#subscriptions.values()].filter((s) => s.session === session);
-    if (subs.length === 0) return [];
+    if (subs.length === 0 && ![...this.#ports.values()].some((r) => r.parked?.session === session)) return [];
     let errors: { port: number; error: Error }[] = [];
     await this.#serial(async () => {
+      const emptied: PortRedirect[] = [...this.#ports.values()].filter((r) => r.parked?.session === session);
       for (const sub of subs) {
-        await this.#drop(sub).catch((error: Error) => errors.push({ port: sub.port, error }));
+        const redirect = await this.#detach(sub, false);
+        if (redirect) emptied.push(redirect);
       }
+      errors = await this.#removeMany(emptied);
     });
     // Removing the chain (the session held the last ports) took its rules along, failed or not.
     if (!this.#chainCreated) errors = errors.filter((e) => !(e.error instanceof IptablesError));
@@ -154,7 +175,8 @@ export class IncomingTraffic {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#serial(async () => {
-      for (const sub of [...this.#subscriptions.values()]) await this.#drop(sub).catch((err: Error) => this.#log.warn('cleanup failed', { error: err.message }));
+      for (const sub of [...this.#subscriptions.values()]) await this.#detach(sub, false);
+      for (const { port, error } of await this.#removeMany([...this.#ports.values()])) this.#log.warn('cleanup failed', { port, error: error.message });
       if (this.#chainCreated) {
         await this.#iptables.removeChain(this.chain).catch((err: Error) => this.#log.warn('cannot remove the iptables chain', { chain: this.chain, error: err.message }));
         this.#chainCreated = false;
@@ -191,26 +213,20 @@ export class IncomingTraffic {
     if (this.#chainCreated) return;
     try {
       // Leftovers first, so that a dead agent's rule for the same port cannot shadow ours.
-      await cleanLeftovers(this.#iptables, this.#ipset, this.chain, this.#log);
-      this.#guard ??= new GuardHandle(this.#iptables.binary, this.#ipset.binary, this.chain, this.#log);
+      await this.#iptables.prepare();
+      await cleanLeftovers(this.#iptables.families, this.#ipset, this.chain, this.#log);
+      this.#guard ??= new GuardHandle(this.#iptables.ipv4.binary, this.#ipset.binary, this.chain, this.#log, this.#iptables.ip6tablesBinary);
       await this.#iptables.removeChain(this.chain);
       await this.#iptables.createChain(this.chain, this.#comment);
     } catch (err) {
       throw asRequestError(err);
     }
     this.#chainCreated = true;
-    this.#log.info('iptables chain created', { chain: this.chain, guard: this.#guard.pid });
+    this.#log.info('iptables chain created', { chain: this.chain, guard: this.#guard.pid, ipv6: this.#iptables.ipv6 });
   }
 
   async #redirectPort(port: number): Promise<PortRedirect> {
-    const server = createServer({ allowHalfOpen: true, noDelay: true });
-    // Every IPv4 address: REDIRECT sends each connection to the primary address of the interface
-    // it came in on, which differs per interface. The filter rule keeps out what was not redirected.
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '0.0.0.0', () => { server.off('error', reject); resolve(); });
-    });
-    const listenerPort = (server.address() as AddressInfo).port;
+    const { server, listenerPort } = await openRedirectListener(this.#iptables.ipv6);
     try {
       const rule = await this.#addRedirect(port, listenerPort);
       const redirect: PortRedirect = { port, server, listenerPort, rule, subscriptions: [] };
@@ -259,17 +275,86 @@ export class IncomingTraffic {
     dispatchConnection(socket, redirect.port, sub, this.#log);
   }
 
-  async #drop(sub: Subscription): Promise<void> {
-    if (!this.#subscriptions.delete(sub.id)) return;
+  /** Puts a parked port's element back; undefined (and the port removed) when that fails. */
+  async #unpark(redirect: PortRedirect): Promise<PortRedirect | undefined> {
+    if (!redirect.parked) return redirect;
+    clearTimeout(redirect.parked.timer);
+    redirect.parked = undefined;
+    try {
+      await this.#ipset.renew(redirect.rule.set!, redirect.port);
+    } catch (err) {
+      this.#log.debug('cannot take a parked port back; making its redirect anew', { port: redirect.port, error: (err as Error).message });
+      await this.#remove(redirect).catch(() => {});
+      return undefined;
+    }
+    this.#renewal.add(redirect.port, redirect.rule.set!);
+    return redirect;
+  }
+
+  /** Parks a port with no subscription left (see the file's comment); false when it cannot be. */
+  async #park(redirect: PortRedirect, session: Session): Promise<boolean> {
+    if (!redirect.rule.set || this.#closed) return false;
+    this.#renewal.delete(redirect.port);
+    if (!await this.#ipset.removeElement(redirect.rule.set, redirect.port).then(() => true, () => false)) return false;
+    const timer = setTimeout(() => {
+      void this.#serial(async () => { if (redirect.parked?.timer === timer) await this.#remove(redirect); })
+        .catch((err: Error) => this.#log.warn('cannot remove a parked port\'s redirect', { port: redirect.port, error: err.message }));
+    }, this.#parkMs);
+    timer.unref();
+    redirect.parked = { session, timer };
+    return true;
+  }
+
+  /**
+   * Ends `sub`. Returns its port's redirect when no subscription is left on it and it was not
+   * parked (`park` asks for that): the caller removes it.
+   */
+  async #detach(sub: Subscription, park: boolean): Promise<PortRedirect | undefined> {
+    if (!this.#subscriptions.delete(sub.id)) return undefined;
     sub.active = false;
     sub.stats?.stop();
     const redirect = this.#ports.get(sub.port);
-    if (!redirect) return;
+    if (!redirect) return undefined;
     redirect.subscriptions = redirect.subscriptions.filter((s) => s !== sub);
     this.#log.info('port unsubscribed', { event: AgentEvent.portUnsubscribed, port: sub.port, subscription: sub.id });
-    if (redirect.subscriptions.length > 0) return;
-    this.#ports.delete(sub.port);
-    this.#renewal.delete(sub.port);
+    if (redirect.subscriptions.length > 0) return undefined;
+    if (park && await this.#park(redirect, sub.session)) return undefined;
+    return redirect;
+  }
+
+  /**
+   * Removes `redirects`, each alone; or, when they are every port there is, the whole chain at
+   * once (one restore per family flushes every rule), then their sets in one ipset run. Returns
+   * what failed, per port.
+   */
+  async #removeMany(redirects: PortRedirect[]): Promise<{ port: number; error: Error }[]> {
+    const errors: { port: number; error: Error }[] = [];
+    const all = redirects.length > 1 && redirects.length === this.#ports.size && redirects.every((r) => this.#ports.get(r.port) === r);
+    if (!all) {
+      for (const r of redirects) await this.#remove(r).catch((error: Error) => errors.push({ port: r.port, error }));
+      return errors;
+    }
+    for (const r of redirects) {
+      if (r.parked) clearTimeout(r.parked.timer);
+      this.#ports.delete(r.port);
+      this.#renewal.delete(r.port);
+    }
+    const fail = (error: Error) => { for (const r of redirects) errors.push({ port: r.port, error }); };
+    // Rules first, then the listeners, as in #remove.
+    await this.#iptables.removeChain(this.chain).then(() => { this.#chainCreated = false; }, fail);
+    for (const r of redirects) r.server.close();
+    const sets = redirects.flatMap((r) => (r.rule.set ? [r.rule.set] : []));
+    if (sets.length > 0 && this.#chainCreated === false) await this.#ipset.restore(sets.map((name) => `destroy ${name}`)).catch(fail);
+    return errors;
+  }
+
+  /** Removes a port's rules, set and listener; with the last port, the chain. */
+  async #remove(redirect: PortRedirect): Promise<void> {
+    if (this.#ports.get(redirect.port) !== redirect) return;
+    if (redirect.parked) clearTimeout(redirect.parked.timer);
+    redirect.parked = undefined;
+    this.#ports.delete(redirect.port);
+    this.#renewal.delete(redirect.port);
     // Rule first, then the listener: a connection redirected in between still finds the listener,
     // which hands it to the original app since no subscription is left. The chain goes with the
     // last port even when a rule would not go, since removing the chain flushes it.
@@ -291,16 +376,4 @@ export class IncomingTraffic {
     }
     if (failure) throw failure;
   }
-}
-
-function asRequestError(err: unknown): RequestError {
-  if (err instanceof IptablesError) return new RequestError(err.code === 'EPERM' ? ResponseErrorCode.notPermitted : ResponseErrorCode.iptables, err.message);
-  if (err instanceof RequestError) return err;
-  return new RequestError(ResponseErrorCode.internal, `incoming traffic setup failed: ${(err as Error).message}`);
-}
-
-/** The filter as the port-subscribed line carries it (src/sessions/agent-events.ts). */
-function describeFilter(filter: HttpFilter | undefined): LoggedFilter | undefined {
-  if (!filter) return undefined;
-  return { header: filter.header?.source, path: filter.path?.source, ports: [...filter.ports] };
 }

@@ -12,6 +12,11 @@
  * references cannot be destroyed ("Set cannot be destroyed: it is in use by a kernel component"),
  * so removal always goes rules first, then sets.
  *
+ * A set holds ports only (bitmap:port has no address family), so one set serves the IPv4 and the
+ * IPv6 REDIRECT of a port alike. A port's set is made, and all renewals are done, with one
+ * `ipset -exist restore` run each (ipset(8): restore reads commands from stdin; -exist makes an
+ * identical create and a re-add no error), not one process per command.
+ *
  * Binary: `ipset` from PATH, or MIRRORD_AGENT_IPSET.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -66,6 +71,19 @@ export class Ipset {
     });
   }
 
+  /** Runs `ipset -exist restore` with `commands` (one per line, without the program name). */
+  restore(commands: string[]): Promise<string> {
+    const args = ['-exist', 'restore'];
+    return new Promise((resolve, reject) => {
+      const child = execFile(this.binary, args, { timeout: 10_000 }, (err, stdout, stderr) => {
+        if (err) reject(failure(this.binary, args, Object.assign(err, { stderr })));
+        else resolve(stdout);
+      });
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(`${commands.join('\n')}\n`);
+    });
+  }
+
   runSync(args: string[]): string {
     try {
       return execFileSync(this.binary, args, { timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -74,16 +92,33 @@ export class Ipset {
     }
   }
 
-  /** Creates the set of `port` (replacing a stale one) and adds the port with the TTL. */
+  /**
+   * Creates the set of `port` and adds the port with the TTL, in one run. A set of that name left
+   * with other parameters makes the create fail; it is then destroyed and made again.
+   */
   async createForPort(name: string, port: number): Promise<void> {
-    await this.run(['destroy', name]).catch(() => {});
-    await this.run(['create', name, 'bitmap:port', 'range', `${port}-${port}`, 'timeout', String(REDIRECT_TTL_S)]);
-    await this.renew(name, port);
+    const commands = [`create ${name} bitmap:port range ${port}-${port} timeout ${REDIRECT_TTL_S}`, addCommand(name, port)];
+    try {
+      await this.restore(commands);
+    } catch {
+      await this.run(['destroy', name]).catch(() => {});
+      await this.restore(commands);
+    }
   }
 
   /** Re-adds `port` with a fresh TTL; an element that already lapsed comes back. */
   renew(name: string, port: number): Promise<string> {
     return this.run(['add', '-exist', name, String(port), 'timeout', String(REDIRECT_TTL_S)]);
+  }
+
+  /** Takes `port` out of `name`: a REDIRECT matching the set stops matching. Missing is no error. */
+  removeElement(name: string, port: number): Promise<string> {
+    return this.run(['del', '-exist', name, String(port)]);
+  }
+
+  /** renew for many sets in one run; rejects when any one fails (the others may have been renewed). */
+  renewMany(elements: { set: string; port: number }[]): Promise<string> {
+    return this.restore(elements.map((e) => addCommand(e.set, e.port)));
   }
 
   /** Destroys `name`; a set that does not exist is no error. */
@@ -109,6 +144,10 @@ export class Ipset {
     }
     return failed;
   }
+}
+
+function addCommand(name: string, port: number): string {
+  return `add ${name} ${port} timeout ${REDIRECT_TTL_S}`;
 }
 
 function splitNames(listing: string): string[] {

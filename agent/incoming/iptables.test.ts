@@ -1,7 +1,8 @@
 /** Reading `iptables -S` output, planning a chain's removal, and judging leftover chains. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planChainRemoval, splitRuleLine } from './iptables.ts';
+import { planChainRemoval, restoreInput, splitRuleLine } from './iptables.ts';
+import { plainAddress } from './redirected.ts';
 import { judgeChains, judgeSets } from './leftovers.ts';
 import { parseSetName, setName } from './ipset.ts';
 import { ownerComment, parseOwnerComment, processStartTime } from './owner.ts';
@@ -53,4 +54,32 @@ test('leftover sets: ours whose chain is gone or was just removed; never our own
 test('a chain listed in both tables is judged once', () => {
   const both = `${listing}\n-P INPUT ACCEPT\n-N KMRD-aaaaaaaa\n-A INPUT -p tcp -m comment --comment "kubectl-mirrord agent aaaaaaaa pid 10 start 5 pidns 7" -j KMRD-aaaaaaaa`;
   assert.deepEqual(judgeChains(both, 'KMRD-bbbbbbbb', () => 'dead').map((v) => v.chain), ['KMRD-aaaaaaaa', 'KMRD-cccccccc']);
+});
+
+test('restore input: one block per table in first-seen order, words with spaces or quotes quoted', () => {
+  const input = restoreInput([
+    { table: 'filter', args: ['-A', 'KMRD-a', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-m', 'comment', '--comment', 'kubectl-mirrord agent a pid 1', '-j', 'REJECT'] },
+    { table: 'nat', args: ['-A', 'KMRD-a', '-m', 'comment', '--comment', 'say "hi" \\ bye', '-j', 'REDIRECT'] },
+    { table: 'filter', args: ['-N', 'KMRD-b'] },
+  ]);
+  assert.equal(input, [
+    '*filter',
+    '-A KMRD-a -m conntrack ! --ctstate DNAT -m comment --comment "kubectl-mirrord agent a pid 1" -j REJECT',
+    '-N KMRD-b',
+    'COMMIT',
+    '*nat',
+    '-A KMRD-a -m comment --comment "say \\"hi\\" \\\\ bye" -j REDIRECT',
+    'COMMIT',
+    '',
+  ].join('\n'));
+  // What iptables -S would print for that comment reads back as the same words.
+  assert.deepEqual(splitRuleLine(input.split('\n')[5]).slice(4, 6), ['--comment', 'say "hi" \\ bye']);
+});
+
+test('client addresses: IPv4-mapped becomes plain IPv4, a zone index goes, IPv6 stays', () => {
+  assert.equal(plainAddress('::ffff:10.244.0.5', '0.0.0.0'), '10.244.0.5');
+  assert.equal(plainAddress('fd00:10:244::5', '0.0.0.0'), 'fd00:10:244::5');
+  assert.equal(plainAddress('fe80::1%eth0', '0.0.0.0'), 'fe80::1');
+  assert.equal(plainAddress('::ffff:abcd', '0.0.0.0'), '::ffff:abcd');
+  assert.equal(plainAddress(undefined, '0.0.0.0'), '0.0.0.0');
 });

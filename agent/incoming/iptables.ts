@@ -31,7 +31,17 @@
  * the original app until the client closes them; the same holds after a rule is removed, for
  * connections that were redirected to the agent. mirrord documents the same limitation.
  *
- * Binary: `iptables` from PATH, or MIRRORD_AGENT_IPTABLES. Every call passes `-w` so concurrent
+ * The same rules go into ip6tables for the pod's IPv6 traffic (redirect-rules.ts decides whether
+ * the pod has IPv6): REDIRECT, the conntrack match and REJECT's tcp-reset exist for both families
+ * (iptables-extensions(8)), and the bitmap:port sets hold ports only, so one set serves both.
+ *
+ * Changes that go together (a chain and its jumps, a port's two rules) are applied in one
+ * `iptables-restore --noflush` run: one process instead of two to four, and each run is applied
+ * as a whole or not at all (iptables-restore(8): a table's changes are committed at its COMMIT
+ * line). Where the restore binary is missing the calls run one by one.
+ *
+ * Binary: `iptables` from PATH, or MIRRORD_AGENT_IPTABLES (ip6tables, MIRRORD_AGENT_IP6TABLES);
+ * the restore binary is its name with `-restore` added. Every call passes `-w` so concurrent
  * callers (another agent, kube-proxy in host-network setups) wait for the lock instead of failing.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -53,18 +63,33 @@ export function iptablesBinary(env: NodeJS.ProcessEnv = process.env): string {
   return env.MIRRORD_AGENT_IPTABLES || 'iptables';
 }
 
+/** The ip6tables binary: MIRRORD_AGENT_IP6TABLES, else `ip6tables` found on PATH. */
+export function ip6tablesBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MIRRORD_AGENT_IP6TABLES || 'ip6tables';
+}
+
+/** One iptables call of a batch: the table and the arguments after `-t <table>`. */
+export interface RuleChange {
+  table: Table;
+  args: string[];
+}
+
 /** An iptables call failed. `code` is EPERM when the agent lacks NET_ADMIN, else EIPTABLES. */
 export class IptablesError extends Error {
   readonly code: 'EPERM' | 'EIPTABLES';
+  /** The binary was not found. */
+  readonly missing: boolean;
   constructor(binary: string, args: string[], stderr: string, status: number | string | null) {
     const denied = /permission denied|operation not permitted/i.test(stderr);
+    const tool = /ip6tables/.test(binary) ? 'ip6tables' : 'iptables';
     super(denied
-      ? `iptables refused (${firstLine(stderr)}): the agent lacks the NET_ADMIN capability, which steal and mirror need`
+      ? `${tool} refused (${firstLine(stderr)}): the agent lacks the NET_ADMIN capability, which steal and mirror need`
       : status === 'ENOENT'
-        ? `cannot run ${binary}: not found (install iptables in the agent image, or set MIRRORD_AGENT_IPTABLES to its path)`
+        ? `cannot run ${binary}: not found (install ${tool} in the agent image, or set MIRRORD_AGENT_${tool.toUpperCase()} to its path)`
         : `${binary} ${args.join(' ')} failed (exit ${status ?? '?'}): ${firstLine(stderr) || 'no message'}`);
     this.name = 'IptablesError';
     this.code = denied ? 'EPERM' : 'EIPTABLES';
+    this.missing = status === 'ENOENT';
   }
 }
 
@@ -72,12 +97,17 @@ function firstLine(text: string): string {
   return text.trim().split('\n')[0] ?? '';
 }
 
-/** Runs iptables calls against one table, asynchronously or (for exit paths) synchronously. */
+/** Runs iptables (or ip6tables) calls, asynchronously or (for exit paths) synchronously. */
 export class Iptables {
   readonly binary: string;
+  /** `<binary>-restore`, which applies a batch of changes in one process. */
+  readonly restoreBinary: string;
+  /** Set once the restore binary was found missing: batches then run call by call. */
+  #noRestore = false;
 
   constructor(binary = iptablesBinary()) {
     this.binary = binary;
+    this.restoreBinary = `${binary}-restore`;
   }
 
   /** Runs `iptables -w -t <table> ...args`; resolves with stdout, rejects with IptablesError. */
@@ -102,6 +132,39 @@ export class Iptables {
     }
   }
 
+  /**
+   * Applies `changes` in one `iptables-restore -w --noflush` run, grouped by table in the order
+   * each table first appears. Rejects with IptablesError naming the line that failed.
+   */
+  async apply(changes: RuleChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    if (this.#noRestore) {
+      for (const c of changes) await this.run(c.args, c.table);
+      return;
+    }
+    try {
+      await this.restore(restoreInput(changes));
+    } catch (err) {
+      if (!(err instanceof IptablesError && err.missing)) throw err;
+      this.#noRestore = true;
+      await this.apply(changes);
+    }
+  }
+
+  /** Runs the restore binary with `input` on stdin. */
+  restore(input: string): Promise<void> {
+    const args = ['-w', '--noflush'];
+    return new Promise((resolve, reject) => {
+      const child = execFile(this.restoreBinary, args, { timeout: 30_000 }, (err, _stdout, stderr) => {
+        if (!err) return resolve();
+        const status = (err as NodeJS.ErrnoException).code ?? null;
+        reject(new IptablesError(this.restoreBinary, args, withFailedLine(stderr || err.message, input), status));
+      });
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(input);
+    });
+  }
+
   /** A table's rules as `iptables -S` prints them. */
   list(table: Table = 'nat'): Promise<string> {
     return this.run(['-S'], table);
@@ -114,12 +177,13 @@ export class Iptables {
 
   /** Creates `chain` in both tables and jumps to it first thing in PREROUTING and INPUT, TCP only. */
   async createChain(chain: string, comment: string): Promise<void> {
-    // Not atomic: an agent that dies between these calls leaves a chain with no commented jump,
-    // which cleanLeftovers treats as ownerless and removes.
-    for (const table of TABLES) {
-      await this.run(['-N', chain], table);
-      await this.run(['-I', ENTRY_CHAIN[table], '1', ...jumpSpec(chain, comment)], table);
-    }
+    // One restore: each table's chain and jump come together. Where the calls run one by one, an
+    // agent that dies between them leaves a chain with no commented jump, which cleanLeftovers
+    // treats as ownerless and removes.
+    await this.apply(TABLES.flatMap((table) => [
+      { table, args: ['-N', chain] },
+      { table, args: ['-I', ENTRY_CHAIN[table], '1', ...jumpSpec(chain, comment)] },
+    ]));
   }
 
   /**
@@ -127,12 +191,21 @@ export class Iptables {
    * when given), and the filter rule that refuses connections to `toPort` it did not redirect.
    */
   async addRedirect(chain: string, redirect: RedirectRule, comment: string): Promise<void> {
-    await this.run(['-A', chain, ...rejectSpec(redirect.toPort, comment)], 'filter');
-    await this.run(['-A', chain, ...redirectSpec(redirect, comment)]);
+    // The REJECT goes first: the listener is never reachable from outside while the REDIRECT is in.
+    await this.apply([
+      { table: 'filter', args: ['-A', chain, ...rejectSpec(redirect.toPort, comment)] },
+      { table: 'nat', args: ['-A', chain, ...redirectSpec(redirect, comment)] },
+    ]);
   }
 
-  /** Removes both rules of addRedirect; tries the second even when the first fails. */
+  /** Removes both rules of addRedirect; tries each alone when removing both at once fails. */
   async removeRedirect(chain: string, redirect: RedirectRule, comment: string): Promise<void> {
+    const both = [
+      { table: 'nat' as const, args: ['-D', chain, ...redirectSpec(redirect, comment)] },
+      { table: 'filter' as const, args: ['-D', chain, ...rejectSpec(redirect.toPort, comment)] },
+    ];
+    // A batch with one missing rule fails whole; the one-by-one retry removes the other.
+    if (await this.apply(both).then(() => true, () => false)) return;
     const results = await Promise.allSettled([
       this.run(['-D', chain, ...redirectSpec(redirect, comment)]),
       this.run(['-D', chain, ...rejectSpec(redirect.toPort, comment)], 'filter'),
@@ -143,9 +216,11 @@ export class Iptables {
 
   /** Removes `chain` and every jump to it from both tables. A chain that does not exist is no error. */
   async removeChain(chain: string): Promise<void> {
+    const changes: RuleChange[] = [];
     for (const table of TABLES) {
-      for (const args of planChainRemoval(await this.list(table), chain)) await this.run(args, table);
+      for (const args of planChainRemoval(await this.list(table), chain)) changes.push({ table, args });
     }
+    await this.apply(changes);
   }
 
   /** removeChain, blocking. */
@@ -162,6 +237,24 @@ export interface RedirectRule {
   toPort: number;
   /** The ipset whose element must be alive for the rule to match; none in the guard-only fallback. */
   set?: string;
+}
+
+/** The restore input for `changes`: one `*table` ... `COMMIT` block per table. */
+export function restoreInput(changes: RuleChange[]): string {
+  const tables = [...new Set(changes.map((c) => c.table))];
+  return tables.map((table) => [`*${table}`, ...changes.filter((c) => c.table === table).map((c) => c.args.map(quoteWord).join(' ')), 'COMMIT'].join('\n')).join('\n') + '\n';
+}
+
+/** Quotes a word for iptables-restore, which splits lines at spaces outside double quotes. */
+function quoteWord(word: string): string {
+  return /^[^\s"'\\]+$/.test(word) ? word : `"${word.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** Adds the input line that iptables-restore names in `line N failed` to its message. */
+function withFailedLine(stderr: string, input: string): string {
+  const n = /line (\d+) failed/.exec(stderr)?.[1];
+  const line = n ? input.split('\n')[Number(n) - 1] : undefined;
+  return line ? `${firstLine(stderr)} (${line})` : stderr;
 }
 
 function jumpSpec(chain: string, comment: string): string[] {

@@ -3,7 +3,9 @@
  * the pod's container was killed as a whole, or the node rebooted the process tree). Their
  * redirects already stopped matching when the sets' elements expired (ipset.ts); this removes the
  * inert rest. Before it adds its own, the agent removes every `KMRD-` chain whose owner is
- * certainly dead, then every `KMRD-<id>-<port>` set whose chain is gone.
+ * certainly dead, then every `KMRD-<id>-<port>` set whose chain is gone. Both families' tables
+ * are read together (iptables and ip6tables): a chain of an agent that is gone is removed from
+ * each, and a set is kept while either family still has its chain.
  */
 import { chainName, CHAIN_PREFIX, parseRules, ruleComment, ruleTarget, type Iptables, type ListedRule } from './iptables.ts';
 import { parseSetName, type Ipset } from './ipset.ts';
@@ -64,14 +66,17 @@ export function judgeSets(setNames: string[], listing: string, ownChain: string,
   });
 }
 
-/** Removes the leftover chains and sets and logs each decision. Returns the chain verdicts. */
-export async function cleanLeftovers(iptables: Iptables, ipset: Ipset, ownChain: string, log: AgentLog): Promise<LeftoverVerdict[]> {
+/**
+ * Removes the leftover chains (in every family of `families`) and sets and logs each decision.
+ * Returns the chain verdicts.
+ */
+export async function cleanLeftovers(families: Iptables[], ipset: Ipset, ownChain: string, log: AgentLog): Promise<LeftoverVerdict[]> {
   const setNames = await ipset.names();
-  const listing = await iptables.listAll();
+  const listing = (await Promise.all(families.map((f) => f.listAll()))).join('\n');
   const verdicts = judgeChains(listing, ownChain);
   for (const v of verdicts) {
     if (v.action === 'removed') {
-      await iptables.removeChain(v.chain);
+      for (const f of families) await f.removeChain(v.chain);
       log.warn('removed iptables rules left by a dead agent', { chain: v.chain, why: v.why });
     } else {
       log.info('left another agent\'s iptables rules alone', { chain: v.chain, why: v.why });

@@ -33,5 +33,6 @@ h2.on('stream', (stream, headers) => {
 
 let ready = 0;
 const announce = () => { if (++ready === 2) process.stdout.write(`${JSON.stringify({ event: 'listening', h1Port, h2Port })}\n`); };
-h1.listen(h1Port, '0.0.0.0', announce);
-h2.listen(h2Port, '0.0.0.0', announce);
+// `::` without IPV6_V6ONLY takes IPv4 too (ipv6(7)), as Node's and Go's default listeners do.
+h1.listen({ port: h1Port, host: '::', ipv6Only: false }, announce);
+h2.listen({ port: h2Port, host: '::', ipv6Only: false }, announce);

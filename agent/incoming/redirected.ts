@@ -21,10 +21,14 @@ export interface RedirectedConnection {
   log: AgentLog;
 }
 
-/** Strips the IPv4-mapped prefix Node puts on IPv4 peers of a dual-stack socket. */
-function plainAddress(address: string | undefined, fallback: string): string {
+/**
+ * Strips the IPv4-mapped prefix Node puts on IPv4 peers of a dual-stack socket (`::ffff:10.0.0.5`,
+ * RFC 4291 section 2.5.5.2), and a zone index (`fe80::1%eth0`), which the wire format has no room for.
+ */
+export function plainAddress(address: string | undefined, fallback: string): string {
   if (!address) return fallback;
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  const unzoned = address.replace(/%.*$/, '');
+  return unzoned.startsWith('::ffff:') && unzoned.includes('.') ? unzoned.slice(7) : unzoned;
 }
 
 /**

@@ -33,7 +33,7 @@ const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 
 /** Programs taken from the Debian tree, and the names they are also called by. */
 const PROGRAMS: { file: string; links: string[] }[] = [
-  { file: 'usr/sbin/xtables-nft-multi', links: ['usr/sbin/iptables', 'usr/sbin/ip6tables', 'usr/sbin/iptables-nft', 'usr/sbin/ip6tables-nft', 'usr/sbin/iptables-save', 'usr/sbin/iptables-restore'] },
+  { file: 'usr/sbin/xtables-nft-multi', links: ['usr/sbin/iptables', 'usr/sbin/ip6tables', 'usr/sbin/iptables-nft', 'usr/sbin/ip6tables-nft', 'usr/sbin/iptables-save', 'usr/sbin/iptables-restore', 'usr/sbin/ip6tables-save', 'usr/sbin/ip6tables-restore'] },
   { file: 'usr/sbin/xtables-legacy-multi', links: ['usr/sbin/iptables-legacy', 'usr/sbin/ip6tables-legacy'] },
   { file: 'usr/sbin/ipset', links: [] },
   { file: 'bin/dash', links: ['bin/sh'] },

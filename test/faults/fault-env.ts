@@ -59,14 +59,19 @@ export function describeRules(lines: string[]): string {
   const chains = [...new Set(lines.filter((l) => l.startsWith(':KMRD-')).map((l) => l.split(' ')[0].slice(1)))];
   const sets = lines.filter((l) => l.startsWith('ipset ')).map((l) => l.slice(6));
   const redirects = lines.filter((l) => l.includes('REDIRECT')).length;
-  return `${lines.length} lines: chain ${chains.join(', ') || '-'} (nat+filter), ${redirects} REDIRECT, sets ${sets.join(', ') || 'none'}`;
+  return `${lines.length} lines: chain ${chains.join(', ') || '-'} (nat+filter, IPv4+IPv6), ${redirects} REDIRECT, sets ${sets.join(', ') || 'none'}`;
 }
 
-/** Our chains, rules and ipsets in a pod's network namespace (nat and filter), one line each. */
+/**
+ * Our chains, rules and ipsets in a pod's network namespace (nat and filter, IPv4 and then IPv6
+ * prefixed `ip6: `), one line each.
+ */
 export async function ourRules(uid: string): Promise<string[]> {
   const lines = [
     ...(await inPod(uid, 'iptables-save', ['-t', 'nat'])).split('\n'),
     ...(await inPod(uid, 'iptables-save', ['-t', 'filter'])).split('\n'),
+    ...(await inPod(uid, 'ip6tables-save', ['-t', 'nat'])).split('\n').map((l) => `ip6: ${l}`),
+    ...(await inPod(uid, 'ip6tables-save', ['-t', 'filter'])).split('\n').map((l) => `ip6: ${l}`),
     ...(await inPod(uid, 'ipset', ['list', '-n'])).split('\n').map((s) => s && `ipset ${s}`),
   ];
   return lines.filter((l) => l.includes('KMRD'));

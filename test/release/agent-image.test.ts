@@ -61,6 +61,9 @@ test('linux/amd64 layer: the agent, Node, iptables, ipset, sh, grep, nsenter and
       [['/usr/local/bin/node', '--version'], new RegExp(`^v${process.versions.node.replace(/\./g, '\\.')}`)],
       [['iptables', '--version'], /^iptables v1\.\d+\.\d+ \(nf_tables\)/],
       [['ip6tables', '--version'], /^ip6tables v1\./],
+      // The agent applies its rule changes in batches through the restore programs of both families.
+      [['iptables-restore', '--version'], /^iptables-restore v1\./],
+      [['ip6tables-restore', '--version'], /^ip6tables-restore v1\./],
       [['iptables-legacy', '--version'], /\(legacy\)/],
       [['ipset', 'version'], /^ipset v\d/],
       [['/bin/sh', '-c', 'echo kmrd | grep -c kmrd'], /^1$/],
