@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startSandbox, type Sandbox } from '../sandbox/harness.ts';
-import { BIN, REPO, kubectl, kubectlJson, waitUntil } from './cli-process.ts';
+import { BIN, REPO, kubectl, kubectlJson, runCli, waitUntil } from './cli-process.ts';
 import { blockedArgv, runBlocked, spawnBlocked, watchChild, type BlockedResult } from '../support/exec-blocked.ts';
 import { buildLayer } from '../support/layer-build.ts';
 
@@ -203,6 +203,11 @@ test('a static binary gets a warning naming it; the pod environment still applie
   }
   const r = await runBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', join(scratch, 'static-greeting')], { env: cliEnv(), timeoutMs: 150_000 });
   ok(r, 'static');
+  // No process loads the layer; the proxy notices the program's exit (its pid) and ends, releasing
+  // stderr well within runBlocked's drain bound, not after its 60 s start-up window.
+  assertNothingLeft(r);
+  const log = readFileSync(/session log: (\S+)/.exec(r.stderr)![1], 'utf8');
+  assert.match(log, /stopping: the program exited and no process loaded the layer/);
   assert.equal(r.stdout.trim(), 'Hello from the sandbox cluster');
   assert.match(r.stderr, new RegExp(`kubectl-mirrord: ${join(scratch, 'static-greeting').replace(/[/.]/g, '\\$&')} is statically linked: it cannot load the kubectl-mirrord layer`));
 });
@@ -322,8 +327,9 @@ test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory 
   for (const dir of before) assert.ok(!existsSync(join(tmpdir(), dir)) || !existsSync(join(tmpdir(), dir, 'proxy.sock')), `${dir} has no socket left`);
 });
 
-test('nothing is left behind: no exec proxy and, with a short idle timeout, no agent', BOUND, async () => {
-  const r = await exec(['true'], { flags: ['--agent-idle-timeout', '2s'] });
+test('nothing is left behind: no exec proxy, and the agent ends with the proxy (not by its idle timeout): status lists nothing', BOUND, async () => {
+  // An idle timeout far past the wait below: only the proxy's sessionEnd can end the agent in time.
+  const r = await exec(['true'], { flags: ['--agent-idle-timeout', '30m'] });
   ok(r, 'true');
   const proxies = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
@@ -334,6 +340,9 @@ test('nothing is left behind: no exec proxy and, with a short idle timeout, no a
   });
   assert.deepEqual(proxies(), [], 'no exec proxy process remains');
   await waitUntil(async () => spawnSync('pgrep', ['-f', '/opt/kubectl-mirrord/agent.mjs']).status !== 0, 'every agent process has exited', 90_000);
+  const status = await runCli(['status', '--json', '-A'], sandbox.kubeconfigPath);
+  assert.equal(status.code, 0, status.output);
+  assert.deepEqual(JSON.parse(status.output.slice(status.output.indexOf('['))), [], `kubectl mirrord status lists no session:\n${status.output}`);
 });
 
 async function waitUntilMatch(text: () => string, pattern: RegExp): Promise<RegExpMatchArray> {
