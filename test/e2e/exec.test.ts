@@ -95,6 +95,15 @@ test('printenv GREETING prints the ConfigMap value; PATH and HOME stay local; th
   assert.match(r.stderr, /kubectl-mirrord: session log: \/\S+\.log/);
 });
 
+test('a TOML config file (mirrord.toml style) applies: an exclude and an override', BOUND, async () => {
+  const config = join(scratch, 'mirrord.toml');
+  writeFileSync(config, '[feature.env]\nexclude = ["GREETING"]\noverride = { FROM_TOML = "yes" }\n');
+  const r = await exec(['sh', '-c', 'printenv GREETING || echo no-GREETING; printenv FROM_TOML'], { flags: ['-f', config] });
+  ok(r, 'printenv with a TOML config');
+  // The pod's GREETING (printed by the test above without a config) is left out; the override is set.
+  assert.deepEqual(r.stdout.trim().split('\n'), ['no-GREETING', 'yes']);
+});
+
 test('cat and ls of the Secret volume (through its real ..data links), which the host does not have', BOUND, async () => {
   assert.ok(!existsSync('/etc/ip-visit-counter'), 'the host has no /etc/ip-visit-counter');
   const cat = await exec(['cat', '/etc/ip-visit-counter/api-key']);
