@@ -20,6 +20,7 @@ import { startSandbox, type Sandbox } from '../sandbox/harness.ts';
 import { BIN, REPO, kubectl, kubectlJson, runCli, waitUntil } from './cli-process.ts';
 import { blockedArgv, runBlocked, spawnBlocked, watchChild, type BlockedResult } from '../support/exec-blocked.ts';
 import { buildLayer } from '../support/layer-build.ts';
+import { agentMainProcess } from '../faults/fault-env.ts';
 
 const TARGET = 'deployment/ip-visit-counter';
 /** Every test ends within this, whatever hangs (a failed start-up, a proxy that never exits). */
@@ -27,6 +28,7 @@ const BOUND = { timeout: 600_000 };
 const NODE = join(REPO, 'node_modules', '.bin', 'node');
 let sandbox: Sandbox;
 let podIp: string;
+let podUid: string;
 let ipInfoIp: string;
 let scratch: string;
 
@@ -43,6 +45,7 @@ before(async () => {
   const running = pods.items.filter((p: any) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp);
   assert.equal(running.length, 1, 'one target pod');
   podIp = running[0].status.podIP;
+  podUid = running[0].metadata.uid;
   ipInfoIp = (await kubectlJson(sandbox.kubeconfigPath, ['get', 'service', 'ip-info'])).spec.clusterIP;
   scratch = mkdtempSync(join(tmpdir(), 'exec-e2e-'));
 });
@@ -334,6 +337,47 @@ test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory 
     }
   }), 'the proxy has exited', 30_000);
   for (const dir of before) assert.ok(!existsSync(join(tmpdir(), dir)) || !existsSync(join(tmpdir(), dir, 'proxy.sock')), `${dir} has no socket left`);
+});
+
+test('the agent is killed (SIGKILL) between two requests: the next request waits for the reconnect and completes from the pod', BOUND, async () => {
+  // The second request's getaddrinfo and connect are held by the proxy while the link is down.
+  const script = [
+    'import sys, json, urllib.request',
+    'peer = lambda: json.loads(urllib.request.urlopen("http://echo/", timeout=120).read())["peerIp"]',
+    'print("first", peer(), flush=True)',
+    'sys.stdin.readline()',
+    'try:',
+    '    print("second", peer(), flush=True)',
+    'except Exception as e:',
+    '    print("second-failed", type(e).__name__, e, flush=True)',
+  ].join('\n');
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'python3', '-c', script], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const watched = watchChild(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  try {
+    await waitUntil(async () => stdout.includes('first '), 'the first request', 120_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    });
+    assert.match(stdout, new RegExp(`^first ${podIp.replace(/\./g, '\\.')}$`, 'm'));
+    const agent = agentMainProcess(podUid);
+    assert.ok(agent, 'the agent process in the target pod');
+    process.kill(agent, 'SIGKILL');
+    child.stdin?.write('\n');
+    await waitUntil(async () => /^second/m.test(stdout), 'the second request ends', 150_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    });
+    assert.match(stdout, new RegExp(`^second ${podIp.replace(/\./g, '\\.')}$`, 'm'), `stdout: ${stdout}\nstderr: ${stderr}`);
+    child.stdin?.end();
+    assert.equal(await watched.exited(60_000), 0, stderr);
+    const log = readFileSync(/session log: (\S+)/.exec(stderr)![1], 'utf8');
+    assert.match(log, /agent connection lost/);
+    assert.match(log, /reconnected to the agent/);
+  } finally {
+    await watched.stop();
+  }
 });
 
 test('nothing is left behind: no exec proxy, and the agent ends with the proxy (not by its idle timeout): status lists nothing', BOUND, async () => {
