@@ -64,8 +64,9 @@ async function main(): Promise<number> {
     idleTimeoutMs: settings.idleTimeoutMs,
     target: new TargetProcess(settings.target),
     log,
-    onIdle: () => {
-      log.info('no client for the idle timeout; exiting', { idleTimeoutMs: settings.idleTimeoutMs });
+    onIdle: (why) => {
+      if (why === 'ended') log.info('the client\'s command is over and no session is left; exiting');
+      else log.info('no client for the idle timeout; exiting', { idleTimeoutMs: settings.idleTimeoutMs });
       void server.close().finally(() => process.exit(0));
     },
   });

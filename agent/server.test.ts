@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ProtocolError, StreamResetError } from '../src/protocol/errors.ts';
 import { Session } from '../src/session/session.ts';
+import { Requests } from '../src/protocol/requests.ts';
 import { TOKEN, readAll, writeAll } from '../test/support/session-harness.ts';
 import { AgentServer } from './server.ts';
 import { silentLog } from './log.ts';
@@ -19,12 +20,13 @@ const tokenSha256 = createHash('sha256').update(TOKEN).digest();
 interface Agent {
   server: AgentServer;
   port: number;
-  idle: Promise<void>;
+  /** Resolves with why onIdle was called. */
+  idle: Promise<'idle' | 'ended'>;
 }
 
 async function startAgent(idleTimeoutMs = 60_000): Promise<Agent> {
-  let onIdle!: () => void;
-  const idle = new Promise<void>((resolve) => { onIdle = resolve; });
+  let onIdle!: (why: 'idle' | 'ended') => void;
+  const idle = new Promise<'idle' | 'ended'>((resolve) => { onIdle = resolve; });
   const server = new AgentServer({ host: '127.0.0.1', port: 0, tokenSha256, idleTimeoutMs, log: silentLog, onIdle });
   const { port } = await server.listen();
   return { server, port, idle };
@@ -248,6 +250,41 @@ test('the idle timeout does not fire while a session is connected, and does afte
     assert.equal(agent.server.sessionCount, 0);
   } finally {
     session.destroy();
+    await agent.server.close();
+  }
+});
+
+test('after sessionEnd, the agent exits as soon as its last session closes, without the idle timeout', async () => {
+  const agent = await startAgent(600_000);
+  const session = await connectClient(agent.port);
+  const other = await connectClient(agent.port);
+  try {
+    assert.equal(await session.call(Requests.sessionEnd, {}), null);
+    await session.close();
+    // Another session is still open: nothing ends yet.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(agent.server.sessionCount, 1);
+    await other.close();
+    assert.equal(await agent.idle, 'ended');
+    assert.equal(agent.server.sessionCount, 0);
+  } finally {
+    session.destroy();
+    other.destroy();
+    await agent.server.close();
+  }
+});
+
+test('a session that drops without sessionEnd leaves the agent waiting its idle timeout for a reconnect', async () => {
+  const agent = await startAgent(5000);
+  let fired: string | undefined;
+  void agent.idle.then((w) => { fired = w; });
+  const session = await connectClient(agent.port);
+  try {
+    session.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(fired, undefined, 'no exit before the idle timeout');
+    assert.equal(await agent.idle, 'idle');
+  } finally {
     await agent.server.close();
   }
 });

@@ -4,7 +4,8 @@
  * (a reconnecting CLI overlaps its old one); a failure in one never touches the others.
  *
  * The agent exits by itself once no session has been connected for its idle timeout, so a CLI that
- * was killed with SIGKILL still leaves nothing running.
+ * was killed with SIGKILL still leaves nothing running. A CLI whose command is over says so
+ * (sessionEnd): then nothing will reconnect, and the agent exits as soon as no session is left.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -33,8 +34,11 @@ export interface AgentOptions {
   idleTimeoutMs: number;
   keepaliveMs?: number;
   log: AgentLog;
-  /** Called when the idle timeout expires. */
-  onIdle(): void;
+  /**
+   * Called when the idle timeout expires (`idle`), or when the last session has closed after its
+   * CLI said its command is over (`ended`).
+   */
+  onIdle(why: 'idle' | 'ended'): void;
   /** Name and version in WELCOME; default AGENT_NAME, with package.json's version. */
   agentName?: string;
   /** Incoming traffic (-R) for every session; by default one with a random agent id. */
@@ -54,6 +58,8 @@ export class AgentServer {
   readonly #resolver: PodResolver;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing = false;
+  /** A CLI said its command is over (sessionEnd): the idle timeout no longer waits for a reconnect. */
+  #ended = false;
   /** Numbers the accepted sessions in the log (`connection`), so a disconnect pairs with its connect. */
   #connections = 0;
 
@@ -147,6 +153,11 @@ export class AgentServer {
       route(Requests.dirList, (body) => this.#files.list(body)),
       route(Requests.readLink, (body) => this.#files.readLink(body)),
       route(Requests.dnsReverse, reverseLookup),
+      route(Requests.sessionEnd, async () => {
+        this.#ended = true;
+        log.info('the client\'s command is over; exiting when no session is left', { connection });
+        return null;
+      }),
     ]);
     session.on('close', (err?: Error) => {
       this.#sessions.delete(session);
@@ -158,10 +169,16 @@ export class AgentServer {
 
   #armIdleTimer(): void {
     // Sessions that end during close() must not start a new countdown that keeps the process alive.
-    if (this.#closing || this.#sessions.size > 0 || this.#idleTimer) return;
+    if (this.#closing || this.#sessions.size > 0) return;
+    if (this.#ended) {
+      this.#disarmIdleTimer();
+      this.#options.onIdle('ended');
+      return;
+    }
+    if (this.#idleTimer) return;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (this.#sessions.size === 0) this.#options.onIdle();
+      if (this.#sessions.size === 0) this.#options.onIdle('idle');
     }, this.#options.idleTimeoutMs);
   }
 

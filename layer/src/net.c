@@ -227,8 +227,9 @@ int km_net_connect(int fd, const struct sockaddr *sa, socklen_t len) {
     km_log(KM_LOG_DEBUG, "%s connect to %s from the pod failed: errno %d", udp ? "udp" : "tcp", dest_text(&d, text, sizeof text), -rc);
     return rc;
   }
-  km_log(KM_LOG_DEBUG, "%s connect to %s goes out from the pod (relay port %u)", udp ? "udp" : "tcp",
-         dest_text(&d, text, sizeof text), relay_port);
+  /* No log line for a connect that worked: it was one more message on the link, and one more
+   * write to the session log in the proxy, between the token and the program's first bytes on
+   * every connection (the proxy logs failures itself). */
   e.kind = KM_FD_SOCK;
   memcpy(&e.peer, sa, len < sizeof e.peer ? len : sizeof e.peer);
   e.peer_len = len < sizeof e.peer ? len : sizeof e.peer;

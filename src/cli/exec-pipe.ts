@@ -7,6 +7,7 @@
  */
 import type { ForwardingPlan } from './forwarding-options.ts';
 import type { ExecFeatures } from '../exec/exec-plan.ts';
+import type { ProcessIdentity } from '../exec/program-watch.ts';
 
 /** The internal command that runs the proxy (the CLI's own executable, re-invoked). */
 export const PROXY_COMMAND = '__exec-proxy';
@@ -22,6 +23,8 @@ export interface ProxyStart {
   logPath: string;
   /** The program as resolved, for log lines. */
   program: string;
+  /** The CLI's own process, which becomes the program (execve keeps the pid): the proxy watches it. */
+  programProcess: ProcessIdentity;
   /** What the CLI execs first (env(1) resetting signals), if anything; its HELLO is not the program's. */
   launcher: string | undefined;
   verbose: boolean;

@@ -10,8 +10,10 @@
  * the terminal reach the program but not the proxy. It still ignores SIGINT, SIGHUP and SIGTSTP in
  * case someone sends them by pid.
  *
- * It ends when the last layer connection has closed and none came back within GRACE_MS, or when no
- * layer connected within STARTUP_WINDOW_MS; then it removes the agent and its socket directory.
+ * It ends when the last layer connection has closed and none came back within GRACE_MS, once the
+ * program has connected or exited (a static program never connects: the proxy watches its pid), or
+ * when no layer connected within STARTUP_WINDOW_MS; then it removes the agent and its socket
+ * directory.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -37,6 +39,7 @@ import { selfCommand } from './self-command.ts';
 import { TcpInterceptor } from '../exec/tcp-interceptor.ts';
 import { IncomingListeners } from '../exec/incoming-listeners.ts';
 import { replicaWarning } from '../exec/replica-warning.ts';
+import { watchProgram } from '../exec/program-watch.ts';
 import { ABORT_LINE, lineReader, PROXY_COMMAND, PROXY_DAEMON_FLAG, type ProxyEvent, type ProxyStart } from './exec-pipe.ts';
 
 /** After the last layer connection closed: a fork child or an exec'd program may connect yet. */
@@ -96,6 +99,9 @@ class ExecProxy {
   #interceptor: TcpInterceptor | undefined;
   #timer: NodeJS.Timeout | undefined;
   #startupTimer: NodeJS.Timeout | undefined;
+  #unwatchProgram: (() => void) | undefined;
+  /** The program itself (the pid the CLI had) has exited; its children may still hold links. */
+  #programExited = false;
   #stopping = false;
   ready = false;
 
@@ -182,6 +188,12 @@ class ExecProxy {
       send({ type: 'ready', env, agentPod: setup.manager.agent?.podName, target: setup.describeTarget(), notes });
       await endControl();
       log(`ready: layer socket ${this.#start.socketPath}`);
+      const program = this.#start.programProcess;
+      this.#unwatchProgram = watchProgram(program, () => {
+        this.#programExited = true;
+        log(`the program (pid ${program.pid}) has exited`);
+        this.#onCount(this.#server?.open ?? 0);
+      });
     } catch (err) {
       const e = err instanceof MirrordError ? err : new MirrordError('EPROXY', `the exec proxy failed: ${(err as Error).message}`, ExitCode.internal, { hint: `its log is ${this.#start.logPath}` });
       log(`failed: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
@@ -192,14 +204,18 @@ class ExecProxy {
   }
 
   /**
-   * The grace timer: armed when the last layer connection closes, once the program itself has
-   * connected. Before that (only the launcher came and went) the startup window still applies.
+   * The grace timer: armed when no layer connection is open, once the program itself has
+   * connected or has exited (a static program, which cannot load the layer). Before that (only the
+   * launcher came and went) the startup window still applies.
    */
   #onCount(open: number): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (open === 0 && (this.#server?.programs ?? 0) > 0) {
+    if (open !== 0) return;
+    if ((this.#server?.programs ?? 0) > 0) {
       this.#timer = setTimeout(() => void this.stop('the last process that loaded the layer has exited'), GRACE_MS);
+    } else if (this.#programExited) {
+      this.#timer = setTimeout(() => void this.stop('the program exited and no process loaded the layer'), GRACE_MS);
     }
   }
 
@@ -208,6 +224,7 @@ class ExecProxy {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#log.line(`stopping: ${why}`);
+    this.#unwatchProgram?.();
     try {
       await this.#server?.close();
       await this.#interceptor?.close();

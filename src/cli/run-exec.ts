@@ -18,6 +18,7 @@ import { checkExecSize, withLayer } from '../exec/exec-env.ts';
 import { mergeEnvironment, parseDotenv } from '../exec/env-merge.ts';
 import { newLogPath } from '../exec/exec-log.ts';
 import { binaryWarnings, findProgram, inspectBinary } from '../exec/program-lookup.ts';
+import { processIdentity } from '../exec/program-watch.ts';
 import { launchProxy } from './exec-launch.ts';
 
 export const LAYER_FILE = 'libkubectl_mirrord_layer.so';
@@ -120,7 +121,7 @@ export async function runExec(request: ExecRequest): Promise<void> {
   const socketDir = makeSocketDir();
   const socketPath = join(socketDir, 'proxy.sock');
   const logPath = newLogPath();
-  const proxy = await launchProxy({ forwarding: request.forwarding, features, socketDir, socketPath, logPath, program: path, launcher: launcher(), verbose: request.forwarding.verbose });
+  const proxy = await launchProxy({ forwarding: request.forwarding, features, socketDir, socketPath, logPath, program: path, programProcess: processIdentity(process.pid), launcher: launcher(), verbose: request.forwarding.verbose });
   try {
     const merged = mergeEnvironment({ local: process.env, pod: proxy.ready.env, config: features.env, envFile });
     const env = withLayer(merged, layer, socketPath);

@@ -1,12 +1,13 @@
 /**
- * Reading `-f/--config-file`: JSON (`.json`, `.jsonc`: comments and trailing commas allowed) or YAML
- * (`.yaml`, `.yml`; any other name is read as YAML, which accepts JSON too), then checked by
- * config-schema.ts. TOML is refused with a clear message rather than misread: no TOML parser is
- * among the project's dependencies.
+ * Reading `-f/--config-file`: JSON (`.json`, `.jsonc`: comments and trailing commas allowed), TOML
+ * (`.toml`, as mirrord's own `mirrord.toml`; TOML 1.0 through smol-toml), or YAML (`.yaml`,
+ * `.yml`; any other name is read as YAML, which accepts JSON too), then checked by
+ * config-schema.ts, the same checks whatever the format.
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
+import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors.ts';
 import { checkConfig, type FileConfig } from './config-schema.ts';
 
@@ -52,19 +53,31 @@ export function stripJsonComments(text: string): string {
   return out;
 }
 
+type ConfigFormat = 'JSON' | 'TOML' | 'YAML';
+
+function formatOf(file: string): ConfigFormat {
+  const ext = extname(file).toLowerCase();
+  return ext === '.json' || ext === '.jsonc' ? 'JSON' : ext === '.toml' ? 'TOML' : 'YAML';
+}
+
+const EXAMPLE: Record<ConfigFormat, string> = {
+  JSON: '{"target": "deployment/web"}',
+  TOML: 'target = "deployment/web"',
+  YAML: 'target: deployment/web',
+};
+
 /** Parses config text; `file` decides the format by its extension and names it in messages. */
 export function parseConfigText(text: string, file: string): FileConfig {
-  const ext = extname(file).toLowerCase();
-  if (ext === '.toml') {
-    throw new UsageError('ECONFIG', `config file ${file}: TOML is not supported`, { hint: 'write the same fields as JSON (.json) or YAML (.yaml)' });
-  }
+  const format = formatOf(file);
   let document: unknown;
   try {
-    document = ext === '.json' || ext === '.jsonc' ? JSON.parse(stripJsonComments(text)) : loadYaml(text);
+    document = format === 'JSON' ? JSON.parse(stripJsonComments(text)) : format === 'TOML' ? parseToml(text) : loadYaml(text);
   } catch (err) {
-    const message = (err as Error).message.split('\n')[0];
-    throw new UsageError('ECONFIG', `config file ${file} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${message}`, {
-      hint: 'fix the syntax; the file holds a mirrord-style config such as {"target": "deployment/web"}',
+    // smol-toml's message goes on with an excerpt of the file; its position is in line/column.
+    const where = err instanceof TomlError ? ` (line ${err.line}, column ${err.column})` : '';
+    const message = (err as Error).message.split('\n')[0].replace(/^Invalid TOML document: /, '');
+    throw new UsageError('ECONFIG', `config file ${file} is not valid ${format}: ${message}${where}`, {
+      hint: `fix the syntax; the file holds a mirrord-style config such as ${EXAMPLE[format]}`,
     });
   }
   return checkConfig(document, file);
@@ -81,7 +94,7 @@ export function loadConfigFile(file: string): FileConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError('ECONFIG', `-f/--config-file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
-      hint: 'pass the path of a JSON or YAML config file',
+      hint: 'pass the path of a JSON, TOML or YAML config file',
     });
   }
   return parseConfigText(text, file);

@@ -74,12 +74,26 @@ test('bad values name the field', () => {
   configError([1], /must be an object, got a list/);
 });
 
-test('files: JSON, YAML, TOML refused, syntax errors', () => {
+test('files: JSON, YAML, TOML, syntax errors', () => {
   const yaml = parseConfigText('target: deployment/web\nfeature:\n  network:\n    incoming:\n      mode: steal\n      http_filter:\n        path_filter: "^(?!/health)"\n', 'm.yaml');
   assert.equal(yaml.target?.name, 'web');
   assert.equal(yaml.incoming?.httpFilter?.path, '^(?!/health)');
   assert.equal(parseConfigText('{"target": "pod/x"}', 'm.json').target?.name, 'x');
-  assert.throws(() => parseConfigText('a = 1', 'm.toml'), /TOML is not supported/);
+  // TOML as mirrord.toml writes it: the same fields, the same checks.
+  const toml = parseConfigText([
+    'target = "deployment/web"',
+    '[feature.network.incoming]',
+    'mode = "steal"',
+    'port_mapping = [[8080, 80]]',
+    '[feature.network.incoming.http_filter]',
+    'header_filter = "^x-user: alice$"',
+  ].join('\n'), 'mirrord.toml');
+  const sameAsJson = parseConfigText(JSON.stringify({ target: 'deployment/web', feature: { network: { incoming: { mode: 'steal', port_mapping: [[8080, 80]], http_filter: { header_filter: '^x-user: alice$' } } } } }), 'm.json');
+  assert.deepEqual(toml, sameAsJson);
+  assert.equal(toml.target?.name, 'web');
+  assert.throws(() => parseConfigText('target = "deployment/web"\nfeature = { nework = {} }', 'm.toml'), /nework/);
+  assert.throws(() => parseConfigText('target = 7', 'm.toml'), /target/);
+  assert.throws(() => parseConfigText('target = \n', 'm.TOML'), /m\.TOML is not valid TOML: .*\(line 1, column \d+\)/);
   assert.throws(() => parseConfigText('{"target": ', 'm.json'), /m\.json is not valid JSON/);
   assert.throws(() => parseConfigText('a: [1,\n b: 2', 'm.yml'), /m\.yml is not valid YAML/);
 });

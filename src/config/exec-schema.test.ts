@@ -95,3 +95,41 @@ test('flags over the file; contradictions between them; no target means no remot
   assert.equal(incoming.incoming.mode, 'steal');
   assert.doesNotMatch(incoming.warnings.join(), /incoming/, 'exec reads feature.network.incoming');
 });
+
+test('an exec config in TOML (mirrord.toml) reads the same as its JSON', () => {
+  const toml = parseConfigText(`
+target = "deployment/web"
+skip_processes = ["bash", "make"]
+
+[feature.env]
+include = ["DB_*", "GREETING"]
+override = { PORT = "9000" }
+unset = ["AWS_PROFILE"]
+mapping = { ".+_TIMEOUT" = "1000" }
+
+[feature.fs]
+mode = "read"
+read_only = ["^/app/config/"]
+max_file_size = 67108864
+
+[feature.network]
+dns = true
+outgoing = { tcp = true, udp = false, ignore_localhost = false }
+`, 'mirrord.toml');
+  const json = parseConfigText(JSON.stringify({
+    target: 'deployment/web',
+    skip_processes: ['bash', 'make'],
+    feature: {
+      env: { include: ['DB_*', 'GREETING'], override: { PORT: '9000' }, unset: ['AWS_PROFILE'], mapping: { '.+_TIMEOUT': '1000' } },
+      fs: { mode: 'read', read_only: ['^/app/config/'], max_file_size: 67108864 },
+      network: { dns: true, outgoing: { tcp: true, udp: false, ignore_localhost: false } },
+    },
+  }), 'mirrord.json');
+  assert.deepEqual(toml, json);
+  assert.deepEqual(toml.exec.env?.include, ['DB_*', 'GREETING']);
+  assert.equal(toml.exec.fs?.maxFileBytes, 67108864);
+  // A TOML date where a string belongs is a wrong type, named like any other.
+  assert.throws(() => parseConfigText('[feature.env]\nenv_file = 1979-05-27', 'm.toml'), /feature\.env\.env_file/);
+  // include with exclude: the same contradiction error as from JSON.
+  assert.throws(() => parseConfigText('[feature.env]\ninclude = ["A"]\nexclude = ["B"]', 'm.toml'), /include.*exclude|exclude.*include/);
+});

@@ -3,7 +3,7 @@
  * 0600 in a 0700 directory of this user's. With -v every line also goes to stderr. Warnings the
  * user must see go to stderr once each, prefixed `kubectl-mirrord:` (and to the file).
  */
-import { appendFileSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,6 +21,8 @@ export class ExecLog {
   readonly path: string;
   readonly #verbose: boolean;
   readonly #warned = new Set<string>();
+  /** Opened at the first line and kept: one write per line, not an open, a write and a close. */
+  #fd: number | undefined;
 
   constructor(path: string, verbose: boolean) {
     this.path = path;
@@ -31,7 +33,8 @@ export class ExecLog {
   line(text: string): void {
     const stamped = `${new Date().toISOString()} ${text}\n`;
     try {
-      appendFileSync(this.path, stamped);
+      this.#fd ??= openSync(this.path, 'a', 0o600);
+      writeSync(this.#fd, stamped);
     } catch {
       // Nothing better to do; the proxy keeps serving.
     }

@@ -6,15 +6,21 @@ import { MirrordError } from '../errors.ts';
 import { AgentLink } from './agent-link.ts';
 import { GoAwayCode } from '../protocol/constants.ts';
 
-/** Just what the link uses of a Session: 'close', `closed`, `close()`. */
+/** Just what the link uses of a Session: 'close', `closed`, `close()`, `call()` (recorded in `log`). */
 class FakeSession extends EventEmitter {
   closed = false;
+  readonly log: string[] = [];
   drop(err?: Error): void {
     this.closed = true;
     this.emit('close', err);
   }
   async close(): Promise<void> {
+    this.log.push('close');
     this.drop();
+  }
+  async call(contract: { name: string }): Promise<null> {
+    this.log.push(contract.name);
+    return null;
   }
 }
 const asSession = (s: FakeSession) => s as unknown as Session;
@@ -97,4 +103,24 @@ test('a GOAWAY of another code still reconnects', async () => {
   await reconnected;
   assert.equal(await link.session(), asSession(second));
   await link.close();
+});
+
+test('close() tells the agent the command is over (sessionEnd), then closes the session', async () => {
+  const session = new FakeSession();
+  const link = new AgentLink({ connect: async () => { throw new Error('no reconnect expected'); } });
+  link.start(asSession(session));
+  await link.close();
+  assert.deepEqual(session.log, ['sessionEnd', 'close']);
+});
+
+test('close() still closes the session when the agent refuses sessionEnd (an older agent: ENOTSUP)', async () => {
+  const session = new FakeSession();
+  session.call = async (contract: { name: string }) => {
+    session.log.push(contract.name);
+    throw new Error('ENOTSUP');
+  };
+  const link = new AgentLink({ connect: async () => { throw new Error('no reconnect expected'); } });
+  link.start(asSession(session));
+  await link.close();
+  assert.deepEqual(session.log, ['sessionEnd', 'close']);
 });

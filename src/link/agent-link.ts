@@ -6,13 +6,19 @@
  * (the `connect` function decides whether the old agent is still there or a new one is needed), and
  * emits 'reconnected' when a session is up. With `exitOnDisconnect` it emits 'lost' instead and stops.
  * An agent that was told to stop (`kubectl mirrord kill`: GOAWAY `stopped`) ends the link for good:
- * it emits 'ended' and starts no other agent.
+ * it emits 'ended' and starts no other agent. `close()` is the command's end: it tells the agent
+ * (sessionEnd) that nothing will reconnect, so the agent exits at once instead of after its idle
+ * timeout (an ephemeral container cannot be deleted).
  */
 import { EventEmitter } from 'node:events';
 import type { Session } from '../session/session.ts';
 import { AgentError, MirrordError } from '../errors.ts';
 import { GoAwayCode } from '../protocol/constants.ts';
+import { Requests } from '../protocol/requests.ts';
 import type { SessionSource } from './session-source.ts';
+
+/** How long close() waits for the agent to acknowledge sessionEnd, ms. */
+const SESSION_END_MS = 2_000;
 
 /** Makes a new session to an agent (re-using or replacing the agent as needed). */
 export type ConnectAgent = (attempt: number) => Promise<Session>;
@@ -84,14 +90,19 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> implements SessionS
     });
   }
 
-  /** Ends the link: closes the session in order and fails every waiter. */
+  /**
+   * Ends the link for good (the command is over): tells the agent so (sessionEnd; an older agent
+   * answers ENOTSUP and keeps its idle timeout), closes the session in order and fails every waiter.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#failWaiters(new AgentError('ENOSESSION', 'the agent connection is closed'));
     const session = this.#session;
     this.#session = undefined;
-    if (session && !session.closed) await session.close(1000).catch(() => {});
+    if (!session || session.closed) return;
+    await session.call(Requests.sessionEnd, {}, { timeoutMs: SESSION_END_MS }).catch(() => {});
+    await session.close(1000).catch(() => {});
   }
 
   #adopt(session: Session): void {

@@ -113,7 +113,7 @@ test('capabilities are distinct powers of two, appended in order', () => {
 });
 
 test('request operations and response statuses', () => {
-  assert.deepEqual(entries(RequestOp), [['dnsLookup', 1], ['portSubscribe', 2], ['portUnsubscribe', 3], ['notice', 4], ['targetEnv', 5], ['fileStat', 6], ['fileRead', 7], ['dirList', 8], ['readLink', 9], ['dnsReverse', 10]]);
+  assert.deepEqual(entries(RequestOp), [['dnsLookup', 1], ['portSubscribe', 2], ['portUnsubscribe', 3], ['notice', 4], ['targetEnv', 5], ['fileStat', 6], ['fileRead', 7], ['dirList', 8], ['readLink', 9], ['dnsReverse', 10], ['sessionEnd', 11]]);
   assert.deepEqual(entries(ResponseStatus), [['ok', 0], ['error', 1]]);
 });
 

@@ -221,6 +221,8 @@ export const RequestOp = {
   readLink: 9,
   /** cli → agent. Reverse DNS of an address in the cluster. */
   dnsReverse: 10,
+  /** cli → agent. The command is over: exit once no session is left, without the idle timeout. */
+  sessionEnd: 11,
 } as const;
 export type RequestOp = (typeof RequestOp)[keyof typeof RequestOp];
 

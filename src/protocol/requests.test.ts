@@ -167,6 +167,13 @@ test('targetEnv and dnsReverse', () => {
   refuses(() => Requests.dnsReverse.checkBody({ address: 'web' }), 'EINVAL', /IPv4 or IPv6 address, got "web"/);
 });
 
+test('sessionEnd takes an empty body and answers null', () => {
+  assert.deepEqual(Requests.sessionEnd.checkBody({}), {});
+  assert.deepEqual(Requests.sessionEnd.checkBody(undefined), {});
+  refuses(() => Requests.sessionEnd.checkBody({ now: true }), 'EINVAL', /unknown field sessionEnd\.now/);
+  assert.equal(Requests.sessionEnd.checkAnswer(null), null);
+});
+
 test('an EPOSIX answer gives its POSIX name back; anything else gives none', () => {
   assert.equal(posixErrorName(RequestError.fromAnswer({ code: 'EPOSIX', message: 'ENOENT: /x does not exist' })), 'ENOENT');
   assert.equal(posixErrorName(posixError('ELOOP', 'too many links')), 'ELOOP');

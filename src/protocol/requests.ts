@@ -248,8 +248,30 @@ const dnsReverse: RequestContract<DnsReverseBody, DnsReverseAnswer> = {
   },
 };
 
+// ---- sessionEnd (cli → agent) ----
+
+/**
+ * Sent by a CLI whose command is over, just before its GOAWAY: nothing will reconnect, so the
+ * agent exits as soon as no session is left instead of waiting its idle timeout for a reconnect.
+ * Needs no capability: an agent that does not know it answers ENOTSUP and keeps its idle timeout.
+ */
+const sessionEnd: RequestContract<Record<string, never>, null> = {
+  op: RequestOp.sessionEnd,
+  name: 'sessionEnd',
+  direction: 'cli → agent',
+  capability: 0,
+  bodyFields: [],
+  answerFields: null,
+  errors: [ResponseErrorCode.invalid],
+  checkBody(raw) {
+    if (raw !== null && raw !== undefined) noOtherFields(record(raw, 'the body of sessionEnd', invalid), 'sessionEnd', [], invalid);
+    return {};
+  },
+  checkAnswer: nullAnswer('sessionEnd'),
+};
+
 /** Every operation's contract, in op order. */
-export const Requests = { dnsLookup, portSubscribe, portUnsubscribe, notice, targetEnv, fileStat, fileRead, dirList, readLink, dnsReverse } as const;
+export const Requests = { dnsLookup, portSubscribe, portUnsubscribe, notice, targetEnv, fileStat, fileRead, dirList, readLink, dnsReverse, sessionEnd } as const;
 
 /** The contract of `op`, or undefined for an op this build does not know. */
 export function contractFor(op: number): RequestContract<unknown, unknown> | undefined {

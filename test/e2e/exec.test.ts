@@ -17,14 +17,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startSandbox, type Sandbox } from '../sandbox/harness.ts';
-import { BIN, REPO, kubectl, kubectlJson, waitUntil } from './cli-process.ts';
-import { blockedArgv, runBlocked, spawnBlocked, type BlockedResult } from '../support/exec-blocked.ts';
+import { BIN, REPO, kubectl, kubectlJson, runCli, waitUntil } from './cli-process.ts';
+import { blockedArgv, runBlocked, spawnBlocked, watchChild, type BlockedResult } from '../support/exec-blocked.ts';
 import { buildLayer } from '../support/layer-build.ts';
+import { agentMainProcess } from '../faults/fault-env.ts';
 
 const TARGET = 'deployment/ip-visit-counter';
+/** Every test ends within this, whatever hangs (a failed start-up, a proxy that never exits). */
+const BOUND = { timeout: 600_000 };
 const NODE = join(REPO, 'node_modules', '.bin', 'node');
 let sandbox: Sandbox;
 let podIp: string;
+let podUid: string;
 let ipInfoIp: string;
 let scratch: string;
 
@@ -41,6 +45,7 @@ before(async () => {
   const running = pods.items.filter((p: any) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp);
   assert.equal(running.length, 1, 'one target pod');
   podIp = running[0].status.podIP;
+  podUid = running[0].metadata.uid;
   ipInfoIp = (await kubectlJson(sandbox.kubeconfigPath, ['get', 'service', 'ip-info'])).spec.clusterIP;
   scratch = mkdtempSync(join(tmpdir(), 'exec-e2e-'));
 });
@@ -64,6 +69,7 @@ async function exec(argv: string[], options: { flags?: string[]; env?: Record<st
 
 /** The proxy is gone (it held stderr until it exited) and its socket directory with it. */
 function assertNothingLeft(result: BlockedResult): void {
+  assert.ok(result.drained, `the exec proxy still held stderr long after the program exited:\n${result.stderr}`);
   const log = /session log: (\S+)/.exec(result.stderr)?.[1];
   if (!log) return;
   const socket = /ready: layer socket (\S+)/.exec(readFileSync(log, 'utf8'))?.[1];
@@ -82,7 +88,7 @@ function ok(result: BlockedResult, what: string): void {
   assert.equal(result.code, 0, `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
 }
 
-test('printenv GREETING prints the ConfigMap value; PATH and HOME stay local; the log path is printed', async () => {
+test('printenv GREETING prints the ConfigMap value; PATH and HOME stay local; the log path is printed', BOUND, async () => {
   const r = await exec(['sh', '-c', 'printenv GREETING; printenv PATH; printenv HOME']);
   ok(r, 'printenv');
   const [greeting, path, home] = r.stdout.split('\n');
@@ -92,7 +98,16 @@ test('printenv GREETING prints the ConfigMap value; PATH and HOME stay local; th
   assert.match(r.stderr, /kubectl-mirrord: session log: \/\S+\.log/);
 });
 
-test('cat and ls of the Secret volume (through its real ..data links), which the host does not have', async () => {
+test('a TOML config file (mirrord.toml style) applies: an exclude and an override', BOUND, async () => {
+  const config = join(scratch, 'mirrord.toml');
+  writeFileSync(config, '[feature.env]\nexclude = ["GREETING"]\noverride = { FROM_TOML = "yes" }\n');
+  const r = await exec(['sh', '-c', 'printenv GREETING || echo no-GREETING; printenv FROM_TOML'], { flags: ['-f', config] });
+  ok(r, 'printenv with a TOML config');
+  // The pod's GREETING (printed by the test above without a config) is left out; the override is set.
+  assert.deepEqual(r.stdout.trim().split('\n'), ['no-GREETING', 'yes']);
+});
+
+test('cat and ls of the Secret volume (through its real ..data links), which the host does not have', BOUND, async () => {
   assert.ok(!existsSync('/etc/ip-visit-counter'), 'the host has no /etc/ip-visit-counter');
   const cat = await exec(['cat', '/etc/ip-visit-counter/api-key']);
   ok(cat, 'cat');
@@ -105,19 +120,19 @@ test('cat and ls of the Secret volume (through its real ..data links), which the
   assert.equal(link.stdout.trim(), '..data/api-key');
 });
 
-test('getent hosts ip-info gives the Service\'s ClusterIP', async () => {
+test('getent hosts ip-info gives the Service\'s ClusterIP', BOUND, async () => {
   const r = await exec(['getent', 'hosts', 'ip-info']);
   ok(r, 'getent');
   assert.match(r.stdout, new RegExp(`^${ipInfoIp.replace(/\./g, '\\.')}\\s+ip-info`));
 });
 
-test('curl to the echo Service: the echo sees the target pod\'s IP', async () => {
+test('curl to the echo Service: the echo sees the target pod\'s IP', BOUND, async () => {
   const r = await exec(['curl', '-sS', '--max-time', '20', 'http://echo/']);
   ok(r, 'curl');
   assert.equal(echoPeer(r.stdout), podIp);
 });
 
-test('python3 reads the Secret, resolves a Service, fetches with urllib from the pod\'s IP', async () => {
+test('python3 reads the Secret, resolves a Service, fetches with urllib from the pod\'s IP', BOUND, async () => {
   const script = [
     'import json, socket, urllib.request',
     'print(open("/etc/ip-visit-counter/api-key").read())',
@@ -132,13 +147,13 @@ test('python3 reads the Secret, resolves a Service, fetches with urllib from the
   assert.equal(echoPeer(r.stdout), podIp);
 });
 
-test('psql reaches PostgreSQL by its Service name, from the pod\'s IP', async () => {
+test('psql reaches PostgreSQL by its Service name, from the pod\'s IP', BOUND, async () => {
   const r = await exec(['psql', '-h', 'postgres', '-U', 'app', '-d', 'app', '-tAc', 'select host(inet_client_addr())'], { env: { PGPASSWORD: 'exec-test-password', PGCONNECT_TIMEOUT: '20' } });
   ok(r, 'psql');
   assert.equal(r.stdout.trim(), podIp);
 });
 
-test('node (ours) reads, stats and lists the Secret, and fetches from the pod\'s IP', async () => {
+test('node (ours) reads, stats and lists the Secret, and fetches from the pod\'s IP', BOUND, async () => {
   const script = `
     const fs = require('node:fs');
     const key = fs.readFileSync('/etc/ip-visit-counter/api-key', 'utf8');
@@ -156,12 +171,12 @@ test('node (ours) reads, stats and lists the Secret, and fetches from the pod\'s
   assert.deepEqual(out, { key: 'sandbox-demo-api-key', size: 20, isFile: true, names: ['api-key'], peerIp: podIp });
 });
 
-test("the program's exit code passes through: sh -c 'exit 7' is 7", async () => {
+test("the program's exit code passes through: sh -c 'exit 7' is 7", BOUND, async () => {
   const r = await exec(['sh', '-c', 'exit 7']);
   assert.equal(r.code, 7, r.stderr);
 });
 
-test('a child spawned with env: {} still goes through the pod', async () => {
+test('a child spawned with env: {} still goes through the pod', BOUND, async () => {
   const script = `
     const { spawn } = require('node:child_process');
     const child = spawn('/usr/bin/curl', ['-sS', '--max-time', '20', 'http://echo/'], { env: {}, stdio: 'inherit' });
@@ -171,7 +186,7 @@ test('a child spawned with env: {} still goes through the pod', async () => {
   assert.equal(echoPeer(r.stdout), podIp);
 });
 
-test('a raw UDP DNS query to the nameserver in the remote /etc/resolv.conf gets the cluster\'s answer', async () => {
+test('a raw UDP DNS query to the nameserver in the remote /etc/resolv.conf gets the cluster\'s answer', BOUND, async () => {
   const script = `
 import socket, struct
 ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]
@@ -189,7 +204,7 @@ print(src[0] == ns, ".".join(str(b) for b in data[-4:]))
   assert.equal(r.stdout.trim(), `True ${ipInfoIp}`);
 });
 
-test('a static binary gets a warning naming it; the pod environment still applies', async (t) => {
+test('a static binary gets a warning naming it; the pod environment still applies', BOUND, async (t) => {
   const src = join(scratch, 'static.c');
   writeFileSync(src, '#include <stdio.h>\n#include <stdlib.h>\nint main(void){const char*g=getenv("GREETING");puts(g?g:"(none)");return 0;}\n');
   try {
@@ -200,16 +215,22 @@ test('a static binary gets a warning naming it; the pod environment still applie
   }
   const r = await runBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', join(scratch, 'static-greeting')], { env: cliEnv(), timeoutMs: 150_000 });
   ok(r, 'static');
+  // No process loads the layer; the proxy notices the program's exit (its pid) and ends, releasing
+  // stderr well within runBlocked's drain bound, not after its 60 s start-up window.
+  assertNothingLeft(r);
+  const log = readFileSync(/session log: (\S+)/.exec(r.stderr)![1], 'utf8');
+  assert.match(log, /stopping: the program exited and no process loaded the layer/);
   assert.equal(r.stdout.trim(), 'Hello from the sandbox cluster');
   assert.match(r.stderr, new RegExp(`kubectl-mirrord: ${join(scratch, 'static-greeting').replace(/[/.]/g, '\\$&')} is statically linked: it cannot load the kubectl-mirrord layer`));
 });
 
-test('the demo in miniature: ip-visit-counter runs here with the pod\'s ConfigMap, Secret, ip-info and HOSTNAME', async () => {
+test('the demo in miniature: ip-visit-counter runs here with the pod\'s ConfigMap, Secret, ip-info and HOSTNAME', BOUND, async () => {
   const port = await freePort();
   const config = join(scratch, 'demo.json');
   // A JSON config with a comment and a trailing comma, as mirrord's docs write them.
   writeFileSync(config, `{\n  // the pod says PORT=8080; run on a free local port\n  "feature": { "env": { "override": { "PORT": "${port}" }, }, },\n}\n`);
   const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '-f', config, '--', NODE, join(REPO, 'test/sandbox/images/ip-visit-counter.ts')], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const watched = watchChild(child);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
@@ -223,14 +244,13 @@ test('the demo in miniature: ip-visit-counter runs here with the pod\'s ConfigMa
     const pods = await kubectlJson(sandbox.kubeconfigPath, ['get', 'pods', '-l', 'app=ip-visit-counter']);
     assert.ok(pods.items.some((p: any) => p.metadata.name === body.pod), `HOSTNAME ${body.pod} is the target pod's name`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('close', resolve));
+    await watched.stop();
   }
 });
 
-test('Ctrl-Z and fg in a real terminal (tmux): the program stops and resumes, and its session survives', async () => {
+test('Ctrl-Z and fg in a real terminal (tmux): the program stops and resumes, and its session survives', BOUND, async () => {
   const socket = `kmexec${process.pid}`;
-  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, ...args], { encoding: 'utf8', timeout: 10_000 });
   const script = join(scratch, 'ask.py');
   writeFileSync(script, 'import sys, json, urllib.request\nprint("ready>", flush=True)\nfor line in sys.stdin:\n    body = json.loads(urllib.request.urlopen("http://echo/", timeout=20).read())\n    print("peer", line.strip(), body["peerIp"], flush=True)\n');
   const runner = join(scratch, 'run.sh');
@@ -238,12 +258,17 @@ test('Ctrl-Z and fg in a real terminal (tmux): the program stops and resumes, an
   chmodSync(runner, 0o755);
   // The tmux server forks from this client, so it (and the shell in it) is in the blocked context.
   const [file, ...args] = blockedArgv(['tmux', '-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', '200', '-y', '50', runner]);
-  const start = spawnSync(file, args, { encoding: 'utf8' });
+  const start = spawnSync(file, args, { encoding: 'utf8', timeout: 10_000 });
   assert.equal(start.status, 0, start.stderr);
   const screen = () => tmux('capture-pane', '-p', '-S', '-200').stdout;
   const waitScreen = async (text: string | RegExp, what: string, timeoutMs: number) => {
     try {
-      await waitUntil(async () => (typeof text === 'string' ? screen().includes(text) : text.test(screen())), what, timeoutMs);
+      await waitUntil(async () => {
+        const shown = screen();
+        // exec failed before the program ran: say so now instead of waiting out the bound.
+        if (/^error: /m.test(shown)) throw new Error(`exec failed while waiting until ${what}`);
+        return typeof text === 'string' ? shown.includes(text) : text.test(shown);
+      }, what, timeoutMs);
     } catch (err) {
       throw new Error(`${(err as Error).message}; the terminal shows:\n${screen()}`);
     }
@@ -268,32 +293,41 @@ test('Ctrl-Z and fg in a real terminal (tmux): the program stops and resumes, an
   }
 });
 
-test('-L and --socks from the same command, served by the exec proxy while the program runs', async () => {
+test('-L and --socks from the same command, served by the exec proxy while the program runs', BOUND, async () => {
   const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '-L', '0:echo:80', '--socks', '0', '--', 'sleep', '20'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const watched = watchChild(child);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   try {
     const forward = (await waitUntilMatch(() => stderr, /kubectl-mirrord: -L 127\.0\.0\.1:(\d+) -> echo:80/))[1];
     const socks = (await waitUntilMatch(() => stderr, /kubectl-mirrord: SOCKS5 on 127\.0\.0\.1:(\d+)/))[1];
     // From this machine (not the blocked context): through the proxy's listeners and the agent.
-    const viaL = spawnSync('curl', ['-sS', '--max-time', '20', `http://127.0.0.1:${forward}/`], { encoding: 'utf8' });
+    const viaL = spawnSync('curl', ['-sS', '--max-time', '20', `http://127.0.0.1:${forward}/`], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(echoPeer(viaL.stdout), podIp, viaL.stderr);
-    const viaSocks = spawnSync('curl', ['-sS', '--max-time', '20', '--socks5-hostname', `127.0.0.1:${socks}`, 'http://echo/'], { encoding: 'utf8' });
+    const viaSocks = spawnSync('curl', ['-sS', '--max-time', '20', '--socks5-hostname', `127.0.0.1:${socks}`, 'http://echo/'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(echoPeer(viaSocks.stdout), podIp, viaSocks.stderr);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('close', resolve));
+    await watched.stop();
   }
 });
 
-test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory is left', async () => {
+test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory is left', BOUND, async () => {
   const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'sleep', '60'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const watched = watchChild(child);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  await waitUntil(async () => /resolving|adding agent container/.test(stderr), 'the agent starts', 60_000);
+  try {
+    await waitUntil(async () => /resolving|adding agent container/.test(stderr), 'the agent starts', 60_000);
+  } catch (err) {
+    await watched.stop('SIGKILL');
+    throw new Error(`${(err as Error).message}; stderr: ${stderr}`);
+  }
   const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('kubectl-mirrord-') && n !== `kubectl-mirrord-${process.getuid?.()}`));
   child.kill('SIGINT');
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const code = await watched.exited(60_000).catch(async (err: Error) => {
+    await watched.stop('SIGKILL');
+    throw new Error(`${err.message} after Ctrl-C; stderr: ${stderr}`);
+  });
   assert.equal(code, 130, stderr);
   await waitUntil(async () => !readdirSync('/proc').some((p) => {
     try {
@@ -305,8 +339,50 @@ test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory 
   for (const dir of before) assert.ok(!existsSync(join(tmpdir(), dir)) || !existsSync(join(tmpdir(), dir, 'proxy.sock')), `${dir} has no socket left`);
 });
 
-test('nothing is left behind: no exec proxy and, with a short idle timeout, no agent', async () => {
-  const r = await exec(['true'], { flags: ['--agent-idle-timeout', '2s'] });
+test('the agent is killed (SIGKILL) between two requests: the next request waits for the reconnect and completes from the pod', BOUND, async () => {
+  // The second request's getaddrinfo and connect are held by the proxy while the link is down.
+  const script = [
+    'import sys, json, urllib.request',
+    'peer = lambda: json.loads(urllib.request.urlopen("http://echo/", timeout=120).read())["peerIp"]',
+    'print("first", peer(), flush=True)',
+    'sys.stdin.readline()',
+    'try:',
+    '    print("second", peer(), flush=True)',
+    'except Exception as e:',
+    '    print("second-failed", type(e).__name__, e, flush=True)',
+  ].join('\n');
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'python3', '-c', script], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const watched = watchChild(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  try {
+    await waitUntil(async () => stdout.includes('first '), 'the first request', 120_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    });
+    assert.match(stdout, new RegExp(`^first ${podIp.replace(/\./g, '\\.')}$`, 'm'));
+    const agent = agentMainProcess(podUid);
+    assert.ok(agent, 'the agent process in the target pod');
+    process.kill(agent, 'SIGKILL');
+    child.stdin?.write('\n');
+    await waitUntil(async () => /^second/m.test(stdout), 'the second request ends', 150_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    });
+    assert.match(stdout, new RegExp(`^second ${podIp.replace(/\./g, '\\.')}$`, 'm'), `stdout: ${stdout}\nstderr: ${stderr}`);
+    child.stdin?.end();
+    assert.equal(await watched.exited(60_000), 0, stderr);
+    const log = readFileSync(/session log: (\S+)/.exec(stderr)![1], 'utf8');
+    assert.match(log, /agent connection lost/);
+    assert.match(log, /reconnected to the agent/);
+  } finally {
+    await watched.stop();
+  }
+});
+
+test('nothing is left behind: no exec proxy, and the agent ends with the proxy (not by its idle timeout): status lists nothing', BOUND, async () => {
+  // An idle timeout far past the wait below: only the proxy's sessionEnd can end the agent in time.
+  const r = await exec(['true'], { flags: ['--agent-idle-timeout', '30m'] });
   ok(r, 'true');
   const proxies = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
@@ -317,6 +393,9 @@ test('nothing is left behind: no exec proxy and, with a short idle timeout, no a
   });
   assert.deepEqual(proxies(), [], 'no exec proxy process remains');
   await waitUntil(async () => spawnSync('pgrep', ['-f', '/opt/kubectl-mirrord/agent.mjs']).status !== 0, 'every agent process has exited', 90_000);
+  const status = await runCli(['status', '--json', '-A'], sandbox.kubeconfigPath);
+  assert.equal(status.code, 0, status.output);
+  assert.deepEqual(JSON.parse(status.output.slice(status.output.indexOf('['))), [], `kubectl mirrord status lists no session:\n${status.output}`);
 });
 
 async function waitUntilMatch(text: () => string, pattern: RegExp): Promise<RegExpMatchArray> {

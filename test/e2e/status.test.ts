@@ -180,8 +180,8 @@ test('bad input and missing permissions are named', async () => {
 
 test('the Job fallback (--agent-mode job): listed with its target, and kill stops it and deletes the Job', async () => {
   const kc = sandbox.kubeconfigPath;
-  // The previous test's steal ended with Ctrl-C: its ephemeral agent, now without a CLI, is listed
-  // until its idle timeout ends it.
+  // The previous test's steal ended with Ctrl-C: its CLI told the ephemeral agent (sessionEnd), which
+  // exits; until then it may be listed without a CLI.
   await waitUntil(async () => (await statusJson()).every((r) => r.cliConnected === false), 'the ended steal shows no CLI');
   await waitUntil(async () => (await statusJson()).length === 0, 'the idle agent exited', 60_000);
   const app = await userApp();

@@ -41,9 +41,19 @@ export interface BlockedResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** false: the command exited but something it started still held its output (see runBlocked). */
+  drained: boolean;
 }
 
-/** Runs argv in the blocked context to its end; `timeoutMs` kills it (SIGKILL) if it runs longer. */
+/** How long after the command exits its pipes may stay open (the exec proxy holds stderr about 2 s). */
+const DRAIN_MS = 20_000;
+
+/**
+ * Runs argv in the blocked context to its end; `timeoutMs` kills it (SIGKILL) if it runs longer.
+ * Bounded even when a process it started keeps its stdout or stderr open (a proxy that never
+ * exits): DRAIN_MS after the command's own exit, the pipes are dropped and the result carries
+ * `drained: false`, so a test fails with the output instead of waiting forever.
+ */
 export function runBlocked(argv: string[], options: SpawnOptions & { input?: string; timeoutMs?: number } = {}): Promise<BlockedResult> {
   return new Promise((resolve, reject) => {
     const child = spawnBlocked(argv, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -51,12 +61,57 @@ export function runBlocked(argv: string[], options: SpawnOptions & { input?: str
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    let drainTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.once('error', (err) => { clearTimeout(timer); reject(err); });
-    child.once('close', (code, signal) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null, drained: boolean) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      clearTimeout(drainTimer);
+      resolve({ code, signal, stdout, stderr, drained });
+    };
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('exit', (code, signal) => {
+      drainTimer = setTimeout(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        done(code, signal, false);
+      }, DRAIN_MS);
     });
+    child.once('close', (code, signal) => done(code, signal, true));
     child.stdin!.end(options.input ?? '');
   });
+}
+
+/**
+ * A child whose end can be awaited at any time, even after it already happened (a listener added
+ * after 'close' would wait forever), within a bound.
+ */
+export interface WatchedChild {
+  child: ChildProcess;
+  /** Sends `signal` (if it still runs) and resolves once it closed; SIGKILL after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+  /** Resolves with the exit code once it exited; rejects after `timeoutMs`. */
+  exited(timeoutMs: number): Promise<number | null>;
+}
+
+export function watchChild(child: ChildProcess): WatchedChild {
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const within = <T>(p: Promise<T>, ms: number, what: string) => new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, reject);
+  });
+  return {
+    child,
+    exited: (timeoutMs) => within(exit, timeoutMs, 'the command did not exit'),
+    stop: async (signal = 'SIGTERM', graceMs = 30_000) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      try {
+        await within(closed, graceMs, 'the command did not close its output');
+      } catch {
+        child.kill('SIGKILL');
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }
+    },
+  };
 }

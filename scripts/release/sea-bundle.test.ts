@@ -1,0 +1,42 @@
+/**
+ * The CLI bundle (what the single executable runs) carries its dependencies inside it: run from a
+ * folder with no node_modules anywhere above it, it still parses a TOML config file (smol-toml)
+ * for port-forward and for exec, and reports a TOML syntax error with its position.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleCli } from './sea.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+test('the bundled CLI parses TOML config files for port-forward and exec without node_modules', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kmsb-bundle-'));
+  try {
+    const bundle = await bundleCli(root, dir);
+    assert.doesNotMatch(readFileSync(bundle, 'utf8'), /require\(["']smol-toml["']\)/, 'smol-toml is inlined, not required');
+    const run = (args: string[]) => spawnSync(process.execPath, [bundle, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: '1' } });
+    const bad = join(dir, 'bad.toml');
+    writeFileSync(bad, 'target = "deployment/web"\n[feature.network.incoming\nmode = "steal"\n');
+    const unknown = join(dir, 'unknown.toml');
+    writeFileSync(unknown, 'target = "deployment/web"\n[feature.env]\nincluded = ["A"]\n');
+    const commands: Array<(file: string) => string[]> = [
+      (file) => ['port-forward', '-L', '8080:web:80', '-f', file],
+      (file) => ['exec', '-f', file, '--', 'true'],
+    ];
+    for (const command of commands) {
+      const syntax = run(command(bad));
+      assert.equal(syntax.status, 2, `${command(bad).join(' ')}: ${syntax.stderr}`);
+      assert.match(syntax.stderr, /bad\.toml is not valid TOML: .*\(line 2, column \d+\)/);
+      const field = run(command(unknown));
+      assert.equal(field.status, 2, `${command(unknown).join(' ')}: ${field.stderr}`);
+      assert.match(field.stderr, /feature\.env\.included/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
