@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INITIAL_WINDOW } from '../protocol/constants.ts';
-import { MAX_STREAM_WINDOW, ReceiveWindow, SESSION_WINDOW_BUDGET, WindowBudget } from './flow-control.ts';
+import { MAX_STREAM_WINDOW, QUEUE_RTT_FACTOR, QUEUE_SLACK_MS, ReceiveWindow, SESSION_WINDOW_BUDGET, WindowBudget, queueing } from './flow-control.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const rtt10 = () => 10;
+/** A link with a 10 ms round trip and no queue. */
+const rtt10 = { rtt: 10, minRtt: 10 };
 
 test('defaults: a stream can grow to several MiB, and the session cap lets one stream grow that far', () => {
   assert.ok(MAX_STREAM_WINDOW >= 4 * MiB && MAX_STREAM_WINDOW % INITIAL_WINDOW === 0);
@@ -86,7 +87,8 @@ test('a random walk: the peer never has more credit than granted, the receiver n
   // A random walk of receive / consume, checking the invariant that bounds a stream's memory.
   let seed = 7;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const window = new ReceiveWindow(new WindowBudget(), () => 5);
+  const roundTrips = { rtt: 5, minRtt: 5 };
+  const window = new ReceiveWindow(new WindowBudget(), roundTrips);
   let credit = INITIAL_WINDOW;
   let buffered = 0;
   let now = 1000;
@@ -100,9 +102,76 @@ test('a random walk: the peer never has more credit than granted, the receiver n
       const n = Math.floor(random() * buffered);
       buffered -= n;
       now += random() * 20;
+      // The link queues now and then, so the window both grows and shrinks.
+      roundTrips.rtt = random() < 0.2 ? 50 : 5;
       credit += window.consume(n, now);
     }
     assert.ok(buffered <= window.size, 'the receiver never buffers more than its window');
+    assert.ok(credit + buffered <= window.size, 'credit in hand and bytes in the buffer never exceed the window');
     assert.ok(window.size <= MAX_STREAM_WINDOW);
   }
+});
+
+test('the link counts as queueing only past twice its smallest round trip plus the slack', () => {
+  assert.equal(queueing({ rtt: 10, minRtt: 10 }), false);
+  assert.equal(queueing({ rtt: QUEUE_RTT_FACTOR * 10 + QUEUE_SLACK_MS, minRtt: 10 }), false, 'at the threshold: not yet');
+  assert.equal(queueing({ rtt: QUEUE_RTT_FACTOR * 10 + QUEUE_SLACK_MS + 0.1, minRtt: 10 }), true);
+  assert.equal(queueing({ rtt: 0.9, minRtt: 0.05 }), false, 'loopback jitter below the slack is no queue');
+  assert.equal(queueing({ rtt: 6, minRtt: 0.1 }), true, 'megabytes queued on loopback');
+});
+
+test('a window does not grow while the link is queueing, however fast updates come', () => {
+  const window = new ReceiveWindow(new WindowBudget(64 * MiB), { rtt: 30, minRtt: 5 });
+  let now = 1000;
+  for (let i = 0; i < 20; i++) {
+    assert.equal(window.consume(INITIAL_WINDOW / 2, now), INITIAL_WINDOW / 2, 'all consumed credit goes back: nothing to shrink');
+    now += 1;
+  }
+  assert.equal(window.size, INITIAL_WINDOW);
+});
+
+test('a grown window gives its growth back while the link is queueing, down to the initial window', () => {
+  const budget = new WindowBudget(64 * MiB);
+  const roundTrips = { rtt: 10, minRtt: 10 };
+  const window = new ReceiveWindow(budget, roundTrips);
+  let now = 1000;
+  for (let i = 0; i < 6; i++) window.consume(window.size / 2, now++);
+  const grown = window.size;
+  assert.ok(grown >= 8 * INITIAL_WINDOW, `grew to ${grown}`);
+  assert.equal(budget.available, 64 * MiB - (grown - INITIAL_WINDOW));
+
+  roundTrips.rtt = 40; // the same link, now holding a queue of three round trips
+  const due = grown / 2;
+  const increment = window.consume(due, now++);
+  assert.equal(window.size, grown - (grown - INITIAL_WINDOW) / 2, 'half the growth goes');
+  assert.ok(increment > 0);
+  assert.equal(increment, due - (grown - window.size), 'the peer gets back that much less credit');
+  assert.equal(budget.available, 64 * MiB - (window.size - INITIAL_WINDOW), 'the budget gets it back');
+  for (let i = 0; i < 10; i++) window.consume(window.size / 2, now++);
+  assert.equal(window.size, INITIAL_WINDOW, 'never below the initial window');
+  assert.equal(budget.available, 64 * MiB);
+
+  roundTrips.rtt = 10; // the queue drained
+  window.consume(window.size / 2, now++);
+  assert.equal(window.size, 2 * INITIAL_WINDOW, 'it grows again');
+});
+
+test('a shrinking window keeps the peer within what it may buffer', () => {
+  const roundTrips = { rtt: 10, minRtt: 10 };
+  const window = new ReceiveWindow(new WindowBudget(64 * MiB), roundTrips);
+  let credit = INITIAL_WINDOW;
+  let now = 1000;
+  // Grow to 2 MiB with the peer sending everything it may.
+  while (window.size < 2 * MiB) {
+    assert.equal(window.receive(credit), true);
+    credit = window.consume(credit, now++);
+  }
+  roundTrips.rtt = 100;
+  for (let i = 0; i < 10; i++) {
+    assert.equal(window.receive(credit), true, 'the peer may send all it was given');
+    assert.equal(window.receive(1), false, 'and not a byte more');
+    credit = window.consume(credit, now++);
+    assert.ok(credit <= window.size);
+  }
+  assert.equal(window.size, INITIAL_WINDOW);
 });

@@ -9,6 +9,15 @@
  * a few RTTs of the previous one). A stream that stops being read never grows: it holds at most
  * the window it had, and the other streams keep flowing.
  *
+ * Growing on a short round trip alone feeds on itself: the bytes a large window puts in flight
+ * queue in the transport (kernel socket buffers, the API server and kubelet relays), the queue
+ * lengthens the measured round trip, and a longer round trip lets the windows grow further, until
+ * the session cap. Every queued byte delays the next interactive frame behind it. So the windows
+ * also watch the queue, the way delay-based congestion control does (TCP Vegas, LEDBAT, RFC 6817):
+ * when the smoothed round trip is well above the smallest one seen, the link is queueing, and a
+ * window that has grown gives its growth back (it returns less credit than was consumed) instead
+ * of growing. The queue then settles near the link's own round trip instead of the session cap.
+ *
  * A session-wide budget caps how far all the windows together may grow past their initial size,
  * so many fast streams cannot make the session's memory unbounded.
  */
@@ -21,10 +30,33 @@ export const MAX_STREAM_WINDOW = 4 * 1024 * 1024;
  * How many bytes of growth past INITIAL_WINDOW all streams of a session may hold at once. Enough for
  * one stream to reach MAX_STREAM_WINDOW; several bulk streams share it. Everything granted can sit
  * in the transport's queues ahead of an interactive stream's next frame, so this also bounds how
- * long that frame waits (npm run bench: interactive echo p50 about 6 ms with 4 bulk streams at
- * 0.8 GB/s with 4 MiB, about 12 ms with 16 MiB, and the same bulk throughput).
+ * long that frame waits when the queue check below does not hold the windows back (npm run bench,
+ * before that check: interactive echo p50 about 6 ms with 4 bulk streams at 0.8 GB/s with 4 MiB,
+ * about 12 ms with 16 MiB, and the same bulk throughput).
  */
 export const SESSION_WINDOW_BUDGET = 4 * 1024 * 1024;
+
+/**
+ * The link counts as queueing when its smoothed round trip exceeds QUEUE_RTT_FACTOR times the
+ * smallest one plus QUEUE_SLACK_MS: the queue then holds more than the link's own delay's worth of
+ * bytes. The slack keeps a short link (loopback, a node-local kubelet) from reacting to scheduling
+ * jitter of a millisecond.
+ */
+export const QUEUE_RTT_FACTOR = 2;
+export const QUEUE_SLACK_MS = 1;
+
+/** The session's round-trip estimates in milliseconds (the session's Keepalive measures them). */
+export interface RoundTrips {
+  /** Smoothed over recent probes: the link as loaded now, queues included. */
+  readonly rtt: number;
+  /** The smallest seen: the link's own delay, without queues. */
+  readonly minRtt: number;
+}
+
+/** True when the link holds a queue of more than its own round trip (see QUEUE_RTT_FACTOR). */
+export function queueing(roundTrips: RoundTrips): boolean {
+  return roundTrips.rtt > QUEUE_RTT_FACTOR * roundTrips.minRtt + QUEUE_SLACK_MS;
+}
 
 /** The session-wide cap on window growth, shared by every stream's ReceiveWindow. */
 export class WindowBudget {
@@ -50,9 +82,6 @@ export class WindowBudget {
   }
 }
 
-/** Round-trip time as the session currently estimates it, in milliseconds. */
-export type RttSource = () => number;
-
 export class ReceiveWindow {
   /** The window this stream grants: how far ahead of consumption the peer may be. */
   #size = INITIAL_WINDOW;
@@ -62,12 +91,12 @@ export class ReceiveWindow {
   #unreturned = 0;
   #lastUpdateAt = 0;
   readonly #budget: WindowBudget;
-  readonly #rtt: RttSource;
+  readonly #roundTrips: RoundTrips;
   readonly #maxSize: number;
 
-  constructor(budget: WindowBudget, rtt: RttSource, maxSize: number = MAX_STREAM_WINDOW) {
+  constructor(budget: WindowBudget, roundTrips: RoundTrips, maxSize: number = MAX_STREAM_WINDOW) {
     this.#budget = budget;
-    this.#rtt = rtt;
+    this.#roundTrips = roundTrips;
     this.#maxSize = maxSize;
   }
 
@@ -87,14 +116,16 @@ export class ReceiveWindow {
 
   /**
    * Records that the application consumed `bytes`. Returns the WINDOW_UPDATE increment to send now,
-   * or 0 when it is better to wait and batch.
+   * or 0 when it is better to wait and batch (or when a shrinking window keeps this credit back).
    */
   consume(bytes: number, now: number): number {
     this.#unreturned += bytes;
     if (this.#unreturned < this.#size / 2) return 0;
     let increment = this.#unreturned;
     this.#unreturned = 0;
-    if (this.#lastUpdateAt !== 0 && now - this.#lastUpdateAt < 2 * this.#rtt()) {
+    if (queueing(this.#roundTrips)) {
+      increment -= this.#shrink(increment);
+    } else if (this.#lastUpdateAt !== 0 && now - this.#lastUpdateAt < 2 * this.#roundTrips.rtt) {
       increment += this.#grow();
     }
     this.#lastUpdateAt = now;
@@ -106,6 +137,20 @@ export class ReceiveWindow {
   release(): void {
     this.#budget.give(this.#size - INITIAL_WINDOW);
     this.#size = INITIAL_WINDOW;
+  }
+
+  /**
+   * Halves the growth (all of it once it is no more than INITIAL_WINDOW), out of the credit about
+   * to be returned (at most `due`): the peer gets that much less back, so the bytes it can have in
+   * flight shrink with the window. Never below INITIAL_WINDOW. Returns the bytes kept back.
+   */
+  #shrink(due: number): number {
+    const growth = this.#size - INITIAL_WINDOW;
+    const cut = Math.min(due, growth <= INITIAL_WINDOW ? growth : Math.ceil(growth / 2));
+    if (cut <= 0) return 0;
+    this.#size -= cut;
+    this.#budget.give(cut);
+    return cut;
   }
 
   #grow(): number {

@@ -27,6 +27,8 @@ export class Keepalive {
   #lastProbeAt = 0;
   /** Smoothed round-trip time in ms (RFC 6298's estimator, alpha 1/8). */
   #srtt = 1;
+  /** Smallest round trip seen so far, ms: the link without the queues the session itself builds. */
+  #minRtt = Infinity;
   #samples = 0;
 
   constructor(options: KeepaliveOptions) {
@@ -34,6 +36,8 @@ export class Keepalive {
     const tick = Math.max(10, Math.min(options.intervalMs, options.timeoutMs / 2));
     this.#timer = setInterval(() => this.#tick(), tick);
     this.#timer.unref();
+    // A first probe while the link is still idle, so the minimum round trip is known before bulk data queues up.
+    this.#ping(performance.now());
   }
 
   /** The smoothed round-trip time in milliseconds. */
@@ -46,6 +50,15 @@ export class Keepalive {
     this.#lastHeard = performance.now();
   }
 
+  /**
+   * The smallest round trip measured so far, in ms (the smoothed one until a sample came): the
+   * link's own delay, without the bytes queued in it. A session runs over one transport
+   * connection, so its path, and this floor, do not change under it.
+   */
+  get minRtt(): number {
+    return this.#samples === 0 ? this.#srtt : this.#minRtt;
+  }
+
   /** A PING with ACK arrived. */
   onPong(opaque: Buffer): void {
     const out = this.#outstanding;
@@ -53,6 +66,7 @@ export class Keepalive {
     this.#outstanding = undefined;
     const sample = performance.now() - out.sentAt;
     this.#srtt = this.#samples === 0 ? sample : (7 * this.#srtt + sample) / 8;
+    this.#minRtt = Math.min(this.#minRtt, sample);
     this.#samples++;
   }
 

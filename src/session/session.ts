@@ -385,7 +385,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   }
 
   #newWindow(): ReceiveWindow {
-    return new ReceiveWindow(this.#budget, () => this.#keepalive.rtt);
+    return new ReceiveWindow(this.#budget, this.#keepalive);
   }
 
   // ---- transport and shutdown ----

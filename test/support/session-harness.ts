@@ -170,10 +170,10 @@ export class RawPeer {
     this.send(encodeWelcome({ version: PROTOCOL_VERSION, capabilities: ALL_CAPABILITIES, agent: 'raw-agent' }));
   }
 
-  /** Waits for the first frame of `type`. */
-  async frame(type: number): Promise<{ type: number; flags: number; streamId: number; payload: Buffer }> {
+  /** Waits for the first frame of `type` (with all of `flags` set, if given). */
+  async frame(type: number, flags = 0): Promise<{ type: number; flags: number; streamId: number; payload: Buffer }> {
     for (;;) {
-      const found = this.frames.find((f) => f.type === type);
+      const found = this.frames.find((f) => f.type === type && (f.flags & flags) === flags);
       if (found) return found;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
