@@ -15,41 +15,7 @@
 #include "net.h"
 #include "real.h"
 
-/* An address in the link's terms: a v4-mapped IPv6 address counts as IPv4. */
-struct in_addr_any {
-  uint8_t family; /* KM_FAMILY_* */
-  uint8_t bytes[16];
-  uint16_t port;
-};
-
-static int parse(const struct sockaddr *sa, socklen_t len, struct in_addr_any *a) {
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  memset(a, 0, sizeof *a);
-  if (!sa) return 0;
-  if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-    const struct sockaddr_in *s = (const void *)sa;
-    a->family = KM_FAMILY_IPV4;
-    memcpy(a->bytes, &s->sin_addr, 4);
-    a->port = ntohs(s->sin_port);
-    return 1;
-  }
-  if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-    const struct sockaddr_in6 *s = (const void *)sa;
-    const uint8_t *b = (const uint8_t *)&s->sin6_addr;
-    if (memcmp(b, mapped, 12) == 0) {
-      a->family = KM_FAMILY_IPV4;
-      memcpy(a->bytes, b + 12, 4);
-    } else {
-      a->family = KM_FAMILY_IPV6;
-      memcpy(a->bytes, b, 16);
-    }
-    a->port = ntohs(s->sin6_port);
-    return 1;
-  }
-  return 0;
-}
-
-static struct km_bytes addr_bytes(const struct in_addr_any *a) {
+static struct km_bytes addr_bytes(const struct km_sockaddr *a) {
   struct km_bytes b = {a->bytes, a->family == KM_FAMILY_IPV4 ? 4 : 16};
   return b;
 }
@@ -102,7 +68,7 @@ void km_incoming_atfork_child(void) {
 }
 
 /* INCOMING_BIND round trip: 0 with the listener (0: local) and the port to bind, or -errno. */
-static int ask_bind(const struct in_addr_any *a, uint32_t *listener, uint16_t *listen_port) {
+static int ask_bind(const struct km_sockaddr *a, uint32_t *listener, uint16_t *listen_port) {
   uint8_t frame[96];
   struct km_wr w = km_writer(frame, sizeof frame);
   size_t at = km_frame_begin(&w, KM_MSG_INCOMING_BIND, 0);
@@ -123,9 +89,9 @@ static int ask_bind(const struct in_addr_any *a, uint32_t *listener, uint16_t *l
 }
 
 int km_incoming_bind(int fd, const struct sockaddr *sa, socklen_t len) {
-  struct in_addr_any asked;
+  struct km_sockaddr asked;
   if (km_state != KM_ACTIVE || !km_feature(KM_FLAG_INCOMING)) return KM_NET_LOCAL;
-  if (!parse(sa, len, &asked) || asked.port == 0 || !is_stream(fd)) return KM_NET_LOCAL;
+  if (!km_parse_sockaddr(sa, len, &asked) || asked.port == 0 || !is_stream(fd)) return KM_NET_LOCAL;
   uint32_t listener = 0;
   uint16_t listen_port = 0;
   /* The proxy unreachable: the program's bind is its own, as without the layer. */
@@ -164,8 +130,8 @@ void km_incoming_listening(int fd) {
   if (!km_fd_get(fd, &e) || !e.in_listener) return;
   struct sockaddr_storage ss;
   socklen_t l = sizeof ss;
-  struct in_addr_any real;
-  if (KM_REAL(getsockname)(fd, (struct sockaddr *)&ss, &l) < 0 || !parse((struct sockaddr *)&ss, l, &real)) return;
+  struct km_sockaddr real;
+  if (KM_REAL(getsockname)(fd, (struct sockaddr *)&ss, &l) < 0 || !km_parse_sockaddr((struct sockaddr *)&ss, l, &real)) return;
   uint8_t frame[96];
   struct km_wr w = km_writer(frame, sizeof frame);
   size_t at = km_frame_begin(&w, KM_MSG_INCOMING_LISTEN, 0);
@@ -178,7 +144,7 @@ void km_incoming_listening(int fd) {
 }
 
 /* The pod's client of a connection the proxy delivered from loopback port `peer`, or 0. */
-static int ask_peer(const struct in_addr_any *peer, struct in_addr_any *client) {
+static int ask_peer(const struct km_sockaddr *peer, struct km_sockaddr *client) {
   uint8_t frame[96];
   struct km_wr w = km_writer(frame, sizeof frame);
   size_t at = km_frame_begin(&w, KM_MSG_INCOMING_PEER, 0);
@@ -203,7 +169,7 @@ static int ask_peer(const struct in_addr_any *peer, struct in_addr_any *client) 
 
 /* The client as a sockaddr of the listening socket's family (IPv4 v4-mapped on AF_INET6). 0 when
  * the family cannot say it (an IPv6 client on an AF_INET socket). */
-static socklen_t client_sockaddr(int family, const struct in_addr_any *c, struct sockaddr_storage *out) {
+static socklen_t client_sockaddr(int family, const struct km_sockaddr *c, struct sockaddr_storage *out) {
   memset(out, 0, sizeof *out);
   if (family == AF_INET6) {
     struct sockaddr_in6 *s = (void *)out;
@@ -231,8 +197,8 @@ void km_incoming_accepted(int lfd, int cfd, struct sockaddr *sa, socklen_t *len)
   if (!km_fd_get(lfd, &le) || !le.in_listener) return;
   struct sockaddr_storage ss;
   socklen_t l = sizeof ss;
-  struct in_addr_any peer, client;
-  if (KM_REAL(getpeername)(cfd, (struct sockaddr *)&ss, &l) < 0 || !parse((struct sockaddr *)&ss, l, &peer)) return;
+  struct km_sockaddr peer, client;
+  if (KM_REAL(getpeername)(cfd, (struct sockaddr *)&ss, &l) < 0 || !km_parse_sockaddr((struct sockaddr *)&ss, l, &peer)) return;
   if (!km_addr_is_loopback(peer.family, peer.bytes) || !ask_peer(&peer, &client)) return;
   struct sockaddr_storage out;
   socklen_t out_len = client_sockaddr(ss.ss_family, &client, &out);

@@ -18,15 +18,9 @@
 #include "link.h"
 #include "real.h"
 
-/* The destination of a call, in the link's terms. */
-struct dest {
-  uint8_t family; /* KM_FAMILY_* (a v4-mapped v6 address counts as v4) */
-  uint8_t bytes[16];
-  uint16_t port;
-};
-
-static int parse_dest(const struct sockaddr *sa, socklen_t len, struct dest *d) {
+int km_parse_sockaddr(const struct sockaddr *sa, socklen_t len, struct km_sockaddr *d) {
   static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  memset(d, 0, sizeof *d);
   if (!sa) return 0;
   if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
     const struct sockaddr_in *s = (const void *)sa;
@@ -64,7 +58,7 @@ static int sock_family(int fd) {
 }
 
 /* "10.1.2.3:80" / "[fd00::7]:80", for the log. */
-static const char *dest_text(const struct dest *d, char *buf, size_t len) {
+static const char *dest_text(const struct km_sockaddr *d, char *buf, size_t len) {
   char ip[INET6_ADDRSTRLEN];
   inet_ntop(d->family == KM_FAMILY_IPV4 ? AF_INET : AF_INET6, d->bytes, ip, sizeof ip);
   snprintf(buf, len, d->family == KM_FAMILY_IPV4 ? "%s:%u" : "[%s]:%u", ip, d->port);
@@ -72,7 +66,7 @@ static const char *dest_text(const struct dest *d, char *buf, size_t len) {
 }
 
 /* The outgoing filter's say, once the loopback rule has let the destination out. */
-static int filter_lets_out(const struct dest *d, int udp) {
+static int filter_lets_out(const struct km_sockaddr *d, int udp) {
   if (km_filter_outgoing_remote(d->family, d->bytes, d->port, udp)) return 1;
   char text[64];
   km_log(KM_LOG_DEBUG, "%s to %s stays on this machine: feature.network.outgoing.filter", udp ? "udp" : "tcp",
@@ -81,7 +75,7 @@ static int filter_lets_out(const struct dest *d, int udp) {
 }
 
 /* Does this destination go to the pod? 1 yes, 0 it stays on the user's machine. */
-static int goes_out(const struct dest *d, int udp) {
+static int goes_out(const struct km_sockaddr *d, int udp) {
   if (!km_feature(udp ? KM_FLAG_OUTGOING_UDP : KM_FLAG_OUTGOING_TCP)) return 0;
   if (!km_addr_is_loopback(d->family, d->bytes)) return filter_lets_out(d, udp);
   if (km_state != KM_ACTIVE || km_feature(KM_FLAG_OUTGOING_IGNORE_LOCALHOST)) return 0;
@@ -112,7 +106,7 @@ static socklen_t relay_addr(int family, uint16_t port, struct sockaddr_storage *
 }
 
 /* CONNECT round trip: 0 with the token and relay port, or -errno. */
-static int ask_proxy(int proto, const struct dest *d, uint64_t *token, uint16_t *relay_port) {
+static int ask_proxy(int proto, const struct km_sockaddr *d, uint64_t *token, uint16_t *relay_port) {
   if (km_state != KM_ACTIVE) return -ECONNREFUSED;
   uint8_t frame[128];
   struct km_wr w = km_writer(frame, sizeof frame);
@@ -166,7 +160,7 @@ static int send_token(int fd, uint64_t token) {
   return 0;
 }
 
-static int connect_tcp(int fd, int family, const struct dest *d) {
+static int connect_tcp(int fd, int family, const struct km_sockaddr *d) {
   uint64_t token;
   uint16_t relay;
   int rc = ask_proxy(KM_PROTO_TCP, d, &token, &relay);
@@ -184,8 +178,8 @@ static int connect_tcp(int fd, int family, const struct dest *d) {
 }
 
 int km_net_connect(int fd, const struct sockaddr *sa, socklen_t len) {
-  struct dest d;
-  if (!parse_dest(sa, len, &d)) {
+  struct km_sockaddr d;
+  if (!km_parse_sockaddr(sa, len, &d)) {
     /* AF_UNSPEC on a UDP socket dissolves the association: forget the real peer. */
     if (sa && sa->sa_family == AF_UNSPEC) km_fd_forget(fd);
     return KM_NET_LOCAL;
@@ -279,15 +273,15 @@ int km_net_getpeername(int fd, struct sockaddr *sa, socklen_t *len) {
 }
 
 static int same_dest(const struct sockaddr_storage *a, const struct sockaddr *b, socklen_t blen) {
-  struct dest x, y;
-  return parse_dest((const struct sockaddr *)a, sizeof *a, &x) && parse_dest(b, blen, &y) && x.family == y.family &&
+  struct km_sockaddr x, y;
+  return km_parse_sockaddr((const struct sockaddr *)a, sizeof *a, &x) && km_parse_sockaddr(b, blen, &y) && x.family == y.family &&
          x.port == y.port && memcmp(x.bytes, y.bytes, x.family == KM_FAMILY_IPV4 ? 4 : 16) == 0;
 }
 
 int km_net_udp_dest(int fd, const struct sockaddr *dest, socklen_t dest_len, struct sockaddr_storage *relay,
                     socklen_t *relay_len) {
-  struct dest d;
-  if (!dest || !parse_dest(dest, dest_len, &d) || sock_type(fd) != SOCK_DGRAM || !goes_out(&d, 1)) return 0;
+  struct km_sockaddr d;
+  if (!dest || !km_parse_sockaddr(dest, dest_len, &d) || sock_type(fd) != SOCK_DGRAM || !goes_out(&d, 1)) return 0;
   int family = sock_family(fd);
   struct km_fd e;
   if (!km_fd_get(fd, &e)) memset(&e, 0, sizeof e);
@@ -315,8 +309,8 @@ int km_net_udp_dest(int fd, const struct sockaddr *dest, socklen_t dest_len, str
 }
 
 void km_net_udp_source(int fd, struct sockaddr *src, socklen_t *src_len, socklen_t cap) {
-  struct dest s;
-  if (!src || !src_len || !parse_dest(src, *src_len, &s) || !km_addr_is_loopback(s.family, s.bytes)) return;
+  struct km_sockaddr s;
+  if (!src || !src_len || !km_parse_sockaddr(src, *src_len, &s) || !km_addr_is_loopback(s.family, s.bytes)) return;
   struct km_fd e;
   if (!km_fd_get(fd, &e) || e.kind != KM_FD_SOCK) return;
   const struct sockaddr_storage *real = NULL;

@@ -14,12 +14,23 @@
 #ifndef KM_NET_H
 #define KM_NET_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #define KM_NET_LOCAL (-2)
 
 struct mmsghdr;
+
+/** An IP address and port in the link's terms: a v4-mapped IPv6 address counts as IPv4. */
+struct km_sockaddr {
+  uint8_t family; /* KM_FAMILY_* */
+  uint8_t bytes[16];
+  uint16_t port;
+};
+
+/** 1 and *a filled for an AF_INET or AF_INET6 address of a long enough `len`, else 0. */
+int km_parse_sockaddr(const struct sockaddr *sa, socklen_t len, struct km_sockaddr *a);
 
 int km_net_connect(int fd, const struct sockaddr *sa, socklen_t len);
 void km_net_bound(int fd);
