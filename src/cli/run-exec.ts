@@ -7,7 +7,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isatty } from 'node:tty';
 import { dirname, join } from 'node:path';
 import { isSea } from 'node:sea';
 import { ExitCode, LocalError, MirrordError, UsageError } from '../errors.ts';
@@ -96,15 +95,17 @@ function startCommand(path: string, request: ExecRequest, env: Record<string, st
 }
 
 /**
- * libuv puts a terminal into non-blocking mode once Node opens a stream on it (process.stdin as soon
- * as anything touches it), and the mode belongs to the open file, which the program shares: a
- * Python or sh reading a non-blocking stdin sees EAGAIN, i.e. an immediate end of input. So every
- * standard stream that is a terminal is set back to blocking before execve.
+ * libuv puts a terminal, a pipe or a socket into non-blocking mode once Node opens a stream on it
+ * (process.stdin as soon as anything touches it), and the mode belongs to the open file, which the
+ * program shares: a Python or sh reading a non-blocking stdin sees EAGAIN, i.e. an immediate end of
+ * input (`producer | kubectl mirrord exec -- python3 app.py`), and a write to a full non-blocking
+ * stdout pipe fails. So every standard stream that Node can hold a libuv handle on is set back to
+ * blocking before execve. Opening the stream here, if nothing had, is harmless: it is set blocking
+ * at once. A regular file (`< input.txt`) has no handle and was never changed.
  */
-function restoreBlockingTerminal(): void {
-  const streams = [[0, () => process.stdin], [1, () => process.stdout], [2, () => process.stderr]] as const;
-  for (const [fd, stream] of streams) {
-    if (!isatty(fd)) continue;
+function restoreBlockingStdio(): void {
+  const streams = [() => process.stdin, () => process.stdout, () => process.stderr];
+  for (const stream of streams) {
     (stream() as unknown as { _handle?: { setBlocking?: (blocking: boolean) => void } })._handle?.setBlocking?.(true);
   }
 }
@@ -129,7 +130,7 @@ export async function runExec(request: ExecRequest): Promise<void> {
     checkExecSize(start.argv, env);
     for (const note of proxy.ready.notes) process.stderr.write(`${c.dim(`kubectl-mirrord: ${note}`)}\n`);
     process.stderr.write(`${c.dim(`kubectl-mirrord: session log: ${logPath}`)}\n`);
-    restoreBlockingTerminal();
+    restoreBlockingStdio();
     if (!process.execve) throw new MirrordError('ENOEXECVE', 'this Node has no process.execve', ExitCode.internal, { hint: 'kubectl-mirrord exec needs Node 24 or later' });
     process.execve(start.file, start.argv, env);
   } catch (err) {

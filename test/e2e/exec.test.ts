@@ -311,7 +311,54 @@ test('-L and --socks from the same command, served by the exec proxy while the p
   }
 });
 
+test('pipes stay blocking for the program: input that arrives late is read, not seen as EAGAIN or an early end', BOUND, async () => {
+  // Node makes a pipe non-blocking once it opens a stream on it, and the mode is shared with the
+  // program through the open file; Python and sh then read an immediate end of input.
+  const script = [
+    'import fcntl, os, sys',
+    'print("nonblocking", *[bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK) for fd in (0, 1, 2)], flush=True)',
+    'print("got", repr(sys.stdin.readline()), flush=True)',
+  ].join('\n');
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'python3', '-c', script], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const watched = watchChild(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  try {
+    await waitUntil(async () => stdout.includes('nonblocking '), 'the program starts', 120_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.stdin?.end('late line\n');
+    assert.equal(await watched.exited(60_000), 0, stderr);
+    assert.match(stdout, /^nonblocking False False False$/m, stdout);
+    assert.match(stdout, /^got 'late line\\n'$/m, stdout);
+  } finally {
+    await watched.stop();
+  }
+});
+
+/** The pids of every running exec proxy (`kubectl-mirrord __exec-proxy`) on this machine. */
+function proxyPids(): Set<string> {
+  return new Set(readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('__exec-proxy');
+    } catch {
+      return false;
+    }
+  }));
+}
+
+/** The exec socket directories (kubectl-mirrord-XXXXXX) in the temporary directory. */
+function socketDirs(): Set<string> {
+  return new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('kubectl-mirrord-') && n !== `kubectl-mirrord-${process.getuid?.()}`));
+}
+
 test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory is left', BOUND, async () => {
+  // Only this run's proxy and directory are judged: an earlier test's may still be winding down.
+  const proxiesBefore = proxyPids();
+  const dirsBefore = socketDirs();
   const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'sleep', '60'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const watched = watchChild(child);
   let stderr = '';
@@ -322,21 +369,27 @@ test('Ctrl-C while the agent starts: exit 130, and no proxy or socket directory 
     await watched.stop('SIGKILL');
     throw new Error(`${(err as Error).message}; stderr: ${stderr}`);
   }
-  const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('kubectl-mirrord-') && n !== `kubectl-mirrord-${process.getuid?.()}`));
+  const ours = [...socketDirs()].filter((d) => !dirsBefore.has(d));
+  // The proxy's second stage (--daemon) is what prints progress; its first stage may still be exiting.
+  const proxies = [...proxyPids()].filter((p) => !proxiesBefore.has(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('--daemon');
+    } catch {
+      return false;
+    }
+  });
+  // The CLI makes the directory before it starts the proxy.
+  assert.equal(ours.length, 1, `one new socket directory while the agent starts: ${ours.join(', ')}`);
+  assert.equal(proxies.length, 1, `one new exec proxy while the agent starts: ${proxies.join(', ')}`);
   child.kill('SIGINT');
   const code = await watched.exited(60_000).catch(async (err: Error) => {
     await watched.stop('SIGKILL');
     throw new Error(`${err.message} after Ctrl-C; stderr: ${stderr}`);
   });
   assert.equal(code, 130, stderr);
-  await waitUntil(async () => !readdirSync('/proc').some((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('__exec-proxy');
-    } catch {
-      return false;
-    }
-  }), 'the proxy has exited', 30_000);
-  for (const dir of before) assert.ok(!existsSync(join(tmpdir(), dir)) || !existsSync(join(tmpdir(), dir, 'proxy.sock')), `${dir} has no socket left`);
+  await waitUntil(async () => !existsSync(`/proc/${proxies[0]}`), `the proxy (pid ${proxies[0]}) has exited`, 30_000);
+  assert.ok(!existsSync(join(tmpdir(), ours[0], 'proxy.sock')), `${ours[0]} has no socket left`);
+  assert.ok(!existsSync(join(tmpdir(), ours[0])), `${ours[0]} is removed`);
 });
 
 test('the agent is killed (SIGKILL) between two requests: the next request waits for the reconnect and completes from the pod', BOUND, async () => {
@@ -384,14 +437,7 @@ test('nothing is left behind: no exec proxy, and the agent ends with the proxy (
   // An idle timeout far past the wait below: only the proxy's sessionEnd can end the agent in time.
   const r = await exec(['true'], { flags: ['--agent-idle-timeout', '30m'] });
   ok(r, 'true');
-  const proxies = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('__exec-proxy');
-    } catch {
-      return false;
-    }
-  });
-  assert.deepEqual(proxies(), [], 'no exec proxy process remains');
+  assert.deepEqual([...proxyPids()], [], 'no exec proxy process remains');
   await waitUntil(async () => spawnSync('pgrep', ['-f', '/opt/kubectl-mirrord/agent.mjs']).status !== 0, 'every agent process has exited', 90_000);
   const status = await runCli(['status', '--json', '-A'], sandbox.kubeconfigPath);
   assert.equal(status.code, 0, status.output);
