@@ -17,16 +17,38 @@ import { benchExec } from './cases/exec.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 import { buildAgent } from '../scripts/build.ts';
 
-const { values } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    quick: { type: 'boolean', default: false },
-    /** Only the cases named, e.g. --only session. */
-    only: { type: 'string', multiple: true },
-    /** kubectl case: run our CLI from source instead of as it ships (bundled). */
-    'cli-from-source': { type: 'boolean', default: false },
-  },
-});
+const CASES = ['session', 'portforward', 'kubectl', 'udp', 'reverse', 'exec', 'release'];
+const USAGE = `usage: npm run bench -- [--json] [--quick] [--only CASE]... [--cli-from-source]
+  CASE: ${CASES.join(', ')}`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        json: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        /** Only the cases named, e.g. --only session. */
+        only: { type: 'string', multiple: true },
+        /** kubectl case: run our CLI from source instead of as it ships (bundled). */
+        'cli-from-source': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const unknown = (values.only ?? []).filter((name) => !CASES.includes(name));
+if (unknown.length > 0) {
+  console.error(`error: no benchmark case ${unknown.join(', ')}\n${USAGE}`);
+  process.exit(2);
+}
 const wanted = (name: string) => !values.only || values.only.includes(name);
 const log = (line: string) => { if (!values.json) console.error(`… ${line}`); };
 const GiB = 1024 * 1024 * 1024;
