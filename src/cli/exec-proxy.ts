@@ -129,20 +129,36 @@ class ExecProxy {
         send({ type: 'progress', text });
       };
       const incomingPlan = this.#start.features.incoming;
-      const incomingOn = incomingPlan.mode !== 'off' && forwarding.targeting !== undefined;
+      let incomingOn = incomingPlan.mode !== 'off' && forwarding.targeting !== undefined;
       // The listeners need the forwards setUpAgent makes, which report deliveries to the listeners.
       let incoming: IncomingListeners | undefined;
       const tracker = { connecting: (source: Parameters<IncomingListeners['connecting']>[0]) => incoming!.connecting(source) };
-      const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, {
-        log: connections, runAsTarget: true, mode: 'exec', ...(incomingOn ? { dynamicIncoming: { tracker } } : {}),
-      });
-      this.#setup = setup;
-      if (incomingPlan.mode !== 'off') {
-        incoming = new IncomingListeners({ plan: incomingPlan, forwards: incomingOn ? setup.reverse : undefined, log, warnOnce: (text) => this.#log.warnOnce(text) });
-      }
+      const setUp = () => {
+        const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, {
+          log: connections, runAsTarget: true, mode: 'exec', ...(incomingOn ? { dynamicIncoming: { tracker } } : {}),
+        });
+        if (incomingPlan.mode !== 'off') {
+          incoming = new IncomingListeners({ plan: incomingPlan, forwards: incomingOn ? setup.reverse : undefined, log, warnOnce: (text) => this.#log.warnOnce(text) });
+        }
+        this.#setup = setup;
+        return setup;
+      };
+      let setup = setUp();
       await setup.prepare();
+      let session;
+      try {
+        session = await setup.manager.start();
+      } catch (err) {
+        // Mirroring is only the default: in a namespace whose Pod Security level forbids the
+        // NET_ADMIN it needs, the rest of exec (environment, files, DNS, outgoing) still works.
+        if (!incomingOn || incomingPlan.asked || !(err instanceof MirrordError) || err.code !== 'EPODSECURITY') throw err;
+        this.#log.warnOnce(`incoming traffic stays on this machine: ${err.message}. Mirroring the pod's traffic (feature.network.incoming, "mirror" by default) needs NET_ADMIN in the agent; set feature.network.incoming to "off" to skip this attempt, or ask for "mirror" or --steal explicitly to make it an error`);
+        await setup.manager.cleanup();
+        incomingOn = false;
+        setup = setUp();
+        session = await setup.manager.start();
+      }
       const files = new FileStreams(incomingOn);
-      const session = await setup.manager.start();
       files.attach(session);
       requireUdp(session, forwarding);
       await setup.attach(session);

@@ -44,6 +44,11 @@ export interface IncomingPlan {
   ports: number[] | undefined;
   /** Only with mode steal. */
   httpFilter: HttpFilterConfig | undefined;
+  /**
+   * The user asked for incoming traffic (--steal, or feature.network.incoming in the file), rather
+   * than getting mirror as the default: then a cluster that refuses it is an error, not a warning.
+   */
+  asked: boolean;
 }
 
 /** What exec does besides the agent: validated, flags over file. */
@@ -144,6 +149,7 @@ export function planIncoming(flags: RawExecFlags, config: FileConfig | undefined
     ignorePorts: file?.ignorePorts ?? [],
     ports: file?.ports,
     httpFilter: mode === 'steal' ? file?.httpFilter : undefined,
+    asked: flags.steal === true || file !== undefined,
   };
 }
 

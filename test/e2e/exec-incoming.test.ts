@@ -120,7 +120,7 @@ function spawnExecOn(targetName: string, flags: string[], argv: string[]): Runni
 
 /** After the program ended: the agent's redirect is gone and the pod answers its own traffic. */
 async function assertPodAnswersAgain(what: string): Promise<void> {
-  await waitUntil(async () => !/KMRD/.test(await podNat(target.uid)), `${what}: no KMRD rule is left in the pod`, 60_000);
+  await waitUntil(async () => !/KMRD/.test(await podNat(target.uid, 'both')), `${what}: no KMRD rule is left in the pod`, 60_000);
   const body = await fromClientPod('/count');
   assert.ok(isRemote(body), `${what}: the pod answers again: ${body}`);
 }
@@ -299,7 +299,7 @@ test('200 listen/close loops, then 50 ports at once: the redirects follow the pr
     await app.stop('SIGKILL');
     await kubectl(sandbox.kubeconfigPath, ['delete', '-f', join(REPO, 'test/e2e/fixtures/exec-many-ports.yaml'), '--wait=false']);
   }
-  assert.doesNotMatch(await podNat(many.uid), /KMRD/, 'the agent\'s chain is gone');
+  assert.doesNotMatch(await podNat(many.uid, 'both'), /KMRD/, 'the agent\'s chain is gone');
 });
 
 test('a fork child that closes the listener it inherited leaves the parent\'s steal in place', async () => {
@@ -363,4 +363,53 @@ test('without a target, a listening program stays local, and one line says so', 
   assert.match(output, /^bound 18089$/m);
   const lines = output.split('\n').filter((l) => /listens on port \d+, which stays on this machine: incoming traffic needs a target/.test(l));
   assert.deepEqual(lines, ['kubectl-mirrord: the program listens on port 18089, which stays on this machine: incoming traffic needs a target (--target)'], 'one line, for the nonzero port only');
+});
+
+test('Pod Security "baseline" refuses the NET_ADMIN that mirroring needs: by default exec goes on without incoming and says so; --steal is an error', async () => {
+  const ns = 'exec-baseline';
+  const manifest = join(scratch, 'baseline.yaml');
+  writeFileSync(manifest, [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'plain', namespace: ns },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'plain' } },
+        template: {
+          metadata: { labels: { app: 'plain' } },
+          spec: { containers: [{ name: 'app', image: 'debian:bookworm', command: ['sleep', 'infinity'], env: [{ name: 'PLAIN_GREETING', value: 'from the baseline pod' }] }] },
+        },
+      },
+    },
+  ].map((item) => `---\n${JSON.stringify(item)}\n`).join(''));
+  await kubectl(sandbox.kubeconfigPath, ['apply', '-f', manifest]);
+  try {
+    await kubectl(sandbox.kubeconfigPath, ['wait', '-n', ns, '--for=condition=Available', 'deployment/plain', '--timeout=120s']);
+    const env = { ...process.env, PATH: `${BIN}:${process.env.PATH}`, KUBECONFIG: sandbox.kubeconfigPath, NO_COLOR: '1' };
+    const runIn = (flags: string[], argv: string[]) => new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-n', ns, '-t', 'deployment/plain', ...flags, '--', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
+      child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+      child.once('close', (code) => resolve({ code, output }));
+    });
+    // Mirror by default: the first agent (NET_ADMIN) is refused, the second (the target's identity) runs.
+    const byDefault = await runIn([], ['printenv', 'PLAIN_GREETING']);
+    assert.equal(byDefault.code, 0, byDefault.output);
+    assert.match(byDefault.output, /^from the baseline pod$/m);
+    assert.match(byDefault.output, /kubectl-mirrord: incoming traffic stays on this machine: namespace "exec-baseline" enforces Pod Security "baseline"/);
+    // Asked for: the refusal is the error, with what would be accepted.
+    const stolen = await runIn(['--steal'], ['printenv', 'PLAIN_GREETING']);
+    assert.equal(stolen.code, 4, stolen.output);
+    assert.match(stolen.output, /enforces Pod Security "baseline", which refused the agent container/);
+    assert.match(stolen.output, /feature\.network\.incoming: "off"/);
+    assert.doesNotMatch(stolen.output, /from the baseline pod/);
+    // Off: no attempt, no warning.
+    const config = join(scratch, 'incoming-off.json');
+    writeFileSync(config, JSON.stringify({ feature: { network: { incoming: 'off' } } }));
+    const off = await runIn(['-f', config], ['printenv', 'PLAIN_GREETING']);
+    assert.equal(off.code, 0, off.output);
+    assert.doesNotMatch(off.output, /incoming traffic stays on this machine/);
+  } finally {
+    await kubectl(sandbox.kubeconfigPath, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
+  }
 });
