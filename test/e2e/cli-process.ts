@@ -147,9 +147,12 @@ export async function curl(args: string[]): Promise<{ code: number; stdout: stri
 }
 
 /** The nat table of a sandbox pod, read in its network namespace (the sandbox names it kmsb-<pod uid>). */
-export async function podNat(uid: string): Promise<string> {
+export async function podNat(uid: string, families: 'ipv4' | 'both' = 'ipv4'): Promise<string> {
   const { stdout } = await run('ip', ['netns', 'exec', `kmsb-${uid}`, 'iptables-save', '-t', 'nat']);
-  return stdout;
+  if (families === 'ipv4') return stdout;
+  // The agent redirects IPv6 too (ip6tables): "nothing left" must look at both tables.
+  const v6 = await run('ip', ['netns', 'exec', `kmsb-${uid}`, 'ip6tables-save', '-t', 'nat']);
+  return `${stdout}# ip6tables-save -t nat\n${v6.stdout}`;
 }
 
 /** Polls `check` every 200 ms until it holds; throws naming `what` after `timeoutMs`. */

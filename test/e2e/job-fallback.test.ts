@@ -66,7 +66,7 @@ test('--agent-mode job: the Job agent from the image finds the target by its cgr
     assert.deepEqual(requests, ['/count']);
     assert.match(await podNat(pod.metadata.uid), /KMRD/, 'the rules sit in the target pod\'s network namespace');
     assert.equal(await cli.interrupt(), 130);
-    await waitUntil(async () => !/KMRD/.test(await podNat(pod.metadata.uid)), 'no KMRD rule is left in the target pod');
+    await waitUntil(async () => !/KMRD/.test(await podNat(pod.metadata.uid, 'both')), 'no KMRD rule is left in the target pod');
     const after = await curl([`http://${svc.spec.clusterIP}/count`]);
     assert.match(after.stdout, /"count":\s*\d+/, `the pod answers again: ${after.stdout}`);
   } finally {

@@ -184,7 +184,7 @@ test('h2c header filter: streams with x-user: me reach the user app, the others 
     await close(session);
 
     assert.equal(await cli.interrupt(), 130);
-    await waitUntil(async () => !/KMRD/.test(await podNat(uid)), 'no KMRD rule is left in the pod');
+    await waitUntil(async () => !/KMRD/.test(await podNat(uid, 'both')), 'no KMRD rule is left in the pod');
     session = await connect(serviceUrl);
     assertAnswer(await request(session, '/after', { 'x-user': 'me' }), 'remote', '/after');
     assert.ok(!app.requests.some((r) => r.path === '/after'), 'the user app no longer gets requests');

@@ -88,7 +88,7 @@ test('steal: the Service answers with the local app; Ctrl-C removes the rules an
     assert.match(await podNat(pod.uid), /KMRD/, 'the agent redirects the port while the CLI runs');
     assert.doesNotMatch(cli.output(), /-R 8080 .*→/, 'no per-connection lines without -v');
     assert.equal(await cli.interrupt(), 130);
-    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid)), 'no KMRD rule is left in the pod');
+    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid, 'both')), 'no KMRD rule is left in the pod');
     const after = await curl([`${serviceUrl}/count`]);
     assert.ok(isRemote(after.stdout), `the pod answers again: ${after.stdout}`);
   } finally {
@@ -197,7 +197,7 @@ test('kill -9 of the CLI: the agent removes its rules and the pod answers as bef
     assert.equal((await curl([`${serviceUrl}/count`])).stdout, 'local /count');
     cli.child.kill('SIGKILL');
     await cli.exited;
-    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid)), 'no KMRD rule is left after kill -9', 30_000);
+    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid, 'both')), 'no KMRD rule is left after kill -9', 30_000);
     assert.ok(isRemote((await curl([`${serviceUrl}/count`])).stdout));
   } finally {
     cli.child.kill('SIGKILL');

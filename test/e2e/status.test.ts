@@ -119,7 +119,7 @@ test('status shows a port-forward and a filtered steal; kill ends one, --all-min
     assert.doesNotMatch(killed.output, /warning|error/);
     assert.equal(await steal.exited, 7, 'the steal CLI ends instead of starting another agent');
     assert.match(steal.output(), /error: the session was ended from the cluster: the session was ended by kubectl mirrord kill/);
-    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid)), 'no KMRD rule is left in the pod');
+    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid, 'both')), 'no KMRD rule is left in the pod');
     const after = await curl(['-H', 'X-PG-Tenant: Avi1', `${serviceUrl}/count`]);
     assert.ok(isRemote(after.stdout), `the pod answers its own traffic again: ${after.stdout}`);
     const podNow = await kubectlJson(kc, ['get', 'pod', pod.name]);
@@ -197,7 +197,7 @@ test('the Job fallback (--agent-mode job): listed with its target, and kill stop
     assert.equal(killed.code, 0, killed.output);
     assert.doesNotMatch(killed.output, /warning|error/, killed.output);
     assert.equal(await cli.exited, 7, cli.output());
-    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid)), 'no KMRD rule is left in the target pod');
+    await waitUntil(async () => !/KMRD/.test(await podNat(pod.uid, 'both')), 'no KMRD rule is left in the target pod');
     await waitUntil(async () => (await statusJson()).length === 0, 'no session is left');
     await waitUntil(async () => (await kubectlJson(kc, ['get', 'jobs', '-l', 'app.kubernetes.io/name=kubectl-mirrord-agent'])).items.length === 0, 'the Job is gone');
   } finally {
