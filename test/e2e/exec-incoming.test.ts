@@ -413,3 +413,32 @@ test('Pod Security "baseline" refuses the NET_ADMIN that mirroring needs: by def
     await kubectl(sandbox.kubeconfigPath, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
   }
 });
+
+test('a target workload with 2 replicas: one line names the count and the pod whose traffic comes (about 1/2)', async () => {
+  const manifest = join(scratch, 'two-replicas.yaml');
+  writeFileSync(manifest, JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'two-replicas' },
+    spec: {
+      replicas: 2, selector: { matchLabels: { app: 'two-replicas' } },
+      template: { metadata: { labels: { app: 'two-replicas' } }, spec: { containers: [{ name: 'app', image: 'debian:bookworm', command: ['sleep', 'infinity'] }] } },
+    },
+  }));
+  await kubectl(sandbox.kubeconfigPath, ['apply', '-f', manifest]);
+  try {
+    await kubectl(sandbox.kubeconfigPath, ['wait', '--for=condition=Available', 'deployment/two-replicas', '--timeout=120s']);
+    // 'close', not 'exit': the output is all read once the pipes close.
+    const closed = (r: Running) => new Promise<number | null>((resolve) => r.child.once('close', (code) => resolve(code)));
+    const app = spawnExecOn('deployment/two-replicas', [], ['true']);
+    assert.equal(await closed(app), 0, app.output());
+    const lines = app.output().split('\n').filter((l) => /replicas: only the traffic of pod/.test(l));
+    assert.equal(lines.length, 1, app.output());
+    assert.match(lines[0], /^kubectl-mirrord: deployment\/two-replicas has 2 replicas: only the traffic of pod two-replicas-\S+ comes to the program \(about 1\/2 of the requests\)$/);
+    const off = join(scratch, 'two-replicas-off.json');
+    writeFileSync(off, JSON.stringify({ feature: { network: { incoming: 'off' } } }));
+    const quiet = spawnExecOn('deployment/two-replicas', ['-f', off], ['true']);
+    assert.equal(await closed(quiet), 0, quiet.output());
+    assert.doesNotMatch(quiet.output(), /replicas: only the traffic/, 'no incoming, no share to warn about');
+  } finally {
+    await kubectl(sandbox.kubeconfigPath, ['delete', 'deployment', 'two-replicas', '--wait=false']).catch(() => '');
+  }
+});
