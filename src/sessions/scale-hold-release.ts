@@ -78,6 +78,6 @@ export async function releaseHold(ctx: KubeContext, hold: ScaleHold): Promise<Re
   const ns = hold.workload.namespace;
   await deleteHolderJob(ctx, ns, hold.record.copyJob);
   await deleteHolderJob(ctx, ns, hold.record.keeperJob);
-  const jobs = [hold.record.copyJob, hold.record.keeperJob].filter((j) => j).join(' and ');
-  return { done: `${restored}${jobs ? `; Job ${jobs} deleted` : ''}` };
+  const jobs = [hold.record.copyJob, hold.record.keeperJob].filter((j) => j);
+  return { done: `${restored}${jobs.length > 0 ? `; ${jobs.length > 1 ? 'Jobs' : 'Job'} ${jobs.join(' and ')} deleted` : ''}` };
 }
