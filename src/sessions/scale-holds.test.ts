@@ -5,6 +5,7 @@ import { buildCopyJob } from '../kube/copy-target.ts';
 import { buildEphemeralAgent } from '../kube/ephemeral-agent.ts';
 import { encodeRecord, SCALE_DOWN_ANNOTATION, scalableWorkload, workloadPath, type ScaleDownRecord } from '../kube/scale-down.ts';
 import { buildKeeperJob } from '../kube/scale-keeper.ts';
+import { buildNodeAgentJob } from '../kube/node-agent-job.ts';
 import type { ListedWorkload } from '../kube/workload-api.ts';
 import { chooseKillTargets } from './kill-targets.ts';
 import { describeHolderState, findHolds, holdRow } from './scale-holds.ts';
@@ -77,6 +78,33 @@ test('the holder is not alive when its copy failed (the lease ran out) or is gon
   const noKeeper = holdRow(findHolds([listed(annotations)], [holderJobs().copy, deleting], [], [])[0]);
   assert.deepEqual([noKeeper.copy, noKeeper.keeper, noKeeper.alive], ['running', 'ended', false]);
   assert.match(describeHolderState(noKeeper), /^no keeper: /);
+});
+
+test('a Job agent whose target container is one of the copy\'s is named as the copy\'s agent; one elsewhere is not', () => {
+  const { copy, keeper } = holderJobs();
+  const copyContainer = `containerd://${'a'.repeat(64)}`;
+  const pod: V1Pod = {
+    metadata: { name: `${record.copyJob}-x7k2p`, namespace: 'shop', labels: copy.spec!.template.metadata!.labels },
+    spec: copy.spec!.template.spec!,
+    status: { phase: 'Running', containerStatuses: [{ name: 'web', image: 'web:1', imageID: '', ready: true, restartCount: 0, containerID: copyContainer }] },
+  };
+  const agentJob = (sessionId: string, containerId: string) => {
+    const job = buildNodeAgentJob({
+      sessionId, namespace: 'shop', image: 'agent:1', tokenSha256: 'f'.repeat(64), idleTimeoutMs: 60_000, user, cliVersion: '0.1.0', nodeName: 'sandbox', containerId, port: 23456,
+      session: { user, mode: 'steal', target: 'deployment/web', targetNamespace: 'shop' },
+    });
+    const agentPod: V1Pod = { metadata: { name: `mirrord-agent-${sessionId}-q1w2e`, namespace: 'shop', labels: job.spec!.template.metadata!.labels }, spec: job.spec!.template.spec! };
+    return { job, agentPod };
+  };
+  const inCopy = agentJob('10b00001', copyContainer);
+  const elsewhere = agentJob('10b00002', `containerd://${'b'.repeat(64)}`);
+  const pods = [pod, inCopy.agentPod, elsewhere.agentPod];
+  const agents = findSessionAgents([inCopy.job, elsewhere.job], pods);
+  assert.deepEqual(agents.map((a) => [a.sessionId, a.kind]), [['10b00001', 'job'], ['10b00002', 'job']]);
+  const [hold] = findHolds([listed({ [SCALE_DOWN_ANNOTATION]: encodeRecord(record) })], [copy, keeper], pods, agents);
+  assert.deepEqual(hold.agentSessions, ['10b00001']);
+  const chosen = chooseKillTargets(['10b00001'], undefined, agents, [hold]);
+  assert.deepEqual([chosen.agents.map((a) => a.sessionId), chosen.holds.length], [['10b00001'], 1], 'kill of the Job agent releases the hold');
 });
 
 test('a record that cannot be read still holds the workload, with an unknown count', () => {

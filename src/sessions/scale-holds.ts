@@ -58,12 +58,18 @@ function jobState(jobs: readonly V1Job[], namespace: string, name: string): Hold
   return finished || job.metadata?.deletionTimestamp ? 'ended' : 'running';
 }
 
-/** The sessions of the agents that run in a pod of the copy of session `copySession`. */
+/**
+ * The sessions of the agents that work in a pod of the copy of session `copySession`: an
+ * ephemeral agent in the copy pod itself, or a Job agent (another pod) whose target container is
+ * one of the copy's.
+ */
 function agentsInCopy(agents: readonly SessionAgent[], pods: readonly V1Pod[], namespace: string, copySession: string): string[] {
-  const copyPods = new Set(pods
-    .filter((p) => p.metadata?.namespace === namespace && p.metadata.labels?.[CopyLabel.component] === 'copy' && p.metadata.labels[CopyLabel.session] === copySession)
-    .map((p) => p.metadata?.name));
-  return agents.filter((a) => a.namespace === namespace && a.pod !== undefined && copyPods.has(a.pod)).map((a) => a.sessionId);
+  const copies = pods.filter((p) => p.metadata?.namespace === namespace && p.metadata.labels?.[CopyLabel.component] === 'copy' && p.metadata.labels[CopyLabel.session] === copySession);
+  const copyPods = new Set(copies.map((p) => p.metadata?.name));
+  const containerIds = new Set(copies.flatMap((p) => (p.status?.containerStatuses ?? []).map((s) => s.containerID).filter((id) => id)));
+  return agents
+    .filter((a) => (a.kind === 'ephemeral' && a.namespace === namespace && a.pod !== undefined && copyPods.has(a.pod)) || (a.targetContainerId !== undefined && containerIds.has(a.targetContainerId)))
+    .map((a) => a.sessionId);
 }
 
 /**

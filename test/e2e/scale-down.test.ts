@@ -182,6 +182,38 @@ test('status shows the hold and who holds it; kill of the session stops its agen
   }
 });
 
+test('with the Job agent (--agent-mode job) in the copy: status links it to the hold, kill of the hold ends it and restores the count', async () => {
+  const kc = sandbox.kubeconfigPath;
+  await kubectl(kc, ['rollout', 'status', DEPLOYMENT, '--timeout=60s']);
+  const app = await userApp();
+  const cli = startCli(['port-forward', '-t', DEPLOYMENT, '--scale-down', '--agent-mode', 'job', '-R', `${POD_PORT}:${app.port}`, '--steal', '--agent-idle-timeout', '5s'], kc);
+  try {
+    await cli.waitFor(/Ctrl-C to stop/, 90_000);
+    const record = JSON.parse((await deployment()).metadata.annotations[ANNOTATION]);
+    const { sessions, scaledDown } = await status();
+    const [hold] = scaledDown;
+    assert.equal(hold?.session, record.session, JSON.stringify(scaledDown));
+    assert.equal(hold.agentSessions.length, 1, JSON.stringify(hold));
+    const row = sessions.find((r) => r.session === hold.agentSessions[0]);
+    assert.match(row?.agent ?? '', /^job\/mirrord-agent-[0-9a-f]{8}$/, JSON.stringify(sessions));
+    assert.equal(hold.alive, true);
+
+    const killed = await runCli(['kill', record.session], kc);
+    assert.equal(killed.code, 0, killed.output);
+    assert.match(killed.output, new RegExp(`ended session ${row.session}: Job mirrord-agent-${row.session} deleted`));
+    assert.match(killed.output, new RegExp(`released deployment/ip-visit-counter held by session ${record.session}: deployment/ip-visit-counter (scaled back to 2|was already restored)`));
+    assert.doesNotMatch(killed.output, /warning|error/);
+    assert.equal(await cli.exited, 7, cli.output());
+    const restored = await deployment();
+    assert.equal(restored.spec.replicas, 2);
+    assert.equal(restored.metadata.annotations?.[ANNOTATION], undefined);
+    await waitUntil(async () => (await kubectlJson(kc, ['get', 'jobs', '-l', 'app.kubernetes.io/managed-by=kubectl-mirrord'])).items.filter((j: any) => !j.status?.conditions?.length).length === 0, 'the agent, copy and keeper Jobs are gone');
+  } finally {
+    cli.child.kill('SIGKILL');
+    await app.close();
+  }
+});
+
 test('a hold whose session is dead (no copy, no keeper): status says so, kill without patch permission names it, kill --all-mine restores it', async () => {
   const kc = sandbox.kubeconfigPath;
   await kubectl(kc, ['rollout', 'status', DEPLOYMENT, '--timeout=60s']);
