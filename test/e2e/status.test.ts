@@ -149,7 +149,7 @@ test('bad input and missing permissions are named', async () => {
   const kc = sandbox.kubeconfigPath;
   const unknown = await runCli(['kill', 'deadbeef'], kc);
   assert.equal(unknown.code, 4, unknown.output);
-  assert.match(unknown.output, /error: no live session deadbeef in namespace "default"/);
+  assert.match(unknown.output, /error: no live session or scale_down hold deadbeef in namespace "default"/);
   const both = await runCli(['status', '-n', 'default', '-A'], kc);
   assert.equal(both.code, 2, both.output);
 
