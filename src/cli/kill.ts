@@ -6,11 +6,11 @@ import { addSessionScopeFlags, checkScope, type KillFlags } from './session-flag
 export function registerKill(program: Command): void {
   const command = program
     .command('kill')
-    .description('end sessions by id (kubectl mirrord status lists them), or all of yours with --all-mine: Job agents are deleted, ephemeral agents stop and remove their redirects')
-    .argument('[session...]', 'session ids, as kubectl mirrord status shows them');
+    .description('end sessions by id (kubectl mirrord status lists them), or all of yours with --all-mine: Job agents are deleted, ephemeral agents stop and remove their redirects, scaled-down workloads are restored')
+    .argument('[session...]', 'session ids, as kubectl mirrord status shows them (SESSION, or HELD BY for a scaled-down workload)');
   addSessionScopeFlags(command)
-    .option('--all-mine', 'end every session whose user is you (whoami/k8s-user@hostname)')
-    .addHelpText('after', '\nExamples:\n  kubectl mirrord kill 1a2b3c4d\n  kubectl mirrord kill --all-mine -A\n\nNeeds list on pods and jobs.batch, create on pods/exec (to tell an agent to stop), and delete on jobs.batch.\n')
+    .option('--all-mine', 'end every session and release every scale_down hold whose user is you (whoami/k8s-user@hostname)')
+    .addHelpText('after', '\nExamples:\n  kubectl mirrord kill 1a2b3c4d\n  kubectl mirrord kill --all-mine -A\n\nNeeds list on pods and jobs.batch, create on pods/exec (to tell an agent to stop), and delete on jobs.batch;\nfor a scaled-down workload, list and patch on its resource (deployments.apps, ...).\n')
     .action(async (sessions: string[], flags: KillFlags) => {
       checkScope(flags);
       if (sessions.length === 0 && !flags.allMine) {

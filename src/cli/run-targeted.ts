@@ -16,10 +16,9 @@ import type { Session } from '../session/session.ts';
 import type { Targeting } from './targeting-options.ts';
 import { CopySession } from '../kube/copy-session.ts';
 import { scaleDownPermissions, scaleTargetOf, ScaleDownSession } from '../kube/scale-down-session.ts';
-import { localUser } from '../kube/agent-manager.ts';
+import { sessionUser, type SessionFacts } from '../kube/session-meta.ts';
 import { stderrColors as c } from '../ui/colors.ts';
 import { ExitCode, MirrordError } from '../errors.ts';
-import type { SessionFacts } from '../kube/session-meta.ts';
 
 /** Reading the target and connecting to it, in the target's namespace. */
 const TARGET_PERMISSIONS: readonly Permission[] = [
@@ -184,7 +183,8 @@ export function startTargeted(ctx: KubeContext, targeting: Targeting, options: T
       if (copy) inTarget.push(TARGET_READ[targeting.target.kind], ...COPY_PERMISSIONS);
       if (targeting.copy?.scaleDown) {
         const workload = await scaleTargetOf(ctx, targeting.target);
-        scaleDown = new ScaleDownSession(ctx, workload, { image: options.image, user: localUser(), cliVersion: options.cliVersion, startupTimeoutMs: options.startupTimeoutMs, onProgress: options.onProgress, warn: options.warn });
+        // The record names the user as status's USER column does, so kill --all-mine finds the hold.
+        scaleDown = new ScaleDownSession(ctx, workload, { image: options.image, user: options.session?.user ?? sessionUser(ctx.kc), cliVersion: options.cliVersion, startupTimeoutMs: options.startupTimeoutMs, onProgress: options.onProgress, warn: options.warn });
         inTarget.push(...scaleDownPermissions(workload));
       }
       await checkPermissions(ctx, inTarget);

@@ -44,6 +44,9 @@ export const NODE_AGENT_CAPABILITIES = ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SY
 /** The runtimes whose container ids the Job can find, and the form of their ids. */
 export const CONTAINER_ID_FORMAT = /^(containerd|cri-o|docker):\/\/([0-9a-f]{64})$/;
 
+/** The variable naming the target container (`containerd://<64 hex>`); status links the agent to its target pod by it. */
+export const TARGET_CONTAINER_ID_ENV = 'MIRRORD_TARGET_CONTAINER_ID';
+
 /** The script's exit codes, which show in the Job pod's status. */
 export const ENTER_EXIT = { badId: 4, notFound: 3, hostNamespace: 5 } as const;
 
@@ -107,7 +110,7 @@ export function buildNodeAgentJob(options: NodeAgentJobOptions): V1Job {
   container.env = [
     ...(container.env ?? []).filter((e) => e.name !== 'MIRRORD_AGENT_LISTEN'),
     { name: 'MIRRORD_AGENT_LISTEN', value: `127.0.0.1:${options.port}` },
-    { name: 'MIRRORD_TARGET_CONTAINER_ID', value: containerId },
+    { name: TARGET_CONTAINER_ID_ENV, value: containerId },
   ];
   container.securityContext = {
     allowPrivilegeEscalation: false,

@@ -5,7 +5,7 @@
  * the manifests in scale-keeper.ts; this file makes the requests.
  */
 import { deleteJobReported, stderrWarn, type CleanupWarn } from './job-delete.ts';
-import { AppsV1Api, AutoscalingV2Api, BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.ts';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
@@ -18,14 +18,7 @@ import {
 } from './scale-down.ts';
 import { buildKeeperAccess, buildKeeperJob, keeperName } from './scale-keeper.ts';
 import type { TargetSpec } from './target-spec.ts';
-
-interface WorkloadObject {
-  metadata?: {
-    resourceVersion?: string; annotations?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
-    managedFields?: Array<{ manager?: string; operation?: string; fieldsV1?: unknown; time?: Date | string }>;
-  };
-  spec?: { replicas?: number };
-}
+import { patchWorkload, readWorkload, type WorkloadObject } from './workload-api.ts';
 
 /** How often a held workload is read to notice a controller scaling it back up. */
 const SCALE_BACK_POLL_MS = 3000;
@@ -105,12 +98,7 @@ export class ScaleDownSession {
   async #read(): Promise<WorkloadObject> {
     const w = this.#workload;
     try {
-      if (w.group === 'apps') {
-        const apps = this.#ctx.kc.makeApiClient(AppsV1Api);
-        const read = { deployments: () => apps.readNamespacedDeployment({ namespace: w.namespace, name: w.name }), statefulsets: () => apps.readNamespacedStatefulSet({ namespace: w.namespace, name: w.name }), replicasets: () => apps.readNamespacedReplicaSet({ namespace: w.namespace, name: w.name }) }[w.plural]!;
-        return (await read()) as WorkloadObject;
-      }
-      return (await this.#ctx.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: w.group, version: w.version, namespace: w.namespace, plural: w.plural, name: w.name })) as WorkloadObject;
+      return await readWorkload(this.#ctx, w);
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) throw new ClusterError('ETARGETNOTFOUND', `${w.text} not found in namespace "${w.namespace}"`, { hint: 'check the name and -n/--namespace' });
       throw errorFromKubeCall(err, `read ${w.text} in namespace "${w.namespace}"`, this.#ctx.server);
@@ -118,17 +106,7 @@ export class ScaleDownSession {
   }
 
   async #patch(ops: JsonPatchOp[]): Promise<void> {
-    const w = this.#workload;
-    const header = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
-    if (w.group === 'apps') {
-      const apps = this.#ctx.kc.makeApiClient(AppsV1Api);
-      const args = { namespace: w.namespace, name: w.name, body: ops };
-      if (w.plural === 'deployments') await apps.patchNamespacedDeployment(args, header);
-      else if (w.plural === 'statefulsets') await apps.patchNamespacedStatefulSet(args, header);
-      else await apps.patchNamespacedReplicaSet(args, header);
-      return;
-    }
-    await this.#ctx.kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject({ group: w.group, version: w.version, namespace: w.namespace, plural: w.plural, name: w.name, body: ops }, header);
+    await patchWorkload(this.#ctx, this.#workload, ops);
   }
 
   #heldError(record: ScaleDownRecord): ClusterError {

@@ -49,6 +49,9 @@ const SCALABLE: Record<string, { group: string; version: string; plural: string;
   rollout: { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts', kind: 'Rollout' },
 };
 
+/** The target kinds scale_down can scale, as `--target` spells them. */
+export const SCALABLE_KINDS = ['deployment', 'statefulset', 'replicaset', 'rollout'] as const;
+
 /** The kind of a ReplicaSet's controller that scale_down scales instead (it would scale the ReplicaSet back). */
 export function scalableOwnerKind(kind: string): string | undefined {
   return kind === 'Deployment' ? 'deployment' : kind === 'Rollout' ? 'rollout' : undefined;

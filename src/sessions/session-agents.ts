@@ -6,6 +6,7 @@
  */
 import type { V1Container, V1EphemeralContainer, V1Job, V1Pod } from '@kubernetes/client-node';
 import { AGENT_APP_NAME, AgentLabel } from '../kube/agent-job.ts';
+import { TARGET_CONTAINER_ID_ENV } from '../kube/node-agent-job.ts';
 import { readSessionEnv, type SessionFacts } from '../kube/session-meta.ts';
 
 /** `app.kubernetes.io/name=kubectl-mirrord-agent`: the agent Jobs and their pods. */
@@ -28,6 +29,8 @@ export interface SessionAgent {
   startedAt: string | undefined;
   /** Whether the agent's container runs now (a pending Job's pod does not yet). */
   running: boolean;
+  /** A targeted Job agent's target container (`containerd://<id>`), which names the pod it works in. */
+  targetContainerId?: string;
 }
 
 function jobFinished(job: V1Job): boolean {
@@ -55,6 +58,7 @@ function jobAgents(jobs: readonly V1Job[], pods: readonly V1Pod[]): SessionAgent
       && p.metadata?.labels?.[AgentLabel.name] === AGENT_APP_NAME && !p.metadata?.deletionTimestamp);
     const container = agentContainer(job.spec?.template.spec?.containers ?? []);
     const status = pod?.status?.containerStatuses?.find((s) => s.name === container?.name);
+    const targetContainerId = container?.env?.find((e) => e.name === TARGET_CONTAINER_ID_ENV)?.value;
     out.push({
       sessionId,
       kind: 'job',
@@ -65,6 +69,7 @@ function jobAgents(jobs: readonly V1Job[], pods: readonly V1Pod[]): SessionAgent
       facts: { ...readSessionEnv(container?.env), ...(readSessionEnv(container?.env) ? {} : { user: meta.labels?.[AgentLabel.user] }) },
       startedAt: isoTime(meta.creationTimestamp),
       running: status?.state?.running !== undefined,
+      ...(targetContainerId ? { targetContainerId } : {}),
     });
   }
   return out;

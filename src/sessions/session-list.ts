@@ -16,6 +16,8 @@ const LOG_CONCURRENCY = 8;
 
 export interface SessionListing {
   agents: SessionAgent[];
+  /** Every pod listed (the namespace's, or all), for the holds' copies. */
+  pods: V1Pod[];
   rows: SessionRow[];
   /** One line per namespace whose logs could not be read, naming the permission. */
   warnings: string[];
@@ -92,5 +94,5 @@ export async function listSessions(ctx: KubeContext, namespace: string | undefin
     const log = logs[i];
     return sessionRow(a, log === 'forbidden' ? undefined : log, at);
   });
-  return { agents, rows, warnings };
+  return { agents, pods, rows, warnings };
 }

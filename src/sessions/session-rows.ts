@@ -5,7 +5,7 @@
 import { describePort, type AgentLogState } from './agent-events.ts';
 import type { SessionAgent } from './session-agents.ts';
 
-/** One session, as `status --json` prints it. */
+/** One session, as `status --json` prints it under `sessions`. */
 export interface SessionRow {
   session: string;
   /** `job/mirrord-agent-1a2b3c4d`, or `pod/web-1 (ephemeral container mirrord-agent-1a2b3c4d)`. */

@@ -91,6 +91,16 @@ export async function runCli(args: string[], kubeconfig: string, env: Record<str
   return { code, output: cli.output() };
 }
 
+/**
+ * What `kubectl mirrord status --json` printed (stdout and stderr are one stream here: warnings
+ * may come before it): `{ sessions: [...], scaledDown: [...] }`.
+ */
+export function parseStatusJson(output: string): { sessions: any[]; scaledDown: any[] } {
+  const at = output.indexOf('{\n  "sessions"');
+  if (at < 0) throw new Error(`no status JSON in:\n${output}`);
+  return JSON.parse(output.slice(at));
+}
+
 /** The local port the summary shows for a -L destination or for SOCKS5. */
 export function summaryPort(output: string, what: string): number {
   const line = output.split('\n').find((l) => l.includes(what) && /127\.0\.0\.1:\d+/.test(l));

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startSandbox, type Sandbox } from '../sandbox/harness.ts';
-import { BIN, REPO, kubectl, kubectlJson, runCli, waitUntil } from './cli-process.ts';
+import { BIN, REPO, kubectl, kubectlJson, parseStatusJson, runCli, waitUntil } from './cli-process.ts';
 import { blockedArgv, runBlocked, spawnBlocked, watchChild, type BlockedResult } from '../support/exec-blocked.ts';
 import { buildLayer } from '../support/layer-build.ts';
 import { agentMainProcess } from '../faults/fault-env.ts';
@@ -441,7 +441,7 @@ test('nothing is left behind: no exec proxy, and the agent ends with the proxy (
   await waitUntil(async () => spawnSync('pgrep', ['-f', '/opt/kubectl-mirrord/agent.mjs']).status !== 0, 'every agent process has exited', 90_000);
   const status = await runCli(['status', '--json', '-A'], sandbox.kubeconfigPath);
   assert.equal(status.code, 0, status.output);
-  assert.deepEqual(JSON.parse(status.output.slice(status.output.indexOf('['))), [], `kubectl mirrord status lists no session:\n${status.output}`);
+  assert.deepEqual(parseStatusJson(status.output).sessions, [], `kubectl mirrord status lists no session:\n${status.output}`);
 });
 
 async function waitUntilMatch(text: () => string, pattern: RegExp): Promise<RegExpMatchArray> {

@@ -1,7 +1,10 @@
 /**
- * rollout/NAME end to end on the sandbox: kubectl applies a Rollout CRD and a Rollout (the sandbox
- * serves CRDs, and a small Rollout controller keeps its ReplicaSet), kubectl scales it through the
- * CRD's /scale subresource, then -R --steal on rollout/NAME, and --scale-down of it.
+ * rollout/NAME end to end on the sandbox: kubectl applies Argo Rollouts' real Rollout CRD
+ * (server-side: its last-applied annotation would be over the 256 KiB limit, which the sandbox
+ * enforces as kube-apiserver does) and a Rollout (the sandbox serves CRDs, and a small Rollout
+ * controller keeps its ReplicaSet); kubectl gets it with the CRD's printer columns, watches it,
+ * scales it through the /scale paths the CRD declares and patches it; then -R --steal on
+ * rollout/NAME, and --scale-down of it.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +13,7 @@ import type net from 'node:net';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/harness.ts';
 import type { Sandbox } from '../sandbox/harness.ts';
-import { REPO, curl, kubectl, kubectlJson, runCli, startCli, waitUntil } from './cli-process.ts';
+import { REPO, curl, kubectl, kubectlJson, runCli, startCli, startCliCommand, waitUntil } from './cli-process.ts';
 
 let sandbox: Sandbox;
 
@@ -32,18 +35,58 @@ async function runningPods(selector: string): Promise<any[]> {
   return (await kubectlJson(sandbox.kubeconfigPath, ['get', 'pods', '-l', selector])).items.filter((p: any) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp);
 }
 
-test('kubectl applies the CRD and a Rollout; get, scale (the /scale subresource) and the Rollout controller work', async () => {
-  await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/e2e/fixtures/rollout-crd.yaml')]);
-  await kubectl(sandbox.kubeconfigPath, ['wait', '--for=condition=Established', 'crd/rollouts.argoproj.io', '--timeout=20s']);
-  await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/e2e/fixtures/rollout.yaml')]);
+const CRD = join(REPO, 'test/e2e/fixtures/argo-rollouts/rollout-crd.yaml');
+
+/** Plain kubectl, to its exit, with its output (stdout and stderr). */
+async function kubectlRun(args: string[]): Promise<{ code: number | string; output: string }> {
+  const p = startCliCommand(['kubectl'], args, sandbox.kubeconfigPath);
+  return { code: await p.exited, output: p.output() };
+}
+
+test("Argo Rollouts' real CRD: plain kubectl apply is refused (annotations over 256 KiB), --server-side applies it", async () => {
+  const kc = sandbox.kubeconfigPath;
+  const plain = await kubectlRun(['apply', '-f', CRD]);
+  assert.notEqual(plain.code, 0, plain.output);
+  assert.match(plain.output, /metadata\.annotations: Too long: must have at most 262144 bytes/);
+  assert.equal((await kubectlRun(['get', 'crd', 'rollouts.argoproj.io'])).code, 1, 'nothing was created');
+  await kubectl(kc, ['apply', '--server-side', '-f', CRD]);
+  await kubectl(kc, ['wait', '--for=condition=Established', 'crd/rollouts.argoproj.io', '--timeout=20s']);
+  const crd = await kubectlJson(kc, ['get', 'crd', 'rollouts.argoproj.io']);
+  assert.deepEqual(crd.spec.versions[0].subresources.scale, { labelSelectorPath: '.status.selector', specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.HPAReplicas' });
+  assert.ok(crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.strategy, 'the full schema is stored');
+});
+
+test('a Rollout: get (with the CRD\'s printer columns), watch, scale through the /scale paths the CRD declares, and the Rollout controller', async () => {
+  const kc = sandbox.kubeconfigPath;
+  await kubectl(kc, ['apply', '-f', join(REPO, 'test/e2e/fixtures/rollout.yaml')]);
   await waitUntil(async () => (await runningPods('app=echo-rollout')).length === 2, 'the Rollout runs 2 pods', 40_000);
-  const ro = await kubectlJson(sandbox.kubeconfigPath, ['get', 'ro', 'echo-rollout']);
+  const ro = await kubectlJson(kc, ['get', 'ro', 'echo-rollout']);
   assert.ok(ro.status.stableRS, 'the controller records the stable ReplicaSet');
-  const rs = await kubectlJson(sandbox.kubeconfigPath, ['get', 'rs', `echo-rollout-${ro.status.stableRS}`]);
+  const rs = await kubectlJson(kc, ['get', 'rs', `echo-rollout-${ro.status.stableRS}`]);
   assert.equal(rs.metadata.ownerReferences[0].kind, 'Rollout');
-  await kubectl(sandbox.kubeconfigPath, ['scale', 'rollout/echo-rollout', '--replicas=1']);
+  await waitUntil(async () => (await kubectlJson(kc, ['get', 'ro', 'echo-rollout'])).status.availableReplicas === 2, 'both replicas available', 30_000);
+
+  const table = (await kubectl(kc, ['get', 'rollouts'])).trim().split('\n').map((line) => line.trim().split(/\s+/));
+  assert.deepEqual(table[0], ['NAME', 'DESIRED', 'CURRENT', 'UP-TO-DATE', 'AVAILABLE', 'AGE'], 'the columns are the CRD\'s additionalPrinterColumns');
+  assert.deepEqual(table[1].slice(0, 5), ['echo-rollout', '2', '2', '2', '2'], `each cell is its JSON path's value:\n${table.join('\n')}`);
+  assert.match(table[1][5], /^\d+s$/, 'a date column prints as an age');
+  const custom = await kubectl(kc, ['get', 'ro', 'echo-rollout', '-o', 'custom-columns=NAME:.metadata.name,HPA:.status.HPAReplicas,SEL:.status.selector', '--no-headers']);
+  assert.deepEqual(custom.trim().split(/\s+/), ['echo-rollout', '2', 'app=echo-rollout']);
+
+  const scale = JSON.parse(await kubectl(kc, ['get', '--raw', '/apis/argoproj.io/v1alpha1/namespaces/default/rollouts/echo-rollout/scale']));
+  assert.deepEqual([scale.kind, scale.spec.replicas, scale.status.replicas, scale.status.selector], ['Scale', 2, 2, 'app=echo-rollout'], 'status from .status.HPAReplicas and .status.selector');
+  const watch = startCliCommand(['kubectl'], ['get', 'ro', 'echo-rollout', '--watch', '-o', 'jsonpath={.spec.replicas}{"\\n"}'], kc);
+  try {
+    await watch.waitFor(/^2$/m, 20_000);
+    await kubectl(kc, ['scale', 'rollout/echo-rollout', '--replicas=1']);
+    await watch.waitFor(/^1$/m, 20_000);
+  } finally {
+    watch.child.kill('SIGTERM');
+  }
   await waitUntil(async () => (await runningPods('app=echo-rollout')).length === 1, 'scaled to 1 through /scale', 30_000);
-  const { output } = await runCli(['ls'], sandbox.kubeconfigPath);
+  await kubectl(kc, ['patch', 'ro', 'echo-rollout', '--type=merge', '-p', '{"metadata":{"labels":{"patched":"yes"}}}']);
+  assert.equal((await kubectlJson(kc, ['get', 'ro', 'echo-rollout'])).metadata.labels.patched, 'yes');
+  const { output } = await runCli(['ls'], kc);
   assert.match(output, /rollout\/echo-rollout/);
 });
 

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setRbacDenials, startSandbox } from '../sandbox/harness.ts';
 import type { Sandbox } from '../sandbox/harness.ts';
-import { REPO, curl, kubectl, kubectlJson, podNat, runCli, startCli, waitUntil } from './cli-process.ts';
+import { REPO, curl, kubectl, kubectlJson, parseStatusJson, podNat, runCli, startCli, waitUntil } from './cli-process.ts';
 import type { CliProcess } from './cli-process.ts';
 
 let sandbox: Sandbox;
@@ -42,7 +42,9 @@ interface Row {
 async function statusJson(args: string[] = []): Promise<Row[]> {
   const { code, output } = await runCli(['status', '--json', ...args], sandbox.kubeconfigPath);
   assert.equal(code, 0, output);
-  return JSON.parse(output.slice(output.indexOf('['))) as Row[];
+  const status = parseStatusJson(output) as { sessions: Row[]; scaledDown: unknown[] };
+  assert.deepEqual(status.scaledDown, [], 'these tests scale nothing down');
+  return status.sessions;
 }
 
 /** `whoami/k8s-user@hostname` of the sandbox's current context. */
@@ -147,7 +149,7 @@ test('bad input and missing permissions are named', async () => {
   const kc = sandbox.kubeconfigPath;
   const unknown = await runCli(['kill', 'deadbeef'], kc);
   assert.equal(unknown.code, 4, unknown.output);
-  assert.match(unknown.output, /error: no live session deadbeef in namespace "default"/);
+  assert.match(unknown.output, /error: no live session or scale_down hold deadbeef in namespace "default"/);
   const both = await runCli(['status', '-n', 'default', '-A'], kc);
   assert.equal(both.code, 2, both.output);
 

@@ -100,6 +100,22 @@ test('kubectl apply twice: created, then unchanged; wait, get -o yaml, logs', { 
   await kubectl('-n', ns, 'logs', pod);
 });
 
+test('kubectl apply -f of a kind: List applies its items, twice (created, then unchanged), and delete -f removes them', { skip: !isRoot && 'needs root on Linux' }, async () => {
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const file = join(mkdtempSync(join(tmpdir(), 'sbx-')), 'list.yaml');
+  const item = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { name } });
+  // kubectl validates a List on the client against /openapi/v2 (it is no resource the v3 document
+  // lists), so this fails with "the server could not find the requested resource" without it.
+  writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [item('list-a'), item('list-b')] }));
+  assert.match(await kubectl('apply', '-f', file), /configmap\/list-a created\nconfigmap\/list-b created/);
+  assert.match(await kubectl('apply', '-f', file), /configmap\/list-a unchanged\nconfigmap\/list-b unchanged/);
+  assert.equal(await kubectl('-n', ns, 'get', 'configmap', 'list-b', '-o', 'jsonpath={.data.name}'), 'list-b');
+  assert.match(await kubectl('delete', '-f', file), /configmap "list-a" deleted\nconfigmap "list-b" deleted/);
+  assert.match(await kubectlFails('-n', ns, 'get', 'configmap', 'list-a'), /NotFound/);
+});
+
 test('kubectl debug adds an ephemeral container', { skip: !isRoot && 'needs root on Linux' }, async () => {
   const pod = (await kubectl('-n', ns, 'get', 'pod', '-l', 'app=echo', '-o', 'name')).trim();
   await kubectl('-n', ns, 'debug', pod, '--image=busybox', '--target=echo', '--attach=false', '--container=dbg', '--', 'sleep', '1');

@@ -2,9 +2,11 @@
  * CustomResourceDefinitions (apiextensions.k8s.io/v1), served well enough for real CRDs such as
  * Argo Rollouts': each CRD in the store adds a resource type to RESOURCES (and its group to
  * discovery) at its first served version, with the `status` and `scale` subresources it declares;
- * its objects are stored and watched like built-in ones. The schema is not enforced (the API
- * server would prune and validate; the sandbox keeps what it is given), and only one version is
- * served (no conversion).
+ * its objects are stored and watched like built-in ones. The scale subresource reads and writes
+ * the paths the CRD declares (`specReplicasPath`, `statusReplicasPath`, `labelSelectorPath`), and
+ * `kubectl get` prints its `additionalPrinterColumns` (tables.ts). The schema is not enforced (the
+ * API server would prune and validate; the sandbox keeps what it is given), and only one version
+ * is served (no conversion).
  */
 import type { KObject } from '../contract.ts';
 import { GROUPS, RESOURCES, type ResourceInfo } from './resources.ts';
@@ -28,6 +30,8 @@ export function crdResource(crd: KObject): ResourceInfo | undefined {
       ...(sub.scale !== undefined ? [{ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'] }] : []),
     ],
     custom: true,
+    ...(sub.scale !== undefined ? { scalePaths: { specReplicasPath: sub.scale.specReplicasPath, statusReplicasPath: sub.scale.statusReplicasPath, labelSelectorPath: sub.scale.labelSelectorPath } } : {}),
+    printerColumns: version.additionalPrinterColumns ?? [],
   };
 }
 

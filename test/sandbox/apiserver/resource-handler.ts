@@ -42,7 +42,7 @@ function bodyDryRun(body: unknown): boolean {
 
 function sendObject(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, r: ResourceInfo, code: number, obj: KObject): void {
   if (wantsTable(req.headers.accept)) {
-    sendJson(res, code, toTable(r.plural, [obj], obj.metadata.resourceVersion, ctx.url.searchParams.get('includeObject') ?? 'Object'));
+    sendJson(res, code, toTable(r, [obj], obj.metadata.resourceVersion, ctx.url.searchParams.get('includeObject') ?? 'Object'));
   } else {
     sendJson(res, code, obj);
   }
@@ -58,7 +58,7 @@ function serveList(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
   const rv = ctx.opts.store.resourceVersion;
   const items = listObjects(ctx, r);
   if (wantsTable(req.headers.accept)) {
-    sendJson(res, 200, toTable(r.plural, items, rv, ctx.url.searchParams.get('includeObject') ?? 'Object'));
+    sendJson(res, 200, toTable(r, items, rv, ctx.url.searchParams.get('includeObject') ?? 'Object'));
     return;
   }
   sendJson(res, 200, { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: { resourceVersion: rv }, items });
@@ -134,7 +134,7 @@ function serveGet(ctx: RequestContext, req: IncomingMessage, res: ServerResponse
     servePodLogs(ctx.opts.node, obj, ctx.url.searchParams, res);
     return;
   }
-  if (sub === 'scale') return sendJson(res, 200, scaleOf(obj));
+  if (sub === 'scale') return sendJson(res, 200, scaleOf(r, obj));
   if (sub && !WRITABLE_SUBRESOURCES.has(sub)) throw methodNotAllowed();
   sendObject(ctx, req, res, r, 200, obj);
 }

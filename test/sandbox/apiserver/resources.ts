@@ -29,6 +29,27 @@ export interface ResourceInfo {
   hasStatus?: boolean;
   /** Defined by a CustomResourceDefinition (custom-resources.ts); not validated or defaulted. */
   custom?: boolean;
+  /** Where the `scale` subresource reads and writes (a CRD's `subresources.scale`); built-ins use spec.replicas. */
+  scalePaths?: ScalePaths;
+  /** A CRD's `additionalPrinterColumns` (the Table `kubectl get` prints); undefined for built-ins. */
+  printerColumns?: PrinterColumn[];
+}
+
+/** A CRD version's `subresources.scale` (apiextensions.k8s.io/v1 CustomResourceSubresourceScale). */
+export interface ScalePaths {
+  specReplicasPath: string;
+  statusReplicasPath: string;
+  labelSelectorPath?: string;
+}
+
+/** A CRD version's `additionalPrinterColumns[]` entry. */
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  format?: string;
+  description?: string;
+  priority?: number;
+  jsonPath: string;
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];

@@ -141,7 +141,7 @@ export class ApiServer {
       return;
     }
     if (path.startsWith('/openapi/')) {
-      serveOpenApi(path, ctx.url, res);
+      serveOpenApi(path, ctx.url, res, String(req.headers.accept ?? ''));
       return;
     }
     let body: object | undefined;

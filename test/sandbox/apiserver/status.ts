@@ -62,7 +62,7 @@ export function conflict(resource: string, name: string, group = ''): ApiError {
 
 /** A field error for `invalid`: reason is FieldValueRequired, FieldValueInvalid, ... */
 export interface FieldError {
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueNotSupported' | 'FieldValueDuplicate';
+  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueTooLong';
   field: string;
   /** Upstream's text after the field, e.g. `Required value` or `Invalid value: "X": a lowercase ...`. */
   detail: string;

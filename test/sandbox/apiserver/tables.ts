@@ -1,9 +1,15 @@
 /**
  * Server-side printing: the `meta.k8s.io/v1 Table` kube-apiserver answers when kubectl asks with
  * `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`. Columns follow pkg/printers/internalversion
- * (printers.go) for the resources kubectl users look at; others get NAME and AGE.
+ * (printers.go) for the resources kubectl users look at; others get NAME and AGE. A custom
+ * resource gets NAME and its CRD's `additionalPrinterColumns`, each cell the column's JSON path
+ * evaluated and typed as apiextensions-apiserver's tableconvertor does (a `date` as an age, an
+ * `integer` only from a whole number, nothing where the path finds nothing), or NAME and AGE when
+ * the CRD declares none.
  */
 import type { KObject } from '../contract.ts';
+import { readPath } from './jsonpath.ts';
+import type { PrinterColumn, ResourceInfo } from './resources.ts';
 
 interface Column {
   name: string;
@@ -182,9 +188,41 @@ const COLUMNS: Record<string, Column[]> = {
   ],
 };
 
-/** Builds the Table for `objects` of `resource`; `includeObject` is None, Metadata or Object. */
-export function toTable(resource: string, objects: KObject[], resourceVersion: string, includeObject: string): object {
-  const columns = COLUMNS[resource] ?? [NAME, { ...AGE, name: 'Created At' }];
+/** A cell as tableconvertor's cellForJSONValue types it; null when the value does not fit the type. */
+function typedCell(type: string, value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  switch (type) {
+    case 'integer': return typeof value === 'number' && Number.isInteger(value) ? value : null;
+    case 'number': return typeof value === 'number' ? value : null;
+    case 'boolean': return typeof value === 'boolean' ? value : null;
+    case 'date': {
+      const at = typeof value === 'string' ? Date.parse(value) : NaN;
+      return Number.isNaN(at) ? null : humanDuration(Date.now() - at);
+    }
+    default: return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+}
+
+/** The default column of a CRD without additionalPrinterColumns. */
+const CRD_AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+function customColumns(r: ResourceInfo): Column[] {
+  const declared = r.printerColumns && r.printerColumns.length > 0 ? r.printerColumns : [CRD_AGE];
+  return [NAME, ...declared.map((c): Column => ({
+    name: c.name, type: c.type, format: c.format, priority: c.priority,
+    cell: (obj) => {
+      try {
+        return typedCell(c.type, readPath(obj, c.jsonPath));
+      } catch {
+        return null;
+      }
+    },
+  }))];
+}
+
+/** Builds the Table for `objects` of resource `r`; `includeObject` is None, Metadata or Object. */
+export function toTable(r: ResourceInfo, objects: KObject[], resourceVersion: string, includeObject: string): object {
+  const columns = r.custom ? customColumns(r) : COLUMNS[r.plural] ?? [NAME, { ...AGE, name: 'Created At' }];
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',

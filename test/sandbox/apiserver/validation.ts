@@ -1,6 +1,8 @@
 /**
  * The validation kube-apiserver does on create and update that tools meet in practice: names
- * (k8s.io/apimachinery/pkg/util/validation), required pod fields (pkg/apis/core/validation).
+ * (k8s.io/apimachinery/pkg/util/validation), the total size of annotations
+ * (k8s.io/apimachinery/pkg/api/validation, objectmeta.go), required pod fields
+ * (pkg/apis/core/validation).
  */
 import { parseSchedule } from './cron-schedule.ts';
 import { isDeepStrictEqual } from 'node:util';
@@ -21,6 +23,21 @@ function validateName(resource: ResourceInfo, name: string | undefined): FieldEr
   const ok = label ? DNS1123_LABEL.test(name) && name.length <= 63 : DNS1123_SUBDOMAIN.test(name) && name.length <= 253;
   if (ok) return [];
   return [{ type: 'FieldValueInvalid', field: 'metadata.name', detail: `Invalid value: "${name}": ${label ? LABEL_MESSAGE : SUBDOMAIN_MESSAGE}` }];
+}
+
+/**
+ * kube-apiserver's limit on all of an object's annotations together, keys and values in bytes
+ * (TotalAnnotationSizeLimitB). What a client-side `kubectl apply` of a large CRD meets: its
+ * last-applied-configuration annotation holds the whole object.
+ */
+export const TOTAL_ANNOTATION_BYTES = 256 * 1024;
+
+function validateAnnotationsSize(annotations: unknown): FieldError[] {
+  if (!annotations || typeof annotations !== 'object') return [];
+  let total = 0;
+  for (const [k, v] of Object.entries(annotations)) total += Buffer.byteLength(k) + Buffer.byteLength(String(v));
+  if (total <= TOTAL_ANNOTATION_BYTES) return [];
+  return [{ type: 'FieldValueTooLong', field: 'metadata.annotations', detail: `Too long: must have at most ${TOTAL_ANNOTATION_BYTES} bytes` }];
 }
 
 function validateContainers(field: string, containers: unknown, required: boolean): FieldError[] {
@@ -54,7 +71,7 @@ const TEMPLATED = new Set(['deployments', 'replicasets', 'statefulsets', 'daemon
 
 /** Throws ApiError 422 Invalid listing every problem found, as upstream aggregates them. */
 export function validateObject(resource: ResourceInfo, obj: KObject): void {
-  const errors = validateName(resource, obj.metadata.name);
+  const errors = [...validateName(resource, obj.metadata.name), ...validateAnnotationsSize(obj.metadata.annotations)];
   if (resource.plural === 'pods') errors.push(...validatePodSpec(obj.spec, 'spec'));
   if (TEMPLATED.has(resource.plural)) {
     errors.push(...validatePodSpec(obj.spec?.template?.spec, 'spec.template.spec'));

@@ -52,7 +52,7 @@ export function serveWatch(store: ObjectStore, req: WatchRequest, res: ServerRes
   const matches = (obj: KObject): boolean =>
     (req.namespace === undefined || obj.metadata.namespace === req.namespace)
     && (req.name === undefined || obj.metadata.name === req.name) && labels(obj) && fields(obj);
-  const render = (obj: KObject): unknown => (req.asTable ? toTable(req.resource.plural, [obj], obj.metadata.resourceVersion, 'Object') : obj);
+  const render = (obj: KObject): unknown => (req.asTable ? toTable(req.resource, [obj], obj.metadata.resourceVersion, 'Object') : obj);
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
 

@@ -3,7 +3,8 @@
  * ReplicaSet `<rollout>-<hash>` from `spec.template`, labelled `rollouts-pod-template-hash` as Argo
  * labels its ReplicaSets and pods, scaled to `spec.replicas`; older ReplicaSets go to 0 (no canary
  * or blue-green steps). Status carries what targeting reads: `stableRS` and `currentPodHash` (the
- * hash), replica counts, `selector` (for the scale subresource), and phase Healthy once every
+ * hash), replica counts (`HPAReplicas` too, the scale subresource's statusReplicasPath in Argo's
+ * CRD), `selector` (its labelSelectorPath), and phase Healthy once every
  * replica is available. Runs only while the Rollout CRD is installed.
  */
 import type { KObject } from '../contract.ts';
@@ -49,7 +50,7 @@ function reconcileOne(ctx: ControllerContext, ro: KObject): void {
     ...(ro.status ?? {}),
     observedGeneration: String(ro.metadata.generation ?? 1),
     currentPodHash: hash, stableRS: hash,
-    replicas: sum((rs) => rs.status?.replicas ?? 0), updatedReplicas: current.status?.replicas ?? 0,
+    replicas: sum((rs) => rs.status?.replicas ?? 0), HPAReplicas: sum((rs) => rs.status?.replicas ?? 0), updatedReplicas: current.status?.replicas ?? 0,
     readyReplicas: sum((rs) => rs.status?.readyReplicas ?? 0), availableReplicas: available,
     selector, phase: available >= want ? 'Healthy' : 'Progressing',
   };
