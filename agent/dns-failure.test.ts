@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const probe = fileURLToPath(new URL('./dns-failure.test-support.ts', import.meta.url));
+const probe = fileURLToPath(new URL('../test/support/agent-dns-failure.ts', import.meta.url));
 const canIsolate = spawnSync('unshare', ['--net', '--mount', 'true']).status === 0;
 
 test('an unresolvable name resets the stream and the datagram stream with ENOTFOUND and fails a lookup with ENOTFOUND', {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importsOf, problems, readGraph } from './import-graph.ts';
+import { importsOf, misplacedTestSupport, problems, readGraph, readMisplacedTestSupport } from './import-graph.ts';
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'import-graph-'));
@@ -83,9 +83,16 @@ test('src/ importing agent/, and product code importing test support or tests', 
   ]);
 });
 
+test('test support belongs under test/, not beside the product', () => {
+  assert.deepEqual(misplacedTestSupport(['agent/incoming/netns.test-support.ts', 'src/kube/a.test.ts', 'test/support/netns.ts', 'test/sandbox/x.test-support.ts', 'src/kube/a.ts']), [
+    'agent/incoming/netns.test-support.ts is test support inside a product folder: move it under test/support/',
+  ]);
+});
+
 test('this repository keeps the rules', () => {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const graph = readGraph(root);
   assert.ok(graph.edges.size > 50, 'the product files were found');
   assert.deepEqual(problems(graph), []);
+  assert.deepEqual(readMisplacedTestSupport(root), []);
 });

@@ -3,7 +3,8 @@
  * - no import cycle between product files;
  * - no cycle between the folders of `src/` (`src/kube` → `src/transport` → `src/kube` is one);
  * - `src/` never imports `agent/`;
- * - no product file imports from `test/`, a test (`*.test.ts`) or test support (`*.test-support.ts`).
+ * - no product file imports from `test/`, a test (`*.test.ts`) or test support (`*.test-support.ts`);
+ * - test support lives under `test/`: beside the product, only the unit tests themselves.
  *
  * Product files are the `.ts` files under `src/`, `agent/` and `bin/` that are neither tests nor
  * test support. Type-only imports count: a cycle of types is still two concepts that cannot be
@@ -23,6 +24,17 @@ export function isProductFile(path: string): boolean {
 /** Tests and test support, wherever they sit. */
 export function isTestFile(path: string): boolean {
   return path.startsWith('test/') || path.endsWith('.test.ts') || path.endsWith('.test-support.ts');
+}
+
+/** Test support files placed in a product folder (they belong under `test/support/`). */
+export function misplacedTestSupport(paths: readonly string[]): string[] {
+  return paths.filter((p) => PRODUCT_ROOTS.includes(p.split('/')[0]) && p.endsWith('.test-support.ts'))
+    .map((p) => `${p} is test support inside a product folder: move it under test/support/`);
+}
+
+/** Every test support file under the product folders of `root`. */
+export function readMisplacedTestSupport(root: string): string[] {
+  return misplacedTestSupport(PRODUCT_ROOTS.flatMap((dir) => globSync(`${dir}/**/*.test-support.ts`, { cwd: root })).map((f) => f.split(sep).join('/')));
 }
 
 const IMPORT_RE = /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;

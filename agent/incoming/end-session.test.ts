@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Session } from '../../src/session/session.ts';
 import { silentLog } from '../log.ts';
 import { IncomingTraffic } from './incoming-traffic.ts';
-import { FakeIpset, FakeIptables, listeners } from './fake-netfilter.test-support.ts';
+import { FakeIpset, FakeIptables, listeners } from '../../test/support/agent-incoming/fake-netfilter.ts';
 
 test('endSession removes every rule it can, and reports the port whose rule would not go', async (t) => {
   const iptables = new FakeIptables();

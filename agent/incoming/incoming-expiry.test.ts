@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
-import { IncomingFixture, POD_H1_PORT, httpGet } from './incoming-fixture.test-support.ts';
-import { isRoot } from './netns.test-support.ts';
+import { IncomingFixture, POD_H1_PORT, httpGet } from '../../test/support/agent-incoming/incoming-fixture.ts';
+import { isRoot } from '../../test/support/agent-incoming/netns.ts';
 
 const skip = isRoot ? false : 'needs root (network namespaces, iptables, ipset)';
 const WIDE_MS = 60_000;

@@ -9,8 +9,8 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { IncomingFixture, POD_H1_PORT, POD_H2_PORT, httpGet } from './incoming-fixture.test-support.ts';
-import { isRoot } from './netns.test-support.ts';
+import { IncomingFixture, POD_H1_PORT, POD_H2_PORT, httpGet } from '../../test/support/agent-incoming/incoming-fixture.ts';
+import { isRoot } from '../../test/support/agent-incoming/netns.ts';
 
 const skip = isRoot ? false : 'needs root (network namespaces, iptables)';
 

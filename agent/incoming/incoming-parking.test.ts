@@ -1,6 +1,6 @@
 /**
  * Parked ports and subscriptions that churn: iptables and ipset replaced by fakes that keep their
- * state (fake-netfilter.test-support.ts). No root needed. The invariant checked throughout: a port
+ * state (test/support/agent-incoming/fake-netfilter.ts). No root needed. The invariant checked throughout: a port
  * with a subscription has its REDIRECT in both families and a live set element; a port without
  * one has no live element (parked) or no rules at all.
  */
@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Session } from '../../src/session/session.ts';
 import { silentLog } from '../log.ts';
 import { IncomingTraffic } from './incoming-traffic.ts';
-import { FakeIpset, FakeIptables, listeners } from './fake-netfilter.test-support.ts';
+import { FakeIpset, FakeIptables, listeners } from '../../test/support/agent-incoming/fake-netfilter.ts';
 
 function setup(t: { after(fn: () => unknown): void }, parkMs = 60_000) {
   const iptables = new FakeIptables();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MirrordError } from '../errors.ts';
-import { applyJsonPatch } from './scale-down.test-support.ts';
+import { applyJsonPatch } from '../../test/support/scale-down-fakes.ts';
 import { checkScaleDownKind, describeHolder, encodeRecord, readRecord, restorePatch, scalableOwnerKind, scalableWorkload, scaleDownPatch, workloadPath, SCALE_DOWN_ANNOTATION } from './scale-down.ts';
 import { parseTarget } from './target-spec.ts';
 

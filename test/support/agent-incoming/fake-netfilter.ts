@@ -6,8 +6,8 @@
  */
 import { createServer, type Server } from 'node:net';
 import { once } from 'node:events';
-import { Iptables, IptablesError, type Table } from './iptables.ts';
-import { Ipset } from './ipset.ts';
+import { Iptables, IptablesError, type Table } from '../../../agent/incoming/iptables.ts';
+import { Ipset } from '../../../agent/incoming/ipset.ts';
 
 /** Records calls; keeps chains and rules; a `-D` of the REDIRECT of `failPort` fails. */
 export class FakeIptables extends Iptables {

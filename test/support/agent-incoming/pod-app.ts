@@ -3,7 +3,7 @@
  * first port and an h2c server on the second, both on all addresses. Every answer names the app
  * (`x-served-by: original`) and echoes what it got, so a test can tell who answered.
  *
- *   node pod-app.test-support.ts <http1 port> <h2c port>
+ *   node pod-app.ts <http1 port> <h2c port>
  */
 import http from 'node:http';
 import http2 from 'node:http2';

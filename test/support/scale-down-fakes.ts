@@ -2,7 +2,7 @@
  * A small RFC 6902 JSON Patch applier (add, remove, replace, test on objects), enough to check the
  * patches of scale-down.ts without a cluster. Not product code.
  */
-import type { JsonPatchOp } from './scale-down.ts';
+import type { JsonPatchOp } from '../../src/kube/scale-down.ts';
 
 function unescape(token: string): string {
   return token.replace(/~1/g, '/').replace(/~0/g, '~');

@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { Session } from '../src/session/session.ts';
-import { TOKEN } from '../test/support/session-harness.ts';
-import { AgentServer } from './server.ts';
-import { silentLog } from './log.ts';
+import { Session } from '../../src/session/session.ts';
+import { TOKEN } from './session-harness.ts';
+import { AgentServer } from '../../agent/server.ts';
+import { silentLog } from '../../agent/log.ts';
 
 /** Answers every query with NXDOMAIN (RFC 1035 section 4.1.1: QR=1, RD, RA, RCODE=3). */
 async function startNxdomainServer(): Promise<void> {

@@ -11,13 +11,13 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
-import { PodNetns } from './netns.test-support.ts';
-import { CliPeer } from './cli-peer.test-support.ts';
+import { PodNetns } from './netns.ts';
+import { CliPeer } from './cli-peer.ts';
 
 export const POD_H1_PORT = 8080;
 export const POD_H2_PORT = 9090;
-const AGENT_MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
-const POD_APP = fileURLToPath(new URL('./pod-app.test-support.ts', import.meta.url));
+const AGENT_MAIN = fileURLToPath(new URL('../../../agent/main.ts', import.meta.url));
+const POD_APP = fileURLToPath(new URL('./pod-app.ts', import.meta.url));
 
 interface TestContext { after(fn: () => unknown): void }
 

@@ -6,9 +6,9 @@
  */
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { ResetReason, RequestOp } from '../../src/protocol/constants.ts';
-import { Session } from '../../src/session/session.ts';
-import type { MuxStream } from '../../src/session/stream.ts';
+import { ResetReason, RequestOp } from '../../../src/protocol/constants.ts';
+import { Session } from '../../../src/session/session.ts';
+import type { MuxStream } from '../../../src/session/stream.ts';
 
 export class CliPeer {
   readonly session: Session;
