@@ -21,6 +21,7 @@ import { startSandbox } from '../../test/sandbox/harness.ts';
 import { startCli, type CliProcess } from '../../test/e2e/cli-process.ts';
 import { Proc, repoRoot } from '../procs.ts';
 import { emptyReport, type CaseReport } from '../report.ts';
+import { buildLayer } from '../../scripts/build.ts';
 import { addedLatencyRatio, latency, throughput, type Latency } from '../http-load.ts';
 
 const run = promisify(execFile);
@@ -65,6 +66,7 @@ async function podIp(kubeconfig: string): Promise<string> {
 
 export async function benchIncoming(options: IncomingBenchOptions, log: (line: string) => void): Promise<CaseReport> {
   const report = emptyReport();
+  buildLayer();
   const sandbox = await startSandbox();
   const kc = sandbox.kubeconfigPath;
   const plainApp = new Proc(APP, ['plain', '127.0.0.1', '0']);

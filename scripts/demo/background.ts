@@ -12,10 +12,13 @@ export const STOP_GRACE_MS = 20_000;
 
 /** A failed wait: what was awaited, and the process's output as evidence. */
 export class WaitError extends Error {
+  /** Why the wait ended ("not within 15 s", "exited (6) first"). */
+  readonly reason: string;
   readonly evidence: string;
 
-  constructor(what: string, evidence: string) {
-    super(what);
+  constructor(what: string, reason: string, evidence: string) {
+    super(`${what}: ${reason}`);
+    this.reason = reason;
     this.evidence = evidence;
   }
 }
@@ -88,10 +91,10 @@ export class Background {
           finish();
           resolve(m);
         } else if (!this.running) {
-          finish(new WaitError(`${what}: ${this.name} exited (${this.child.exitCode ?? this.child.signalCode}) first`, this.tail()));
+          finish(new WaitError(what, `${this.name} exited (${this.child.exitCode ?? this.child.signalCode}) first`, this.tail()));
         }
       };
-      const timer = setTimeout(() => finish(new WaitError(`${what}: not within ${timeoutMs / 1000} s`, this.tail())), timeoutMs);
+      const timer = setTimeout(() => finish(new WaitError(what, `not within ${timeoutMs / 1000} s`, this.tail())), timeoutMs);
       this.#listeners.add(check);
       check();
     });

@@ -45,7 +45,7 @@ export async function copyLogged(proc: Background, path: string, claim: string, 
   try {
     return (await proc.waitFor(requestLine(path), claim, timeoutMs))[1];
   } catch (err) {
-    if (err instanceof WaitError) throw new StepFailure(claim, `${err.message}; ${proc.name} printed:\n${err.evidence}`);
+    if (err instanceof WaitError) throw new StepFailure(claim, `${err.reason}; ${proc.name} printed:\n${err.evidence}`);
     throw err;
   }
 }
@@ -82,7 +82,7 @@ export async function processPrinted(proc: Background, pattern: RegExp, claim: s
   try {
     return await proc.waitFor(pattern, claim, timeoutMs);
   } catch (err) {
-    if (err instanceof WaitError) throw new StepFailure(claim, `${err.message}; ${proc.name} printed:\n${err.evidence}`);
+    if (err instanceof WaitError) throw new StepFailure(claim, `${err.reason}; ${proc.name} printed:\n${err.evidence}`);
     throw err;
   }
 }

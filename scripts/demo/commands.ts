@@ -4,7 +4,8 @@
  * (from the repository root, with the environment `shellSetup` prints).
  */
 import { execFile } from 'node:child_process';
-import { relative } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { blockedArgv } from '../../test/support/exec-blocked.ts';
 import { startBackground, type Background } from './background.ts';
 import { DEMO_ENV, KUBECONFIG, REPO } from './context.ts';
@@ -12,8 +13,14 @@ import { DEMO_ENV, KUBECONFIG, REPO } from './context.ts';
 /** The Node that runs the exec'd copy: the repo's own (Node 24), as the demo itself runs. */
 export const NODE = process.execPath;
 
-/** `NODE` as a user types it from the repository root. */
+/** `NODE` as a user types it from the repository root: `node_modules/.bin/node` when that is it. */
 export function nodeForUser(): string {
+  const bin = join(REPO, 'node_modules', '.bin', 'node');
+  try {
+    if (realpathSync(bin) === realpathSync(NODE)) return relative(REPO, bin);
+  } catch {
+    // no node_modules/.bin/node: name the running Node itself
+  }
   const rel = relative(REPO, NODE);
   return rel.startsWith('..') ? NODE : rel;
 }

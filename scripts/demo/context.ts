@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { PATHS } from '../../test/sandbox/apiserver/paths.ts';
 import { down, requireRoot, up, withLock } from '../../test/sandbox/lifecycle.ts';
 import { REPO } from '../../test/e2e/cli-process.ts';
+import { buildLayer } from '../build.ts';
 
 const run = promisify(execFile);
 
@@ -41,12 +42,14 @@ export async function kubectl(args: string[]): Promise<string> {
 }
 
 /**
- * Fetches the agent image's inputs (a no-op once fetched) and starts the sandbox unless a healthy
- * one runs. @returns whether this call started it (then only the demo may bring it down).
- * @throws Error when not root on Linux, or when the sandbox does not come up.
+ * Builds the exec layer and fetches the agent image's inputs (each a no-op once done), and starts
+ * the sandbox unless a healthy one runs. @returns whether this call started it (then only the demo may bring it down).
+ * @throws Error when not root on Linux, or when the layer does not build or the sandbox does not come up.
  */
 export async function bringUpSandbox(say: (line: string) => void): Promise<{ started: boolean }> {
   requireRoot();
+  say('building the exec layer (make -C layer; a no-op once built)...');
+  buildLayer();
   // The sandbox runs the agent from the release's image, built offline from inputs fetched once
   // (the platforms' Node from npm, the image's .debs from Debian); fetching again is a no-op.
   say('fetching the agent image\'s inputs (once; npm and Debian packages)...');

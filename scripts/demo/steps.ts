@@ -127,7 +127,8 @@ const mirroring: Step = {
   async run(state) {
     const copy = state.mirrorCopy!;
     say('The pod\'s incoming traffic to port 8080 is copied to the program on this machine; the pod still answers,',
-      'and what the copy answers is dropped. The request goes 127.0.0.1:8080 (step 1) → Service → pod.');
+      'and what the copy answers is dropped. The request goes 127.0.0.1:8080 (step 1) → Service → pod.',
+      'The copy sees the pod\'s client; the pod sees the agent, which hands it each connection from the pod\'s loopback.');
     const path = `/count?demo=3-${state.run}`;
     runs(`curl ${forwardUrl(path)}`);
     const body = await curlJson([forwardUrl(path)], 'the pod answers through -L while mirrored');
@@ -135,7 +136,7 @@ const mirroring: Step = {
     const podClient = await podLogged(path, 'the pod handled the request (its log has the line)');
     const copyClient = await copyLogged(copy, path, 'the copy on this machine saw the same request (its output has the line)');
     checked(3, `the pod answered (its log: "GET ${path} from ${podClient}") and the copy on this machine saw the same request `
-      + `(it logged "GET ${path} from ${copyClient}": the pod's client, not this machine)`);
+      + `(it logged "GET ${path} from ${copyClient}")`);
   },
   tryIt: [
     `curl http://127.0.0.1:${PORTS.forward}/count     # the pod answers; a [copy, mirror] line appears above`,
