@@ -8,7 +8,7 @@
  * started (one SIGINT, SIGKILL after a bound; a second Ctrl-C kills at once) and brings the
  * sandbox down only if the demo started it: a sandbox someone else started is left running.
  */
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { killAll, runningCount, stopAll, STOP_GRACE_MS } from './demo/background.ts';
 import { StepFailure } from './demo/checks.ts';
 import { shellSetup } from './demo/commands.ts';
@@ -45,17 +45,26 @@ function onSignal(signal: NodeJS.Signals): void {
   void cleanup().finally(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated));
 }
 
-/** One line from stdin ("press Enter"); resolves at once when stdin has ended. */
-function pressEnter(prompt: string): Promise<void> {
-  if (process.stdin.readableEnded) return Promise.resolve();
-  process.stdout.write(`\n   ${prompt}`);
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  return new Promise((resolve) => {
-    const done = () => { rl.close(); resolve(); };
-    rl.once('line', done);
-    rl.once('close', resolve);
-  });
-}
+/**
+ * "Press Enter": the next line of stdin, read through one readline interface for the whole run (a
+ * second interface would lose what the first had buffered). Resolves at once once stdin ended.
+ */
+const pressEnter = (() => {
+  const lines: string[] = [];
+  const waiting: Array<() => void> = [];
+  let ended = false;
+  let rl: Interface | undefined;
+  const wake = () => { while (waiting.length > 0 && (lines.length > 0 || ended)) { lines.shift(); waiting.shift()!(); } };
+  return (prompt: string): Promise<void> => {
+    process.stdout.write(`\n   ${prompt}`);
+    if (!rl) {
+      rl = createInterface({ input: process.stdin, terminal: false });
+      rl.on('line', (line) => { lines.push(line); wake(); });
+      rl.on('close', () => { ended = true; wake(); });
+    }
+    return new Promise((resolve) => { waiting.push(resolve); wake(); });
+  };
+})();
 
 async function setUp(): Promise<DemoState['truth']> {
   const up = bringUpSandbox(progress);
