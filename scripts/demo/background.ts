@@ -5,7 +5,6 @@
  * SIGKILL after STOP_GRACE_MS. `stopAll` is what every exit path of the demo calls.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long a CLI process gets after SIGINT (the port-forward removes its agent) before SIGKILL. */
 export const STOP_GRACE_MS = 20_000;
@@ -104,10 +103,12 @@ export class Background {
   stop(graceMs = STOP_GRACE_MS): Promise<number | string> {
     this.#stopping ??= (async () => {
       if (this.running) this.child.kill('SIGINT');
-      const timedOut = Symbol('timeout');
-      const first = await Promise.race([this.exited, sleep(graceMs, timedOut)]);
-      if (first === timedOut) this.kill();
-      return await this.exited;
+      const grace = setTimeout(() => this.kill(), graceMs);
+      try {
+        return await this.exited;
+      } finally {
+        clearTimeout(grace);
+      }
     })();
     return this.#stopping;
   }
