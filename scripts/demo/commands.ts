@@ -4,6 +4,7 @@
  * (from the repository root, with the environment `shellSetup` prints).
  */
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { blockedArgv } from '../../test/support/exec-blocked.ts';
@@ -80,4 +81,16 @@ export function curl(args: string[]): Promise<CurlResult> {
 /** curl's result as evidence: the command, the exit code, and what it printed. */
 export function curlEvidence(args: string[], r: CurlResult): string {
   return [`$ curl ${commandLine(args)}`, `exit ${r.code}`, r.stdout.trimEnd(), r.stderr.trimEnd()].filter(Boolean).join('\n');
+}
+
+/**
+ * Resolves once `port` could be listened on (all addresses, as the copy of the demo app listens),
+ * and closed again; rejects with the listen error (EADDRINUSE) otherwise.
+ */
+export function portIsFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, () => server.close(() => resolve()));
+  });
 }

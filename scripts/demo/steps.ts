@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Background } from './background.ts';
-import { commandLine, nodeForUser, NODE, startExec, startMirrord } from './commands.ts';
-import { copyDidNotLog, copyLogged, curlJson, expect, podDidNotLog, podLogged, processPrinted } from './checks.ts';
+import { commandLine, nodeForUser, NODE, portIsFree, startExec, startMirrord } from './commands.ts';
+import { copyDidNotLog, copyLogged, curlJson, expect, podDidNotLog, podLogged, processPrinted, StepFailure } from './checks.ts';
 import { REPO, TARGET, type ClusterTruth } from './context.ts';
 import { checked, echoLine, runs, say, showConfig, tryIt } from './print.ts';
 
@@ -56,6 +56,9 @@ function echoOutput(state: DemoState, proc: Background): void {
 
 /** `kubectl mirrord exec` of the demo's ip-visit-counter with `config`, waiting until it listens. */
 async function startCopy(state: DemoState, name: string, config: string): Promise<Background> {
+  await portIsFree(PORTS.copy).catch((err: Error) => {
+    throw new StepFailure(`port ${PORTS.copy} is free on this machine (${config} has the copy listen there: listen_ports)`, `listening on it failed: ${err.message}`);
+  });
   const args = ['-t', TARGET, '-f', config, '--', NODE, COUNTER_SCRIPT];
   runs(`kubectl mirrord exec ${commandLine(['-t', TARGET, '-f', config, '--', nodeForUser(), COUNTER_SCRIPT])}`);
   say('(the demo runs it with no route from this machine to the pods, as on a laptop; the agent starts in the pod first)');
