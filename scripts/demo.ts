@@ -54,7 +54,14 @@ const pressEnter = (() => {
   const waiting: Array<() => void> = [];
   let ended = false;
   let rl: Interface | undefined;
-  const wake = () => { while (waiting.length > 0 && (lines.length > 0 || ended)) { lines.shift(); waiting.shift()!(); } };
+  const wake = () => {
+    while (waiting.length > 0 && (lines.length > 0 || ended)) {
+      lines.shift();
+      // A terminal echoes the Enter; from a pipe (or at end of input) end the prompt's line here.
+      if (!process.stdin.isTTY) process.stdout.write('\n');
+      waiting.shift()!();
+    }
+  };
   return (prompt: string): Promise<void> => {
     process.stdout.write(`\n   ${prompt}`);
     if (!rl) {
