@@ -91,7 +91,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
   }
   process.stdout.write('\nTo try each step yourself, in another terminal:\n');
   for (const line of shellSetup()) process.stdout.write(`   ${line}\n`);
-  const state: DemoState = { truth, run: newRunId(), echo: true, note: (line) => say(line) };
+  const state: DemoState = { truth, run: newRunId(), note: (line) => say(line) };
   const steps = STEPS.slice(0, options.lastStep);
   for (const [i, step] of steps.entries()) {
     if (options.interactive && i > 0) await pressEnter(`Press Enter for step ${i + 1}: ${step.title} `);

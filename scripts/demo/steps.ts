@@ -31,8 +31,6 @@ export interface DemoState {
   truth: ClusterTruth;
   /** Unique to this run: the `demo=` query of every request the checks make. */
   run: string;
-  /** Show the lines background processes print (interactive runs, and non-interactive ones too). */
-  echo: boolean;
   portForward?: Background;
   /** The exec'd ip-visit-counter of steps 2 and 3 (mirror). */
   mirrorCopy?: Background;
@@ -50,8 +48,9 @@ function forwardUrl(path: string): string {
   return `http://127.0.0.1:${PORTS.forward}${path}`;
 }
 
-function echoOutput(state: DemoState, proc: Background): void {
-  if (state.echo) proc.onLine((line) => echoLine(proc.name, line));
+/** Shows what `proc` prints, under its name, as it prints it (the copy's request lines are the point of steps 3 and 4). */
+function echoOutput(proc: Background): void {
+  proc.onLine((line) => echoLine(proc.name, line));
 }
 
 /** `kubectl mirrord exec` of the demo's ip-visit-counter with `config`, waiting until it listens. */
@@ -63,7 +62,7 @@ async function startCopy(state: DemoState, name: string, config: string): Promis
   runs(`kubectl mirrord exec ${commandLine(['-t', TARGET, '-f', config, '--', nodeForUser(), COUNTER_SCRIPT])}`);
   say('(the demo runs it with no route from this machine to the pods, as on a laptop; the agent starts in the pod first)');
   const copy = startExec(name, args, state.note);
-  echoOutput(state, copy);
+  echoOutput(copy);
   await processPrinted(copy, /listening on :8080/, `the copy on this machine (${name}) starts and listens`, EXEC_READY_MS);
   return copy;
 }
@@ -76,7 +75,7 @@ const portForward: Step = {
     const args = ['port-forward', '-L', `${PORTS.forward}:ip-visit-counter:80`, '--socks', String(PORTS.socks)];
     runs(`kubectl mirrord ${commandLine(args)}`);
     state.portForward = startMirrord('port-forward', args);
-    echoOutput(state, state.portForward);
+    echoOutput(state.portForward);
     await processPrinted(state.portForward, /Ctrl-C to stop/, 'the port-forward starts its agent and listens', 120_000);
 
     const url = forwardUrl(`/count?demo=1-${state.run}`);
