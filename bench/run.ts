@@ -3,8 +3,9 @@
  * goals. `--json` prints one JSON object instead, whose `ratios` maps each name to a number.
  * `--quick` uses smaller transfers (for a smoke run; the figures are noisier). `--only NAME` runs one
  * case: session (loopback, no root), portforward, kubectl (-L against kubectl port-forward, with CPU per
- * GB and the CLI's memory), udp, reverse or exec (the sandbox cluster; need root), or release (the
- * single executables and the agent image).
+ * GB and the CLI's memory), udp, reverse, exec or incoming (stolen requests through exec, next to -R
+ * and direct) (the sandbox cluster; need root), or release (the single executables and the agent
+ * image).
  */
 import { parseArgs } from 'node:util';
 import { benchSession } from './cases/session.ts';
@@ -14,6 +15,7 @@ import { benchKubectl } from './cases/kubectl.ts';
 import { benchUdp } from './cases/udp.ts';
 import { benchRelease } from './cases/release.ts';
 import { benchExec } from './cases/exec.ts';
+import { benchIncoming } from './cases/incoming.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 import { buildAgent } from '../scripts/build.ts';
 
@@ -91,6 +93,10 @@ if (wanted('reverse') && process.getuid?.() === 0) {
 
 if (wanted('exec') && process.getuid?.() === 0) {
   merge(report, await benchExec({ count: values.quick ? 200 : 1000 }, log));
+}
+
+if (wanted('incoming') && process.getuid?.() === 0) {
+  merge(report, await benchIncoming({ latencyCount: values.quick ? 200 : 1000, durationMs: values.quick ? 2000 : 5000, concurrency: 8 }, log));
 }
 
 if (wanted('release')) merge(report, benchRelease({ runs: values.quick ? 5 : 20 }, log));

@@ -1,60 +1,138 @@
 /**
- * `npm run demo`: the sandbox cluster with the demo workload, and kubectl-mirrord forwarding
- * 127.0.0.1:8080 to the ip-visit-counter Service and a SOCKS5 server on 127.0.0.1:1080, in the
- * foreground. Ctrl-C removes the agent (the CLI does that), then brings the sandbox down if this
- * script started it (a sandbox someone else started is left running).
+ * `npm run demo`: the sandbox cluster with the demo workload, then kubectl-mirrord's story in four
+ * checked steps (scripts/demo/steps.ts): port-forward and SOCKS5; exec of the demo's
+ * ip-visit-counter on this machine with the pod's context; mirroring; a header-filtered steal.
+ * Flags and exit codes: scripts/demo/options.ts (`npm run demo -- --help`).
+ *
+ * Every exit path (success, a failed step, Ctrl-C, SIGTERM) stops every CLI process the demo
+ * started (one SIGINT, SIGKILL after a bound; a second Ctrl-C kills at once) and brings the
+ * sandbox down only if the demo started it: a sandbox someone else started is left running.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { PATHS } from '../test/sandbox/apiserver/paths.ts';
-import { down, requireRoot, up, withLock } from '../test/sandbox/lifecycle.ts';
-import { REPO } from '../test/e2e/cli-process.ts';
+import { createInterface, type Interface } from 'node:readline';
+import { killAll, runningCount, stopAll, STOP_GRACE_MS } from './demo/background.ts';
+import { StepFailure } from './demo/checks.ts';
+import { shellSetup } from './demo/commands.ts';
+import { bringDownSandbox, bringUpSandbox, clusterTruth, deployWorkload } from './demo/context.ts';
+import { parseDemoArgs, STEP_COUNT, USAGE, UsageError, type DemoOptions } from './demo/options.ts';
+import { failed, heading, progress, say, tryIt } from './demo/print.ts';
+import { newRunId, STEPS, type DemoState } from './demo/steps.ts';
 
-const env = { ...process.env, KUBECONFIG: PATHS.kubeconfig, PATH: `${join(REPO, 'bin')}:${process.env.PATH}` };
+const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
 
-function kubectl(...args: string[]): void {
-  execFileSync('kubectl', args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+let sandboxStarted: Promise<boolean> = Promise.resolve(false);
+let cleaning: Promise<void> | undefined;
+
+/** Stops the CLI processes, then the sandbox if the demo started it. Runs once, whoever asks. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    if (runningCount() > 0) progress(`stopping ${runningCount()} kubectl-mirrord process(es) (Ctrl-C to each; SIGKILL after ${STOP_GRACE_MS / 1000} s)...`);
+    await stopAll();
+    if (await sandboxStarted.catch(() => false)) {
+      progress('stopping the sandbox cluster (the demo started it)...');
+      await bringDownSandbox();
+    }
+  })();
+  return cleaning;
 }
 
-const USAGE = `
-Try it:
-  curl http://127.0.0.1:8080/count                                         # -L to the ip-visit-counter Service
-  curl --socks5-hostname 127.0.0.1:1080 http://ip-info/info?ip=10.0.0.1    # SOCKS5: names resolve in the cluster
-  curl --socks5-hostname 127.0.0.1:1080 http://ip-visit-counter.default.svc.cluster.local/
-  chromium --proxy-server=socks5://127.0.0.1:1080 http://ip-visit-counter.default/
-    (Chromium resolves names through the SOCKS proxy; it never proxies 127.0.0.1 or localhost)
+function onSignal(signal: NodeJS.Signals): void {
+  if (cleaning) {
+    progress(`${signal} again: killing the kubectl-mirrord processes now`);
+    killAll();
+    return;
+  }
+  progress(`${signal}: stopping the demo`);
+  void cleanup().finally(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated));
+}
 
-The same with your own tools:  export KUBECONFIG=${PATHS.kubeconfig}
-                               kubectl get pods
-Ctrl-C stops the demo.
-`;
+/**
+ * "Press Enter": the next line of stdin, read through one readline interface for the whole run (a
+ * second interface would lose what the first had buffered). Resolves at once once stdin ended.
+ */
+const pressEnter = (() => {
+  const lines: string[] = [];
+  const waiting: Array<() => void> = [];
+  let ended = false;
+  let rl: Interface | undefined;
+  const wake = () => {
+    while (waiting.length > 0 && (lines.length > 0 || ended)) {
+      lines.shift();
+      // A terminal echoes the Enter; from a pipe (or at end of input) end the prompt's line here.
+      if (!process.stdin.isTTY) process.stdout.write('\n');
+      waiting.shift()!();
+    }
+  };
+  return (prompt: string): Promise<void> => {
+    process.stdout.write(`\n   ${prompt}`);
+    if (!rl) {
+      rl = createInterface({ input: process.stdin, terminal: false });
+      rl.on('line', (line) => { lines.push(line); wake(); });
+      rl.on('close', () => { ended = true; wake(); });
+    }
+    return new Promise((resolve) => { waiting.push(resolve); wake(); });
+  };
+})();
+
+async function setUp(): Promise<DemoState['truth']> {
+  const up = bringUpSandbox(progress);
+  sandboxStarted = up.then((r) => r.started);
+  await up;
+  await deployWorkload(progress);
+  return await clusterTruth();
+}
+
+async function runDemo(options: DemoOptions): Promise<number> {
+  let truth: DemoState['truth'];
+  try {
+    truth = await setUp();
+  } catch (err) {
+    failed('setup', (err as Error).message, '');
+    return EXIT.failed;
+  }
+  process.stdout.write('\nTo try each step yourself, in another terminal:\n');
+  for (const line of shellSetup()) process.stdout.write(`   ${line}\n`);
+  const state: DemoState = { truth, run: newRunId(), note: (line) => say(line) };
+  const steps = STEPS.slice(0, options.lastStep);
+  for (const [i, step] of steps.entries()) {
+    if (options.interactive && i > 0) await pressEnter(`Press Enter for step ${i + 1}: ${step.title} `);
+    heading(i + 1, STEPS.length, step.title);
+    try {
+      await step.run(state);
+    } catch (err) {
+      const evidence = err instanceof StepFailure ? err.evidence : ((err as Error).stack ?? String(err));
+      failed(i + 1, (err as Error).message, evidence);
+      return EXIT.failed;
+    }
+    tryIt(step.tryIt);
+  }
+  const which = steps.length === STEPS.length ? `all ${STEPS.length} steps` : `steps 1 to ${steps.length}`;
+  process.stdout.write(`\n${which} worked.\n`);
+  if (options.interactive) await pressEnter('Everything above still runs: try the commands. Press Enter (or Ctrl-C) to stop it all. ');
+  return EXIT.ok;
+}
 
 async function main(): Promise<number> {
-  requireRoot();
-  // The sandbox runs the agent from the release's image, built offline from inputs fetched once
-  // (the platforms' Node from npm, the image's .debs from Debian); fetching again is a no-op.
-  process.stderr.write('fetching the agent image\'s inputs (once; npm and Debian packages)...\n');
-  execFileSync(process.execPath, [join(REPO, 'scripts/release.ts'), '--fetch'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  process.stderr.write('starting the sandbox cluster (the first start builds the agent image, about a minute)...\n');
-  const { started } = await withLock(up);
+  let options: DemoOptions;
   try {
-    process.stderr.write('deploying the demo workload (test/sandbox/demo.yaml)...\n');
-    kubectl('apply', '-f', join(REPO, 'test/sandbox/demo.yaml'));
-    kubectl('wait', '--for=condition=Available', 'deployment/ip-info', 'deployment/ip-visit-counter', '--timeout=90s');
-    process.stderr.write(USAGE);
-    // The CLI runs in its own process group and gets exactly one SIGINT from us: a second one would
-    // tell it to skip removing the agent.
-    const cli = spawn('kubectl', ['mirrord', 'port-forward', '-L', '8080:ip-visit-counter:80', '--socks', '1080'], { env, stdio: 'inherit', detached: true });
-    process.on('SIGINT', () => cli.kill('SIGINT'));
-    process.on('SIGTERM', () => cli.kill('SIGINT'));
-    const code = await new Promise<number>((resolve) => cli.on('exit', (c, signal) => resolve(c ?? (signal ? 130 : 1))));
-    return code;
+    options = parseDemoArgs(process.argv.slice(2), Boolean(process.stdin.isTTY));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`error: ${err.message}\nhint: npm run demo -- --help\n`);
+    return EXIT.usage;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (STEPS.length !== STEP_COUNT) throw new Error(`STEP_COUNT (${STEP_COUNT}) must match the steps (${STEPS.length})`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await runDemo(options);
   } finally {
-    if (started) {
-      process.stderr.write('stopping the sandbox cluster...\n');
-      await withLock(down);
-    }
+    await cleanup();
   }
 }
 
-process.exitCode = await main();
+// Exit explicitly: an exec proxy may hold a pipe of ours open for about 2 s after its program ends.
+process.exit(await main());

@@ -14,6 +14,7 @@ import { startSandbox } from '../../test/sandbox/harness.ts';
 import { startCli } from '../../test/e2e/cli-process.ts';
 import { repoRoot } from '../procs.ts';
 import { emptyReport, type CaseReport } from '../report.ts';
+import { latency, throughput } from '../http-load.ts';
 
 const run = promisify(execFile);
 const POD_PORT = 8080;
@@ -24,50 +25,6 @@ export interface ReverseBenchOptions {
   /** How long the requests-per-second run lasts, ms, and how many requests are in flight. */
   durationMs: number;
   concurrency: number;
-}
-
-function get(agent: http.Agent, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/bench', agent }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-  });
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-/** p50 and p99 of sequential requests over one keep-alive connection, ms. */
-async function latency(host: string, port: number, count: number): Promise<{ p50: number; p99: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  for (let i = 0; i < 20; i++) await get(agent, host, port);
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const start = process.hrtime.bigint();
-    await get(agent, host, port);
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  agent.destroy();
-  samples.sort((a, b) => a - b);
-  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) };
-}
-
-/** Requests per second with `concurrency` keep-alive connections for `durationMs`. */
-async function throughput(host: string, port: number, durationMs: number, concurrency: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const end = Date.now() + durationMs;
-  let done = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < end) {
-      await get(agent, host, port);
-      done++;
-    }
-  }));
-  agent.destroy();
-  return done / (durationMs / 1000);
 }
 
 export async function benchReverse(options: ReverseBenchOptions, log: (line: string) => void): Promise<CaseReport> {

@@ -7,6 +7,9 @@
  * The client IP is X-Forwarded-For's first address if present, else the TCP peer's. GREETING comes
  * from the environment (a ConfigMap in demo.yaml); the API key is read from API_KEY_FILE
  * (default /etc/ip-visit-counter/api-key, a Secret volume in demo.yaml).
+ * Every request but /health (the readiness probe's, every 2 s) logs one line on stdout:
+ * `GET /count?x=1 from 10.244.0.7` (method, path with query, client IP), so a copy run under
+ * `kubectl mirrord exec` shows which requests reached it (`npm run demo` checks these lines).
  */
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -48,6 +51,7 @@ const PAGE = `<!doctype html>
 
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://ip-visit-counter');
+  if (url.pathname !== '/health') console.log(`${req.method} ${req.url} from ${clientIp(req)}`);
   if (url.pathname === '/health') return res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
   if (url.pathname === '/') return res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
   if (url.pathname !== '/count') return res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /count or /health\n');
