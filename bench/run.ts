@@ -19,7 +19,7 @@ import { benchIncoming } from './cases/incoming.ts';
 import { emptyReport, merge, printTables } from './report.ts';
 import { buildAgent } from '../scripts/build.ts';
 
-const CASES = ['session', 'portforward', 'kubectl', 'udp', 'reverse', 'exec', 'release'];
+const CASES = ['session', 'portforward', 'kubectl', 'udp', 'reverse', 'exec', 'incoming', 'release'];
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--only CASE]... [--cli-from-source]
   CASE: ${CASES.join(', ')}`;
 
