@@ -311,6 +311,27 @@ test('-L and --socks from the same command, served by the exec proxy while the p
   }
 });
 
+/** `exec -t TARGET -- python3 -c script` with piped stdio, and a wait for its stdout to say something. */
+function spawnPython(script: string) {
+  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'python3', '-c', script], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const watched = watchChild(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return {
+    child,
+    watched,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async waitForOut(pattern: RegExp, what: string, timeoutMs: number): Promise<void> {
+      await waitUntil(async () => pattern.test(stdout), what, timeoutMs).catch((err: Error) => {
+        throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
+      });
+    },
+  };
+}
+
 test('pipes stay blocking for the program: input that arrives late is read, not seen as EAGAIN or an early end', BOUND, async () => {
   // Node makes a pipe non-blocking once it opens a stream on it, and the mode is shared with the
   // program through the open file; Python and sh then read an immediate end of input.
@@ -319,23 +340,16 @@ test('pipes stay blocking for the program: input that arrives late is read, not 
     'print("nonblocking", *[bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK) for fd in (0, 1, 2)], flush=True)',
     'print("got", repr(sys.stdin.readline()), flush=True)',
   ].join('\n');
-  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'python3', '-c', script], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  const watched = watchChild(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const py = spawnPython(script);
   try {
-    await waitUntil(async () => stdout.includes('nonblocking '), 'the program starts', 120_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
-    });
+    await py.waitForOut(/nonblocking /, 'the program starts', 120_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    child.stdin?.end('late line\n');
-    assert.equal(await watched.exited(60_000), 0, stderr);
-    assert.match(stdout, /^nonblocking False False False$/m, stdout);
-    assert.match(stdout, /^got 'late line\\n'$/m, stdout);
+    py.child.stdin?.end('late line\n');
+    assert.equal(await py.watched.exited(60_000), 0, py.stderr());
+    assert.match(py.stdout(), /^nonblocking False False False$/m, py.stdout());
+    assert.match(py.stdout(), /^got 'late line\\n'$/m, py.stdout());
   } finally {
-    await watched.stop();
+    await py.watched.stop();
   }
 });
 
@@ -404,32 +418,23 @@ test('the agent is killed (SIGKILL) between two requests: the next request waits
     'except Exception as e:',
     '    print("second-failed", type(e).__name__, e, flush=True)',
   ].join('\n');
-  const child = spawnBlocked(['kubectl', 'mirrord', 'exec', '-t', TARGET, '--', 'python3', '-c', script], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  const watched = watchChild(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const py = spawnPython(script);
   try {
-    await waitUntil(async () => stdout.includes('first '), 'the first request', 120_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
-    });
-    assert.match(stdout, new RegExp(`^first ${podIp.replace(/\./g, '\\.')}$`, 'm'));
+    await py.waitForOut(/^first /m, 'the first request', 120_000);
+    assert.match(py.stdout(), new RegExp(`^first ${podIp.replace(/\./g, '\\.')}$`, 'm'));
     const agent = agentMainProcess(podUid);
     assert.ok(agent, 'the agent process in the target pod');
     process.kill(agent, 'SIGKILL');
-    child.stdin?.write('\n');
-    await waitUntil(async () => /^second/m.test(stdout), 'the second request ends', 150_000).catch((err: Error) => {
-      throw new Error(`${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`);
-    });
-    assert.match(stdout, new RegExp(`^second ${podIp.replace(/\./g, '\\.')}$`, 'm'), `stdout: ${stdout}\nstderr: ${stderr}`);
-    child.stdin?.end();
-    assert.equal(await watched.exited(60_000), 0, stderr);
-    const log = readFileSync(/session log: (\S+)/.exec(stderr)![1], 'utf8');
+    py.child.stdin?.write('\n');
+    await py.waitForOut(/^second/m, 'the second request ends', 150_000);
+    assert.match(py.stdout(), new RegExp(`^second ${podIp.replace(/\./g, '\\.')}$`, 'm'), `stdout: ${py.stdout()}\nstderr: ${py.stderr()}`);
+    py.child.stdin?.end();
+    assert.equal(await py.watched.exited(60_000), 0, py.stderr());
+    const log = readFileSync(/session log: (\S+)/.exec(py.stderr())![1], 'utf8');
     assert.match(log, /agent connection lost/);
     assert.match(log, /reconnected to the agent/);
   } finally {
-    await watched.stop();
+    await py.watched.stop();
   }
 });
 
