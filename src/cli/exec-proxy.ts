@@ -23,6 +23,7 @@ import { ExitCode, MirrordError } from '../errors.ts';
 import { bindListeners, linkFor, requireUdp, setUpAgent, type AgentSetup, type Listeners } from './run-forwarding.ts';
 import { loadKubeContext, type KubeContext } from '../kube-api/kubeconfig.ts';
 import { agentVersionWarning } from '../kube/agent-image.ts';
+import { EphemeralPodSecurityError } from '../kube/ephemeral-errors.ts';
 import type { ResolvedTarget } from '../kube/target-resolve.ts';
 import { Requests } from '../protocol/requests.ts';
 import { RequestError, ResponseErrorCode } from '../protocol/request-errors.ts';
@@ -133,12 +134,13 @@ class ExecProxy {
       // The listeners need the forwards setUpAgent makes, which report deliveries to the listeners.
       let incoming: IncomingListeners | undefined;
       const tracker = { connecting: (source: Parameters<IncomingListeners['connecting']>[0]) => incoming!.connecting(source) };
+      let localReason: string | undefined;
       const setUp = () => {
         const setup = setUpAgent(forwarding, ctx, (text) => progress(text), log, {
           log: connections, runAsTarget: true, mode: 'exec', ...(incomingOn ? { dynamicIncoming: { tracker } } : {}),
         });
         if (incomingPlan.mode !== 'off') {
-          incoming = new IncomingListeners({ plan: incomingPlan, forwards: incomingOn ? setup.reverse : undefined, log, warnOnce: (text) => this.#log.warnOnce(text) });
+          incoming = new IncomingListeners({ plan: incomingPlan, forwards: incomingOn ? setup.reverse : undefined, localReason, log, warnOnce: (text) => this.#log.warnOnce(text) });
         }
         this.#setup = setup;
         return setup;
@@ -151,11 +153,17 @@ class ExecProxy {
       } catch (err) {
         // Mirroring is only the default: in a namespace whose Pod Security level forbids the
         // NET_ADMIN it needs, the rest of exec (environment, files, DNS, outgoing) still works.
-        if (!incomingOn || incomingPlan.asked || !(err instanceof MirrordError) || err.code !== 'EPODSECURITY') throw err;
+        // Only for the ephemeral agent on the target itself: a Job agent is privileged either way,
+        // and a copy (with scale_down) would be made, and the workload scaled, a second time.
+        const retry = incomingOn && !incomingPlan.asked && forwarding.targeting?.copy === undefined
+          && err instanceof EphemeralPodSecurityError && err.askedNetAdmin;
+        if (!retry) throw err;
         this.#log.warnOnce(`incoming traffic stays on this machine: ${err.message}. Mirroring the pod's traffic (feature.network.incoming, "mirror" by default) needs NET_ADMIN in the agent; set feature.network.incoming to "off" to skip this attempt, or ask for "mirror" or --steal explicitly to make it an error`);
         await setup.manager.cleanup();
         incomingOn = false;
+        localReason = 'the cluster\'s Pod Security level refused the agent that incoming traffic needs (see the warning above)';
         setup = setUp();
+        await setup.prepare();
         session = await setup.manager.start();
       }
       const files = new FileStreams(incomingOn);

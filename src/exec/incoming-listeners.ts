@@ -39,8 +39,10 @@ interface Listener {
 
 export interface IncomingOptions {
   plan: IncomingPlan;
-  /** undefined without a target: every listen stays local. */
+  /** undefined without a target (or when the cluster refused incoming): every listen stays local. */
   forwards: ReverseForwards | undefined;
+  /** Why listens stay local without forwards; by default, that no target was given. */
+  localReason?: string;
   log: (line: string) => void;
   warnOnce: (line: string) => void;
 }
@@ -84,7 +86,7 @@ export class IncomingListeners implements DeliveryTracker {
       return { listener: 0, listen_port: 0 };
     }
     if (!this.#options.forwards) {
-      this.#options.warnOnce(`the program listens on port ${port}, which stays on this machine: incoming traffic needs a target (--target)`);
+      this.#options.warnOnce(`the program listens on port ${port}, which stays on this machine: ${this.#options.localReason ?? 'incoming traffic needs a target (--target)'}`);
       return { listener: 0, listen_port: 0 };
     }
     const listener: Listener = { id: this.#nextId++, appPort: port, remotePort: decision.remotePort, creator: conn, holders: new Set(), address: undefined };

@@ -35,29 +35,43 @@ async function enforceLevel(ctx: KubeContext, namespace: string): Promise<string
 }
 
 /**
+ * Pod Security's refusal of the ephemeral agent container. `askedNetAdmin`: the agent asked for
+ * root with NET_ADMIN (-R, exec's incoming traffic), so an agent without them may still pass.
+ */
+export class EphemeralPodSecurityError extends ClusterError {
+  readonly askedNetAdmin: boolean;
+
+  constructor(message: string, hint: string, askedNetAdmin: boolean) {
+    super('EPODSECURITY', message, { hint });
+    this.askedNetAdmin = askedNetAdmin;
+  }
+}
+
+/**
  * Pod security's rejection as an error naming the level and what would be accepted. `runAs`: the
  * agent asked for no more than the target's own identity (exec), so the policy forbids even that.
  */
-export function podSecurityError(message: string, namespace: string, level: string | undefined, runAs?: TargetIdentity): ClusterError {
+export function podSecurityError(message: string, namespace: string, level: string | undefined, runAs?: TargetIdentity, netAdmin = false): EphemeralPodSecurityError {
   const m = /violates PodSecurity "([a-z]+):([^"]+)": (.*)$/s.exec(message);
   const enforced = level ?? m?.[1] ?? 'unknown';
   const detail = m?.[3] ?? message;
   if (runAs) {
-    return new ClusterError('EPODSECURITY', `namespace "${namespace}" enforces Pod Security "${enforced}", which refused the agent container even though it asked for nothing beyond the target's own identity (${describeIdentity(runAs)}, the target's capabilities, no privilege escalation): ${detail}`, {
-      hint: 'the agent must run as the target\'s uid to read its environment and files (/proc/<pid>/environ and /proc/<pid>/root need the same uid, or CAP_SYS_PTRACE, which the policy forbids). ' +
+    return new EphemeralPodSecurityError(`namespace "${namespace}" enforces Pod Security "${enforced}", which refused the agent container even though it asked for nothing beyond the target's own identity (${describeIdentity(runAs)}, the target's capabilities, no privilege escalation): ${detail}`,
+      'the agent must run as the target\'s uid to read its environment and files (/proc/<pid>/environ and /proc/<pid>/root need the same uid, or CAP_SYS_PTRACE, which the policy forbids). ' +
         `Set runAsUser/runAsGroup in the target's securityContext so they are known, ask an admin to relax the namespace's policy (kubectl label ns ${namespace} pod-security.kubernetes.io/enforce=baseline --overwrite), or run without a target (no remote environment or files)`,
-    });
+      false);
   }
-  return new ClusterError('EPODSECURITY', `namespace "${namespace}" enforces Pod Security "${enforced}", which refused the agent container: ${detail}`, {
-    hint: `-R and exec's incoming traffic need NET_ADMIN (exec without it: feature.network.incoming: "off"), which only the "privileged" level allows: label the namespace (kubectl label ns ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite), or run the agent as a Job in a namespace that allows it (--agent-mode job -a <namespace>)`,
-  });
+  return new EphemeralPodSecurityError(`namespace "${namespace}" enforces Pod Security "${enforced}", which refused the agent container: ${detail}`,
+    `-R and exec's incoming traffic need NET_ADMIN (exec without it: feature.network.incoming: "off"), which only the "privileged" level allows: label the namespace (kubectl label ns ${namespace} pod-security.kubernetes.io/enforce=privileged --overwrite), or run the agent as a Job in a namespace that allows it (--agent-mode job -a <namespace>)`,
+    netAdmin);
 }
 
 /** Maps an error of the ephemeral container patch. */
-export async function ephemeralPatchError(ctx: KubeContext, err: unknown, target: ResolvedTarget, runAs?: TargetIdentity): Promise<MirrordError> {
+/** `netAdmin`: the refused container asked for root with NET_ADMIN. */
+export async function ephemeralPatchError(ctx: KubeContext, err: unknown, target: ResolvedTarget, runAs?: TargetIdentity, netAdmin = false): Promise<MirrordError> {
   const code = (err as { code?: unknown }).code;
   const message = bodyMessage(err);
-  if (code === 403 && /PodSecurity/.test(message)) return podSecurityError(message, target.namespace, await enforceLevel(ctx, target.namespace), runAs);
+  if (code === 403 && /PodSecurity/.test(message)) return podSecurityError(message, target.namespace, await enforceLevel(ctx, target.namespace), runAs, netAdmin);
   if (code === 403) {
     return new ClusterError('EFORBIDDEN', `you may not patch pods/ephemeralcontainers in namespace "${target.namespace}" (to add the agent to pod "${target.podName}"): ${message}`, {
       hint: `ask a cluster admin for a Role granting patch on pods/ephemeralcontainers, or use --agent-mode job; check with kubectl auth can-i patch pods/ephemeralcontainers -n ${target.namespace}`,

@@ -180,7 +180,7 @@ export class TargetedAgentManager {
       );
     } catch (err) {
       // With netAdmin the agent asked for more than the target's identity: the error says what.
-      throw await ephemeralPatchError(this.#ctx, err, target, this.#options.netAdmin ? undefined : this.#runAs());
+      throw await ephemeralPatchError(this.#ctx, err, target, this.#options.netAdmin ? undefined : this.#runAs(), this.#options.netAdmin);
     }
     return handle;
   }

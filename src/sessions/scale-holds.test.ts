@@ -78,6 +78,11 @@ test('the holder is not alive when its copy failed (the lease ran out) or is gon
   const noKeeper = holdRow(findHolds([listed(annotations)], [holderJobs().copy, deleting], [], [])[0]);
   assert.deepEqual([noKeeper.copy, noKeeper.keeper, noKeeper.alive], ['running', 'ended', false]);
   assert.match(describeHolderState(noKeeper), /^no keeper: /);
+
+  const unreadable = holdRow(findHolds([listed({ [SCALE_DOWN_ANNOTATION]: 'not json' })], [], [], [])[0]);
+  assert.equal(unreadable.replicas, -1);
+  assert.match(describeHolderState(unreadable), /^unreadable record: restore by hand \(kubectl scale \S+ -n \S+ --replicas=N, then kubectl annotate /);
+  assert.doesNotMatch(describeHolderState(unreadable), /kubectl mirrord kill/, 'kill refuses a record it cannot read');
 });
 
 test('a Job agent whose target container is one of the copy\'s is named as the copy\'s agent; one elsewhere is not', () => {

@@ -119,6 +119,8 @@ export function holdRow(hold: ScaleHold): HoldRow {
  */
 export function describeHolderState(row: HoldRow): string {
   if (row.alive) return row.agentSessions.length > 0 ? `alive (agent ${row.agentSessions.join(', ')})` : 'alive';
+  // An unreadable record has no count to restore, and kill refuses it (EHOLDUNREADABLE).
+  if (row.replicas < 0) return `unreadable record: restore by hand (kubectl scale ${row.workload} -n ${row.namespace} --replicas=N, then kubectl annotate ${row.workload} -n ${row.namespace} ${SCALE_DOWN_ANNOTATION}-)`;
   const copy = row.copy === 'running' ? 'copy running' : `copy Job ${row.copy}`;
   if (row.keeper === 'running') return `ending: ${copy}; the keeper restores it`;
   if (row.copy === 'running') return `no keeper: copy running, keeper Job ${row.keeper}; if its CLI dies, kubectl mirrord kill ${row.session} restores it`;

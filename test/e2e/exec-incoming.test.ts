@@ -393,10 +393,12 @@ test('Pod Security "baseline" refuses the NET_ADMIN that mirroring needs: by def
       child.once('close', (code) => resolve({ code, output }));
     });
     // Mirror by default: the first agent (NET_ADMIN) is refused, the second (the target's identity) runs.
-    const byDefault = await runIn([], ['printenv', 'PLAIN_GREETING']);
+    const byDefault = await runIn([], ['python3', '-c', 'import os, socket; print(os.environ["PLAIN_GREETING"], flush=True); s = socket.socket(); s.bind(("0.0.0.0", 18090)); s.listen(); print("listening", flush=True)']);
     assert.equal(byDefault.code, 0, byDefault.output);
     assert.match(byDefault.output, /^from the baseline pod$/m);
+    assert.match(byDefault.output, /^listening$/m);
     assert.match(byDefault.output, /kubectl-mirrord: incoming traffic stays on this machine: namespace "exec-baseline" enforces Pod Security "baseline"/);
+    assert.match(byDefault.output, /kubectl-mirrord: the program listens on port 18090, which stays on this machine: the cluster's Pod Security level refused the agent that incoming traffic needs/);
     // Asked for: the refusal is the error, with what would be accepted.
     const stolen = await runIn(['--steal'], ['printenv', 'PLAIN_GREETING']);
     assert.equal(stolen.code, 4, stolen.output);
