@@ -238,6 +238,9 @@ export class ScaleDownSession {
       if (told || !this.#held) return;
       this.#read().then((w) => {
         const replicas = w.spec?.replicas ?? 0;
+        // Our record gone means the hold was released (`kubectl mirrord kill`, or the keeper),
+        // which put the count back itself: that is no scale-back by someone else.
+        if (w.metadata?.annotations?.[SCALE_DOWN_ANNOTATION] !== this.#held) return;
         if (replicas > 0 && !told && this.#held) {
           told = true;
           onScaledBack(replicas, replicasManager(w.metadata?.managedFields));
