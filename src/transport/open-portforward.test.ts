@@ -201,3 +201,40 @@ test('pongs keep the stream alive', async () => {
     assert.equal((await readExactly(stream, 5)).toString(), 'ping?');
   }, {}, 30);
 });
+
+test('the pod side ending closes the tunnel with 1000: the stream ends without an error', async () => {
+  await withTunnel((s) => s.end('bye'), async (stream) => {
+    let failed: Error | undefined;
+    stream.on('error', (err) => (failed = err));
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'bye');
+    assert.equal(failed, undefined);
+  });
+});
+
+test('ending our side sends a close frame: the server closes the pod connection', async () => {
+  let podClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (podClosed = resolve));
+  await withTunnel((s) => { s.resume(); s.on('close', podClosed); }, async (stream) => {
+    stream.resume();
+    stream.end();
+    await closed;
+  });
+});
+
+test('a connection dropped without a close frame is ECLOSED with code 1006', async () => {
+  const target = await listen((s) => s.resume());
+  const fake = await startFakePortForwardServer({ targetPort: () => target.port });
+  try {
+    const stream = await openPortForward(kubeconfigFor(fake.url), { namespace: 'default', pod: 'agent', port: 7070 });
+    stream.resume();
+    const failed = once(stream, 'error');
+    await fake.close();
+    const [err] = await failed;
+    assert.equal((err as MirrordError).code, 'ECLOSED');
+    assert.match((err as Error).message, /code 1006/);
+  } finally {
+    target.server.close();
+  }
+});
