@@ -4,9 +4,10 @@
  * ip-visit-counter on this machine with the pod's context; mirroring; a header-filtered steal.
  * Flags and exit codes: scripts/demo/options.ts (`npm run demo -- --help`).
  *
- * Every exit path (success, a failed step, Ctrl-C, SIGTERM) stops every CLI process the demo
- * started (one SIGINT, SIGKILL after a bound; a second Ctrl-C kills at once) and brings the
- * sandbox down only if the demo started it: a sandbox someone else started is left running.
+ * Every exit path (success, a failed step, Ctrl-C, SIGTERM, SIGHUP when the terminal closes)
+ * stops every CLI process the demo started (one SIGINT, SIGKILL after a bound; a second Ctrl-C
+ * kills at once) and brings the sandbox down only if the demo started it: a sandbox someone else
+ * started is left running. Once the stop began, no step goes on and nothing new starts.
  */
 import { createInterface, type Interface } from 'node:readline';
 import { killAll, runningCount, stopAll, STOP_GRACE_MS } from './demo/background.ts';
@@ -17,10 +18,14 @@ import { parseDemoArgs, STEP_COUNT, USAGE, UsageError, type DemoOptions } from '
 import { failed, heading, progress, say, tryIt } from './demo/print.ts';
 import { newRunId, STEPS, type DemoState } from './demo/steps.ts';
 
-const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
+const EXIT = { ok: 0, failed: 1, usage: 2, hangup: 129, interrupted: 130, terminated: 143 } as const;
+const SIGNAL_EXIT = { SIGHUP: EXIT.hangup, SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT;
 
 let sandboxStarted: Promise<boolean> = Promise.resolve(false);
 let cleaning: Promise<void> | undefined;
+/** The exit code of the signal that stopped the demo, once one did. */
+let stoppedBy: number | undefined;
 
 /** Stops the CLI processes, then the sandbox if the demo started it. Runs once, whoever asks. */
 function cleanup(): Promise<void> {
@@ -35,14 +40,26 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
-function onSignal(signal: NodeJS.Signals): void {
+function onSignal(signal: StopSignal): void {
   if (cleaning) {
+    // A hangup is no one asking twice (it follows the end of stdin): the stop under way goes on.
+    if (signal === 'SIGHUP') return;
     progress(`${signal} again: killing the kubectl-mirrord processes now`);
     killAll();
     return;
   }
+  stoppedBy = SIGNAL_EXIT[signal];
   progress(`${signal}: stopping the demo`);
-  void cleanup().finally(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated));
+  void cleanup().finally(() => process.exit(SIGNAL_EXIT[signal]));
+}
+
+/**
+ * Once the terminal closed, writing to it fails (EIO, as an 'error' event): without a listener
+ * that would end the demo at once, its detached CLI processes left running. The demo stops as for
+ * SIGHUP instead, and what it would still print is lost.
+ */
+function onOutputError(): void {
+  if (!cleaning) onSignal('SIGHUP');
 }
 
 /**
@@ -86,29 +103,36 @@ async function runDemo(options: DemoOptions): Promise<number> {
   try {
     truth = await setUp();
   } catch (err) {
+    if (stoppedBy !== undefined) return stoppedBy;
     failed('setup', (err as Error).message, '');
     return EXIT.failed;
   }
+  if (stoppedBy !== undefined) return stoppedBy;
   process.stdout.write('\nTo try each step yourself, in another terminal:\n');
   for (const line of shellSetup()) process.stdout.write(`   ${line}\n`);
   const state: DemoState = { truth, run: newRunId(), note: (line) => say(line) };
   const steps = STEPS.slice(0, options.lastStep);
   for (const [i, step] of steps.entries()) {
     if (options.interactive && i > 0) await pressEnter(`Press Enter for step ${i + 1}: ${step.title} `);
+    // A signal stopped the demo (while the last step or the prompt ran): no step goes on.
+    if (stoppedBy !== undefined) return stoppedBy;
     heading(i + 1, STEPS.length, step.title);
     try {
       await step.run(state);
     } catch (err) {
+      // What the stop ended (a process, or one it refused to start) is no failure of the step.
+      if (stoppedBy !== undefined) return stoppedBy;
       const evidence = err instanceof StepFailure ? err.evidence : ((err as Error).stack ?? String(err));
       failed(i + 1, (err as Error).message, evidence);
       return EXIT.failed;
     }
+    if (stoppedBy !== undefined) return stoppedBy;
     tryIt(step.tryIt);
   }
   const which = steps.length === STEPS.length ? `all ${STEPS.length} steps` : `steps 1 to ${steps.length}`;
   process.stdout.write(`\n${which} worked.\n`);
   if (options.interactive) await pressEnter('Everything above still runs: try the commands. Press Enter (or Ctrl-C) to stop it all. ');
-  return EXIT.ok;
+  return stoppedBy ?? EXIT.ok;
 }
 
 async function main(): Promise<number> {
@@ -125,8 +149,9 @@ async function main(): Promise<number> {
     return EXIT.ok;
   }
   if (STEPS.length !== STEP_COUNT) throw new Error(`STEP_COUNT (${STEP_COUNT}) must match the steps (${STEPS.length})`);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of Object.keys(SIGNAL_EXIT) as StopSignal[]) process.on(signal, onSignal);
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
   try {
     return await runDemo(options);
   } finally {

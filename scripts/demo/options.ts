@@ -29,8 +29,9 @@ Each step prints the commands to try it yourself, and checks what it claims.
   -h, --help         this text
 
 Exit codes: 0 every step worked, 1 a step failed (named, with its evidence), 2 bad usage,
-130 interrupted (Ctrl-C). Every CLI process the demo started is stopped on every exit path,
-and the sandbox is brought down only if the demo started it.`;
+129 the terminal closed (SIGHUP), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Every CLI process the demo started is stopped on every exit path, and the sandbox is
+brought down only if the demo started it.`;
 
 export interface DemoOptions {
   help: boolean;

@@ -1,14 +1,16 @@
 /**
  * `npm run demo` (node scripts/demo.ts) end to end on the sandbox, non-interactively: every step's
  * check line, exit 0, and the sandbox the harness started is left running; Ctrl-C in the middle
- * exits 130 with every kubectl-mirrord process it started stopped; bad usage exits 2 naming the
- * accepted flags before anything starts.
+ * exits 130 with every kubectl-mirrord process it started stopped; SIGHUP while step 4 stops the
+ * mirroring copy exits 129 and step 4 starts nothing more; bad usage exits 2 naming the accepted
+ * flags before anything starts.
  *
  * Needs root on Linux, make and a C compiler (the demo builds the layer), and the sandbox lock.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox } from '../sandbox/harness.ts';
 import { isReady, readState } from '../sandbox/lifecycle.ts';
@@ -84,6 +86,40 @@ test('Ctrl-C during step 3: exit 130, the port-forward and the exec\'d copy are 
   assert.match(run.stderr, /stopping 2 kubectl-mirrord process\(es\)/);
   for (const port of [8080, 1080, 18080]) {
     assert.notEqual((await curl([`http://127.0.0.1:${port}/`])).code, 0, `nothing listens on 127.0.0.1:${port} after Ctrl-C`);
+  }
+  assert.ok(await isReady(readState()), 'the sandbox the harness started still runs');
+});
+
+/** The pids of the processes with an argument containing `text`. */
+function processesWith(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc').filter((e) => /^[0-9]+$/.test(e))) {
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => arg.includes(text))) pids.push(Number(entry));
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return pids;
+}
+
+test('SIGHUP while step 4 stops the mirroring copy: exit 129, and the steal copy step 4 goes on to start never starts', async () => {
+  let sent = false;
+  const run = await runDemo(['--no-interactive'], (stdout, pid) => {
+    if (!sent && /stopping the mirroring copy/.test(stdout)) {
+      sent = true;
+      process.kill(pid, 'SIGHUP');
+    }
+  });
+  const all = `${run.stdout}\n${run.stderr}`;
+  assert.ok(sent, `the demo reached step 4:\n${all}`);
+  assert.equal(run.code, 129, all);
+  assert.match(run.stderr, /SIGHUP: stopping the demo/);
+  assert.doesNotMatch(run.stdout, /✗/, `the stop is no failure of step 4\n${all}`);
+  assert.doesNotMatch(run.stdout, /✓ step 4 checked/);
+  assert.deepEqual(processesWith('steal-header.json'), [], 'no kubectl mirrord exec with step 4\'s config runs after the demo');
+  for (const port of [8080, 1080, 18080]) {
+    assert.notEqual((await curl([`http://127.0.0.1:${port}/`])).code, 0, `nothing listens on 127.0.0.1:${port} after SIGHUP`);
   }
   assert.ok(await isReady(readState()), 'the sandbox the harness started still runs');
 });
