@@ -23,19 +23,32 @@ export interface ResolvConf {
   nameservers: string[];
   search: string[];
   ndots: number;
+  /** `options timeout:n`, in ms: how long one try waits for a server. */
+  timeoutMs: number;
+  /** `options attempts:n`: tries per server. */
+  attempts: number;
 }
 
-/** Parses resolv.conf text (the keywords that matter for lookups; the last `search` wins). */
+/**
+ * Parses resolv.conf text (the keywords that matter for lookups; the last `search` wins). The
+ * defaults and caps are glibc's (resolv.conf(5); resolv/resolv.h): ndots 1 (at most 15), timeout
+ * 5 s (at most 30), attempts 2 (at most 5), so the target's lookups get the patience its own
+ * resolver would give them.
+ */
 export function parseResolvConf(text: string): ResolvConf {
-  const conf: ResolvConf = { nameservers: [], search: [], ndots: 1 };
+  const conf: ResolvConf = { nameservers: [], search: [], ndots: 1, timeoutMs: 5_000, attempts: 2 };
   for (const raw of text.split('\n')) {
     const [key, ...rest] = raw.replace(/[#;].*$/, '').trim().split(/\s+/);
     if (key === 'nameserver' && rest[0] && isIP(rest[0])) conf.nameservers.push(rest[0]);
     else if (key === 'search' || key === 'domain') conf.search = rest.filter(Boolean);
     else if (key === 'options') {
       for (const opt of rest) {
-        const m = /^ndots:(\d+)$/.exec(opt);
-        if (m) conf.ndots = Math.min(Number(m[1]), 15);
+        const m = /^(ndots|timeout|attempts):(\d+)$/.exec(opt);
+        if (!m) continue;
+        const n = Number(m[2]);
+        if (m[1] === 'ndots') conf.ndots = Math.min(n, 15);
+        else if (m[1] === 'timeout') conf.timeoutMs = Math.min(Math.max(n, 1), 30) * 1000;
+        else conf.attempts = Math.min(Math.max(n, 1), 5);
       }
     }
   }
@@ -79,7 +92,7 @@ export async function lookupInTarget(host: string, family: 0 | 4 | 6, files: { r
   const fromHosts = hostsLookup(files.hosts, host, family);
   if (fromHosts.length > 0) return fromHosts;
   const conf = parseResolvConf(files.resolvConf);
-  const resolver = new Resolver({ timeout: 2_000, tries: 2 });
+  const resolver = new Resolver({ timeout: conf.timeoutMs, tries: conf.attempts });
   if (conf.nameservers.length > 0) resolver.setServers(conf.nameservers);
   let serverFailed = false;
   for (const name of searchCandidates(host, conf)) {
