@@ -42,6 +42,11 @@ export interface ScalableWorkload {
   name: string;
 }
 
+/** The workload's resource as RBAC and `kubectl auth can-i` name it: `deployments.apps`. */
+export function resourceName(w: Pick<ScalableWorkload, 'group' | 'plural'>): string {
+  return w.group === '' ? w.plural : `${w.plural}.${w.group}`;
+}
+
 const SCALABLE: Record<string, { group: string; version: string; plural: string; kind: string }> = {
   deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   statefulset: { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' },

@@ -8,7 +8,7 @@ import { BatchV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
 import { CopyLabel } from '../kube/copy-target.ts';
-import { scalableWorkload, SCALABLE_KINDS } from '../kube/scale-down.ts';
+import { resourceName, scalableWorkload, SCALABLE_KINDS } from '../kube/scale-down.ts';
 import { listWorkloads, type ListedWorkload } from '../kube/workload-api.ts';
 import { findHolds, type ScaleHold } from './scale-holds.ts';
 import type { SessionAgent } from './session-agents.ts';
@@ -37,8 +37,7 @@ export async function listHolds(ctx: KubeContext, namespace: string | undefined,
     try {
       return await listWorkloads(ctx, kind, namespace);
     } catch (err) {
-      const w = scalableWorkload(kind, '', '');
-      const resource = w.group === '' ? w.plural : `${w.plural}.${w.group}`;
+      const resource = resourceName(scalableWorkload(kind, '', ''));
       if ((err as { code?: unknown }).code === 403) {
         warnings.push(`cannot list ${resource} in ${where(namespace)} (status needs list on ${resource} to show the ${kind}s scale_down holds): none are shown`);
         return [];

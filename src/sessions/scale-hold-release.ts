@@ -10,18 +10,13 @@ import { BatchV1Api } from '@kubernetes/client-node';
 import { ClusterError } from '../errors.ts';
 import { errorFromKubeCall } from '../kube-api/api-errors.ts';
 import type { KubeContext } from '../kube-api/kubeconfig.ts';
-import { restorePatch, SCALE_DOWN_ANNOTATION } from '../kube/scale-down.ts';
+import { resourceName, restorePatch, SCALE_DOWN_ANNOTATION } from '../kube/scale-down.ts';
 import { patchWorkload } from '../kube/workload-api.ts';
 import type { ScaleHold } from './scale-holds.ts';
 
 /** What the release did, in words. */
 export interface ReleaseResult {
   done: string;
-}
-
-function resourceName(hold: ScaleHold): string {
-  const w = hold.workload;
-  return w.group === '' ? w.plural : `${w.plural}.${w.group}`;
 }
 
 /** Puts the recorded count back; returns what happened. @throws ClusterError EFORBIDDEN naming patch. */
@@ -42,8 +37,8 @@ async function restore(ctx: KubeContext, hold: ScaleHold): Promise<string> {
     if (code === 422) return `${w.text} was already restored`;
     if (code === 404) return `${w.text} is gone`;
     if (code === 403) {
-      throw new ClusterError('EFORBIDDEN', `kill needs patch on ${resourceName(hold)} in namespace "${w.namespace}" to restore ${w.text}, which you may not do`, {
-        hint: `ask a cluster admin for a Role granting patch on ${resourceName(hold)}; check with kubectl auth can-i patch ${resourceName(hold)} -n ${w.namespace}`,
+      throw new ClusterError('EFORBIDDEN', `kill needs patch on ${resourceName(w)} in namespace "${w.namespace}" to restore ${w.text}, which you may not do`, {
+        hint: `ask a cluster admin for a Role granting patch on ${resourceName(w)}; check with kubectl auth can-i patch ${resourceName(w)} -n ${w.namespace}`,
       });
     }
     throw errorFromKubeCall(err, `restore ${w.text} in namespace "${w.namespace}"`, ctx.server);
