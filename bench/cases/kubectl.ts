@@ -18,6 +18,7 @@
  * traffic yet), its peak RSS, and its RSS 10 s later.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startSandbox } from '../../test/sandbox/harness.ts';
 import { readState } from '../../test/sandbox/lifecycle.ts';
 import { startCliCommand, type CliProcess } from '../../test/e2e/cli-process.ts';
@@ -232,7 +233,7 @@ export async function benchKubectl(options: KubectlBenchOptions, log: (line: str
       const pid = memoryCli.child.pid ?? NaN;
       // The floor the settled figure is judged against: the same CLI, connected and idle, before any
       // traffic (most of it is the Kubernetes client library's load, not the session).
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await sleep(2_000);
       const idle = rssBytes(pid) / MB;
       for (let moved = 0; moved < options.memoryBytes; moved += options.bytes) await download(memory.source)();
       for (let moved = 0; moved < options.memoryBytes; moved += options.bytes) await upload(memory.sink)();
@@ -242,7 +243,7 @@ export async function benchKubectl(options: KubectlBenchOptions, log: (line: str
         '--connections', '1000', '--bytes', String(1000 * 64 * 1024)]);
       await socks.next('sent', 300_000);
       const peak = peakRssBytes(pid) / MB;
-      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      await sleep(10_000);
       const settled = rssBytes(pid) / MB;
       report.measurements.push(
         { name: 'memory sequence: CLI RSS idle, before it', value: idle, unit: 'MB' },
