@@ -10,7 +10,7 @@
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import type { ReleasePlatform } from './platforms.ts';
@@ -18,7 +18,17 @@ import type { ReleasePlatform } from './platforms.ts';
 /** The fuse postject flips in a Node binary (Node docs, SEA, "Injecting the preparation blob"). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-/** Bundles the CLI to `<workDir>/kubectl-mirrord.cjs`; any `import.meta` left in the code is an error. */
+/**
+ * Bundles the CLI to `<workDir>/kubectl-mirrord.cjs`; any `import.meta` left in the code is an error.
+ *
+ * The result is pure ASCII. V8 keeps a script's source in memory for as long as it runs, one byte
+ * per character only while every character fits in Latin-1, and two bytes otherwise. esbuild
+ * escapes non-ASCII characters in code (its default `charset: 'ascii'`) but copies the comments
+ * it keeps (those on object literal properties) as they are, so one arrow in a comment doubled the
+ * ~10 MB bundle's footprint to ~20 MB. What is left after esbuild is in comments; it is rewritten
+ * as `\uXXXX`, which would also mean the same character in a string, a regular expression or an
+ * identifier.
+ */
 export async function bundleCli(root: string, workDir: string): Promise<string> {
   const outfile = join(workDir, 'kubectl-mirrord.cjs');
   await build({
@@ -33,7 +43,13 @@ export async function bundleCli(root: string, workDir: string): Promise<string> 
     logLevel: 'error',
     legalComments: 'none',
   });
+  writeFileSync(outfile, asciiOnly(readFileSync(outfile, 'utf8')));
   return outfile;
+}
+
+/** `text` with every UTF-16 code unit above 0x7f written as a `\uXXXX` escape. */
+export function asciiOnly(text: string): string {
+  return text.replace(/[^\x00-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
