@@ -10,7 +10,7 @@
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import type { ReleasePlatform } from './platforms.ts';
@@ -31,9 +31,10 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
  */
 export async function bundleCli(root: string, workDir: string): Promise<string> {
   const outfile = join(workDir, 'kubectl-mirrord.cjs');
-  await build({
+  const result = await build({
     entryPoints: [join(root, 'src/cli/main.ts')],
     outfile,
+    write: false,
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -43,7 +44,7 @@ export async function bundleCli(root: string, workDir: string): Promise<string> 
     logLevel: 'error',
     legalComments: 'none',
   });
-  writeFileSync(outfile, asciiOnly(readFileSync(outfile, 'utf8')));
+  writeFileSync(outfile, asciiOnly(result.outputFiles[0].text));
   return outfile;
 }
 
