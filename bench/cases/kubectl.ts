@@ -10,7 +10,7 @@
  * cores, so CPU per byte is the figure that stays meaningful on a laptop with a far-away cluster.
  *
  * Our CLI runs as it ships: the single executable's bundle (scripts/release/sea.ts), run by this
- * Node. Run from source, type stripping and ~1,000 module files of client-node add ~75 MB of RSS
+ * Node with the executable's options (src/node-options.ts). Run from source, type stripping and ~1,000 module files of client-node add ~75 MB of RSS
  * and a larger heap that every garbage collection must mark.
  *
  * Then a memory sequence through a fresh CLI: 1 GiB down, 1 GiB up, 8 connections doing 10,000
@@ -23,6 +23,7 @@ import { startSandbox } from '../../test/sandbox/harness.ts';
 import { readState } from '../../test/sandbox/lifecycle.ts';
 import { startCliCommand, type CliProcess } from '../../test/e2e/cli-process.ts';
 import { bundleCli } from '../../scripts/release/sea.ts';
+import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
 import { mkdirSync } from 'node:fs';
 import { cpuSeconds, findPidsWithEnv, freePort, kubectl, peakRssBytes, ProcGroup, repoRoot, rssBytes } from '../procs.ts';
 import { emptyReport, type CaseReport } from '../report.ts';
@@ -100,7 +101,7 @@ export async function benchKubectl(options: KubectlBenchOptions, log: (line: str
   mkdirSync(bundleDir, { recursive: true });
   const cliCommand = options.cliFromSource
     ? ['kubectl', 'mirrord']
-    : [process.execPath, await bundleCli(repoRoot, bundleDir)];
+    : [process.execPath, ...CLI_NODE_OPTIONS, await bundleCli(repoRoot, bundleDir)];
   log(`anchor: our CLI runs ${options.cliFromSource ? 'from source (bin/kubectl-mirrord)' : 'as it ships (bundled)'}`);
   const startCli = (args: string[]) => startCliCommand(cliCommand, args, kubeconfig);
   let cli: CliProcess | undefined;

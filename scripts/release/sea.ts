@@ -14,6 +14,7 @@ import { copyFileSync, chmodSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import type { ReleasePlatform } from './platforms.ts';
+import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
 
 /** The fuse postject flips in a Node binary (Node docs, SEA, "Injecting the preparation blob"). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -68,6 +69,8 @@ export function seaBlob(bundle: string, workDir: string): string {
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: false,
+    // What bin/kubectl-mirrord passes on the command line (src/node-options.ts says why).
+    execArgv: CLI_NODE_OPTIONS,
   }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   return blob;

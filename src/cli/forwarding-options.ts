@@ -110,7 +110,7 @@ export function addClusterFlags(command: Command): Command {
     .option('--scale-down', 'with a copy, scale the target workload to 0 until exit (feature.copy_target.scale_down; implies --copy-target)')
     .option('-f, --config-file <path>', 'mirrord-style config (JSON or YAML): target, agent.image, agent.image_pull_policy, agent.image_pull_secrets, agent.namespace, feature.network.incoming')
     .option('--exit-on-disconnect', `exit with code 7 when the agent connection drops instead of reconnecting`)
-    .option('-v, --verbose', 'log every connection, and print stack traces on errors');
+    .option('-v, --verbose', 'name the Node runtime, log every connection, and print stack traces on errors');
 }
 
 /** `-L` and `-R` as commander options (repeatable). `stealHelp`: what --steal means for the command (exec's differs). */

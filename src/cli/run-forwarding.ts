@@ -29,6 +29,7 @@ import { Spinner } from '../ui/spinner.ts';
 import { formatSummary } from '../ui/summary.ts';
 import type { ForwardingPlan } from './forwarding-options.ts';
 import { VERSION } from '../version.ts';
+import { runtimeDescription } from '../node-options.ts';
 
 /** Starts, reconnects and removes the agent: AgentManager (targetless) or TargetedAgentManager. */
 export interface AgentProvider {
@@ -253,6 +254,7 @@ export function linkFor(getSetup: () => AgentSetup | undefined, exitOnDisconnect
  * @throws MirrordError for every failure, after removing the listeners and the agent.
  */
 export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
+  if (plan.verbose) say(c.dim(runtimeDescription()));
   if (plan.exposedWarning) say(c.yellow(`warning: ${plan.exposedWarning}`));
   let setup: AgentSetup | undefined;
   const link = linkFor(() => setup, plan.exitOnDisconnect);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { startSandbox, setRbacDenials } from '../sandbox/harness.ts';
 import type { Sandbox } from '../sandbox/harness.ts';
 import { REPO, kubectlJson, runCli } from './cli-process.ts';
+import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
 
 let sandbox: Sandbox;
 let scratch: string;
@@ -98,6 +99,14 @@ test('missing kubeconfig: exit 3', async () => {
   const flag = await runCli(['socks', String(await freePort()), '--kubeconfig', join(scratch, 'nope')], sandbox.kubeconfigPath);
   assert.equal(flag.code, 3);
   assertOneLineError(flag.output, /--kubeconfig .*nope: no such file/);
+});
+
+test('-v names the runtime: bin/kubectl-mirrord starts Node with the options of src/node-options.ts', async () => {
+  const { code, output } = await runCli(['socks', String(await freePort()), '-v'], join(scratch, 'missing-kubeconfig'));
+  assert.equal(code, 3, output);
+  const lines = output.split('\n');
+  assert.equal(lines[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}`);
+  assert.match(lines[1], /^error: KUBECONFIG names no existing file/);
 });
 
 test('unreachable API server: exit 3', async () => {
