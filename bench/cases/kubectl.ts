@@ -10,8 +10,9 @@
  * cores, so CPU per byte is the figure that stays meaningful on a laptop with a far-away cluster.
  *
  * Our CLI runs as it ships: the single executable's bundle (scripts/release/sea.ts), run by this
- * Node with the executable's options (src/node-options.ts). Run from source, type stripping and ~1,000 module files of client-node add ~75 MB of RSS
- * and a larger heap that every garbage collection must mark.
+ * Node with the executable's options (src/node-options.ts). Run from source, type stripping and
+ * ~1,000 module files of client-node add ~75 MB of RSS and a larger heap that every garbage
+ * collection must mark.
  *
  * Then a memory sequence through a fresh CLI: 1 GiB down, 1 GiB up, 8 connections doing 10,000
  * round trips, 1,000 concurrent SOCKS connections; its RSS idle before the sequence (connected, no
