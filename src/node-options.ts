@@ -17,11 +17,12 @@
  * `--max-semi-space-size=1`: a young generation of 1 MiB semi-spaces, where V8's default grows to
  * 16 MiB on a 64-bit machine with a 2 GiB heap limit (Node's doc/api/cli.md, --max-semi-space-size).
  * Those buffers live for microseconds to milliseconds, but each costs the JS heap only its small
- * Buffer object (about a kilobyte) against 16 to 64 KB of memory outside it. A 16 MiB young
- * generation therefore filled, and was scavenged, only once per hundreds of MB moved, so dead
- * buffers piled up until their external memory started a full collection instead. With 1 MiB a
- * scavenge frees them while they are young. Over the bench's memory sequence (--trace-gc, one run
- * each, this option added alone): 53 full collections and 60 scavenges before, 15 and 654 after.
+ * Buffer object and the stream objects around it, against 16 to 64 KB of memory outside it. The
+ * default young generation therefore filled, and was scavenged, only once per tens of MB moved, so
+ * dead buffers piled up until their external memory started a full collection instead. With 1 MiB
+ * a scavenge frees them while they are young. Over the bench's memory sequence (--trace-gc, one
+ * run each, this option added alone): 53 full collections and 60 scavenges before, 15 and 654
+ * after.
  *
  * `--no-concurrent-array-buffer-sweeping`: the memory of dead buffers is freed on the main thread at
  * the end of each collection, rather than by a helper thread that each of those hundreds of
