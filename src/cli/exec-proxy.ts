@@ -32,6 +32,7 @@ import { connectionLogger, describeError } from '../ui/connection-log.ts';
 import { requireSecureAgentLink } from '../transport/open-portforward.ts';
 import type { ConnectionLog } from '../forward/connection-events.ts';
 import { VERSION } from '../version.ts';
+import { runtimeDescription } from '../node-options.ts';
 import { ExecLog } from '../exec/exec-log.ts';
 import { FileStreams } from '../exec/file-streams.ts';
 import { LayerServer } from '../exec/layer-server.ts';
@@ -115,6 +116,7 @@ class ExecProxy {
     const { forwarding } = this.#start;
     const log = (line: string) => this.#log.line(line);
     this.#log.line(`exec proxy ${VERSION} (pid ${process.pid}) for ${this.#start.program}`);
+    this.#log.line(runtimeDescription());
     try {
       // A held layer request waits as long as HOLD_MS for the next session.
       const link = linkFor(() => this.#setup, false, HOLD_MS);

@@ -21,6 +21,7 @@ import { BIN, REPO, kubectl, kubectlJson, parseStatusJson, runCli, waitUntil } f
 import { blockedArgv, runBlocked, spawnBlocked, watchChild, type BlockedResult } from '../support/exec-blocked.ts';
 import { buildLayer } from '../support/layer-build.ts';
 import { agentMainProcess } from '../faults/fault-env.ts';
+import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
 
 const TARGET = 'deployment/ip-visit-counter';
 /** Every test ends within this, whatever hangs (a failed start-up, a proxy that never exits). */
@@ -96,6 +97,9 @@ test('printenv GREETING prints the ConfigMap value; PATH and HOME stay local; th
   assert.equal(path, cliEnv().PATH);
   assert.equal(home, process.env.HOME);
   assert.match(r.stderr, /kubectl-mirrord: session log: \/\S+\.log/);
+  // The proxy runs with the CLI's Node options, and its log says so.
+  const logPath = /kubectl-mirrord: session log: (\/\S+\.log)/.exec(r.stderr)![1];
+  assert.match(readFileSync(logPath, 'utf8'), new RegExp(` runtime: Node ${process.version.replace(/\./g, '\\.')}, ${CLI_NODE_OPTIONS.join(' ')}\n`));
 });
 
 test('a TOML config file (mirrord.toml style) applies: an exclude and an override', BOUND, async () => {
