@@ -12,6 +12,7 @@ import type { SessionStream, StreamHost } from './stream-host.ts';
 
 /** How many bytes a stream queues for sending before it stops accepting writes from the application. */
 const SEND_BUFFER = 256 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export class MuxStream extends Duplex implements SessionStream {
   readonly id: number;
@@ -167,7 +168,9 @@ export class MuxStream extends Duplex implements SessionStream {
       const take = Math.min(limit - n, chunk.length);
       if (take === chunk.length) {
         frame.push(chunk);
-        this.#head++;
+        // Drop the queue's reference now: under a steady upload the queue never empties, and its
+        // sent slots would keep every chunk of the last 1,024 alive (64 MB of socket reads).
+        queue[this.#head++] = EMPTY;
       } else {
         frame.push(chunk.subarray(0, take));
         queue[this.#head] = chunk.subarray(take);
