@@ -32,7 +32,8 @@ import { connectionLogger, describeError } from '../ui/connection-log.ts';
 import { requireSecureAgentLink } from '../transport/open-portforward.ts';
 import type { ConnectionLog } from '../forward/connection-events.ts';
 import { VERSION } from '../version.ts';
-import { runtimeDescription } from '../node-options.ts';
+import { runtimeLine, tunedEnvironment } from './malloc-tuning.ts';
+import { startIdleCollector } from './idle-collector.ts';
 import { ExecLog } from '../exec/exec-log.ts';
 import { FileStreams } from '../exec/file-streams.ts';
 import { LayerServer } from '../exec/layer-server.ts';
@@ -55,7 +56,9 @@ const CONTROL_FD = 3;
 export function runProxy(argv: readonly string[]): void {
   if (!argv.includes(PROXY_DAEMON_FLAG)) {
     const self = selfCommand();
-    const child = spawn(self.file, [...self.args, PROXY_COMMAND, PROXY_DAEMON_FLAG], { detached: true, stdio: ['ignore', 'ignore', 2, CONTROL_FD] });
+    const child = spawn(self.file, [...self.args, PROXY_COMMAND, PROXY_DAEMON_FLAG], {
+      detached: true, stdio: ['ignore', 'ignore', 2, CONTROL_FD], env: tunedEnvironment(process.env),
+    });
     child.unref();
     process.exit(0);
   }
@@ -116,7 +119,9 @@ class ExecProxy {
     const { forwarding } = this.#start;
     const log = (line: string) => this.#log.line(line);
     this.#log.line(`exec proxy ${VERSION} (pid ${process.pid}) for ${this.#start.program}`);
-    this.#log.line(runtimeDescription());
+    this.#log.line(runtimeLine());
+    // Runs until the process exits (stop() ends in process.exit).
+    startIdleCollector();
     try {
       // A held layer request waits as long as HOLD_MS for the next session.
       const link = linkFor(() => this.#setup, false, HOLD_MS);

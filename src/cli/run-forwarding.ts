@@ -29,7 +29,8 @@ import { Spinner } from '../ui/spinner.ts';
 import { formatSummary } from '../ui/summary.ts';
 import type { ForwardingPlan } from './forwarding-options.ts';
 import { VERSION } from '../version.ts';
-import { runtimeDescription } from '../node-options.ts';
+import { runtimeLine } from './malloc-tuning.ts';
+import { startIdleCollector } from './idle-collector.ts';
 
 /** Starts, reconnects and removes the agent: AgentManager (targetless) or TargetedAgentManager. */
 export interface AgentProvider {
@@ -254,13 +255,14 @@ export function linkFor(getSetup: () => AgentSetup | undefined, exitOnDisconnect
  * @throws MirrordError for every failure, after removing the listeners and the agent.
  */
 export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
-  if (plan.verbose) say(c.dim(runtimeDescription()));
+  if (plan.verbose) say(c.dim(runtimeLine()));
   if (plan.exposedWarning) say(c.yellow(`warning: ${plan.exposedWarning}`));
   let setup: AgentSetup | undefined;
   const link = linkFor(() => setup, plan.exitOnDisconnect);
   // One log for -L, SOCKS and -R: failures print on stderr by default, rate-limited together.
   const log = connectionLogger(plan.verbose, say);
   const listeners = await bindListeners(plan, link, log);
+  const stopCollector = startIdleCollector();
   try {
     const ctx = loadKubeContext({ kubeconfigPath: plan.kubeconfigPath, context: plan.context, namespace: plan.namespace });
     requireSecureAgentLink(ctx.server, ctx.contextName, plan.insecureAgentLink);
@@ -282,6 +284,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     reportLinkEvents(link, manager, plan.verbose);
     return await waitForEnd(link);
   } finally {
+    stopCollector();
     await listeners.close();
     log.flush();
     await link.close();

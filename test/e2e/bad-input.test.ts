@@ -14,6 +14,7 @@ import { startSandbox, setRbacDenials } from '../sandbox/harness.ts';
 import type { Sandbox } from '../sandbox/harness.ts';
 import { REPO, kubectlJson, runCli } from './cli-process.ts';
 import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
+import { CLI_MALLOC_TUNABLES } from '../../src/cli/malloc-tuning.ts';
 
 let sandbox: Sandbox;
 let scratch: string;
@@ -105,7 +106,7 @@ test('-v names the runtime: bin/kubectl-mirrord starts Node with the options of 
   const { code, output } = await runCli(['socks', String(await freePort()), '-v'], join(scratch, 'missing-kubeconfig'));
   assert.equal(code, 3, output);
   const lines = output.split('\n');
-  assert.equal(lines[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}`);
+  assert.equal(lines[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}; malloc: ${CLI_MALLOC_TUNABLES}`);
   assert.match(lines[1], /^error: KUBECONFIG names no existing file/);
 });
 

@@ -22,6 +22,7 @@ import { blockedArgv, runBlocked, spawnBlocked, watchChild, type BlockedResult }
 import { buildLayer } from '../support/layer-build.ts';
 import { agentMainProcess } from '../faults/fault-env.ts';
 import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
+import { CLI_MALLOC_TUNABLES } from '../../src/cli/malloc-tuning.ts';
 
 const TARGET = 'deployment/ip-visit-counter';
 /** Every test ends within this, whatever hangs (a failed start-up, a proxy that never exits). */
@@ -99,7 +100,7 @@ test('printenv GREETING prints the ConfigMap value; PATH and HOME stay local; th
   assert.match(r.stderr, /kubectl-mirrord: session log: \/\S+\.log/);
   // The proxy runs with the CLI's Node options, and its log says so.
   const logPath = /kubectl-mirrord: session log: (\/\S+\.log)/.exec(r.stderr)![1];
-  assert.match(readFileSync(logPath, 'utf8'), new RegExp(` runtime: Node ${process.version.replace(/\./g, '\\.')}, ${CLI_NODE_OPTIONS.join(' ')}\n`));
+  assert.match(readFileSync(logPath, 'utf8'), new RegExp(` runtime: Node ${process.version.replace(/\./g, '\\.')}, ${CLI_NODE_OPTIONS.join(' ')}; malloc: ${CLI_MALLOC_TUNABLES}\n`));
 });
 
 test('a TOML config file (mirrord.toml style) applies: an exclude and an override', BOUND, async () => {

@@ -17,6 +17,7 @@ import { elfMachine } from '../../scripts/release/elf.ts';
 import { archiveName, LAYER_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
 import { REPO, releaseBuild } from './release-build.ts';
 import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
+import { CLI_MALLOC_TUNABLES } from '../../src/cli/malloc-tuning.ts';
 
 const amd64 = RELEASE_PLATFORMS.find((p) => p.arch === 'amd64')!;
 const arm64 = RELEASE_PLATFORMS.find((p) => p.arch === 'arm64')!;
@@ -50,7 +51,7 @@ test('linux/amd64: --version and --help with no Node anywhere (env -i, PATH = it
     // the missing kubeconfig stops it.
     const verbose = spawnSync('env', ['-i', `PATH=${dir}`, `KUBECONFIG=${join(dir, 'none')}`, exe, 'socks', '0', '-v'], { cwd: dir, encoding: 'utf8' });
     assert.equal(verbose.status, 3, verbose.stderr);
-    assert.equal(verbose.stderr.split('\n')[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}`);
+    assert.equal(verbose.stderr.split('\n')[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}; malloc: ${CLI_MALLOC_TUNABLES}`);
     const bad = spawnSync('env', ['-i', `PATH=${dir}`, exe, '--no-such-flag'], { cwd: dir, encoding: 'utf8' });
     assert.equal(bad.status, 2, 'bad usage exits 2, as from source');
     assert.match(bad.stderr, /unknown option '--no-such-flag'/);
