@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { INITIAL_WINDOW } from '../protocol/constants.ts';
 import type { Session } from './session.ts';
 import type { MuxStream } from './stream.ts';
+import { SESSION_SEND_BUDGET } from './send-budget.ts';
 import { connectPair, readAll, variants, writeAll, type TransportFactory } from '../../test/support/session-harness.ts';
 
 const BULK_PORT = 9000;
@@ -119,6 +120,43 @@ function flowSuite(transport: TransportFactory, swapped: boolean): void {
       assert.equal(all.length, sent);
       assert.ok(all.every((b) => b === 0x62));
     } finally {
+      pair.destroy();
+    }
+  });
+
+  test('64 streams written toward stalled readers: the sender queues about its send budget, and an echo still answers', async () => {
+    const pair = await connectPair(transport, swapped);
+    let stop = false;
+    try {
+      serve(pair.acceptor);
+      const CHUNK = 64 * 1024;
+      const streams = Array.from({ length: 64 }, (_, i) => {
+        const stream = pair.opener.openStream({ host: `slow-${i}.example`, port: STALLED_PORT });
+        stream.on('error', () => {});
+        return stream;
+      });
+      const writing = streams.map((stream) => writeUntil(stream, () => stop));
+      await settle();
+      await settle();
+      const queued = streams.reduce((sum, stream) => sum + stream.queuedBytes, 0);
+      assert.equal(pair.opener.sendBudget.queued, queued, 'the budget counts what the streams queue');
+      // Each stream's own bound (256 KiB) would allow 16 MiB; the session's holds them near 4 MiB,
+      // plus the one chunk each that was handed over before it held the writer.
+      assert.ok(queued >= SESSION_SEND_BUDGET, `the writers did fill the budget (${queued} bytes queued)`);
+      assert.ok(queued <= SESSION_SEND_BUDGET + streams.length * CHUNK, `the sender queues ${queued} bytes`);
+
+      const echo = pair.opener.openStream({ host: 'shell.example', port: ECHO_PORT });
+      echo.on('error', () => {});
+      const nextLine = lineReader(echo);
+      echo.write('still there?\n');
+      assert.equal(await nextLine(), 'still there?\n');
+      echo.end();
+      stop = true;
+      for (const stream of streams) stream.destroy();
+      await Promise.all(writing);
+      assert.equal(pair.opener.sendBudget.queued, 0, 'reset streams gave their bytes back');
+    } finally {
+      stop = true;
       pair.destroy();
     }
   });

@@ -23,6 +23,7 @@ import { Requests, type DnsLookupAnswer, type RequestContract } from '../protoco
 import { destinationProblem, type Destination } from '../protocol/address.ts';
 import { ReceiveWindow, WindowBudget } from './flow-control.ts';
 import { FrameWriter } from './writer.ts';
+import { SendBudget } from './send-budget.ts';
 import { Keepalive } from './keepalive.ts';
 import { MuxStream } from './stream.ts';
 import { DatagramStream, DEFAULT_DATAGRAM_IDLE_MS } from './datagram-stream.ts';
@@ -64,6 +65,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   readonly #writer: FrameWriter;
   readonly #keepalive: Keepalive;
   readonly #budget = new WindowBudget();
+  readonly sendBudget = new SendBudget();
   readonly #streams = new Map<number, SessionStream>();
   readonly #requests: RequestTable;
   readonly #maxStreams: number;

@@ -1,7 +1,8 @@
 /**
  * Joins a TCP socket and a stream, both directions, honouring TCP half-close: the socket's FIN
  * becomes the stream's `end()` (a FIN at the destination) and the stream's end becomes the socket's
- * FIN. `pipe` carries the backpressure: a slow side pauses the other. The stream is a session
+ * FIN. `pipe` carries the backpressure: a slow side pauses the other, and a session stream's socket
+ * is not read while the session's send budget is full. The stream is a session
  * stream (the CLI's -L, SOCKS and -R; the agent's outgoing and incoming) or another socket (the
  * agent handing a connection to the original app).
  *
@@ -10,6 +11,7 @@
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { MuxStream } from './stream.ts';
 
 export interface SpliceResult {
   /** Bytes user → destination and destination → user. */
@@ -33,7 +35,6 @@ export function splice(socket: Socket, stream: Duplex | Socket): Promise<SpliceR
       result.error = error;
       resolve(result);
     };
-    socket.on('data', (chunk: Buffer) => (result.sent += chunk.length));
     stream.on('data', (chunk: Buffer) => (result.received += chunk.length));
     stream.on('error', (err) => {
       if (!socket.destroyed) socket.resetAndDestroy();
@@ -54,7 +55,17 @@ export function splice(socket: Socket, stream: Duplex | Socket): Promise<SpliceR
     stream.on('close', () => {
       if (!socket.destroyed && !stream.readableEnded) socket.resetAndDestroy();
     });
-    socket.pipe(stream);
     stream.pipe(socket);
+    const readSocket = () => {
+      if (settled || socket.destroyed) return;
+      // A 'data' listener starts the socket flowing, so it comes with the pipe, not before.
+      socket.on('data', (chunk: Buffer) => (result.sent += chunk.length));
+      socket.pipe(stream);
+    };
+    // While the session holds all it may queue for sending, the socket is not read: what its
+    // program sends waits in the kernel, and TCP holds the program back (send-budget.ts).
+    const admission = stream instanceof MuxStream ? stream.sendAdmission() : undefined;
+    if (admission) void admission.then(readSocket);
+    else readSocket();
   });
 }

@@ -7,9 +7,12 @@ import type { ResetReason } from '../protocol/constants.ts';
 import type { Destination } from '../protocol/address.ts';
 import type { Open, OpenOk } from '../protocol/frames.ts';
 import type { DataSource } from './writer.ts';
+import type { SendBudget } from './send-budget.ts';
 
 /** What a stream needs from its session. */
 export interface StreamHost {
+  /** What all the session's byte streams may queue for sending, together. */
+  readonly sendBudget: SendBudget;
   /** `batch`: the stream can wait for the end of this event-loop turn (see FrameWriter.wake). */
   wake(stream: SessionStream, batch?: boolean): void;
   dataHeader(streamId: number, length: number, fin: boolean): Buffer;

@@ -1,6 +1,7 @@
 /**
- * MuxStream's send queue on its own, with a host that records what the stream asks of it: what the
- * queue keeps alive once its chunks have been handed to the writer.
+ * MuxStream's send queue on its own, with a host that stands in for the session: what the queue
+ * keeps alive once its chunks have been handed to the writer, and how the session's send budget
+ * holds writers back.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,11 +11,13 @@ import { Transport } from '../protocol/constants.ts';
 import { ReceiveWindow, WindowBudget } from './flow-control.ts';
 import { MuxStream } from './stream.ts';
 import type { StreamHost } from './stream-host.ts';
+import { SendBudget } from './send-budget.ts';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 const host: StreamHost = {
+  sendBudget: new SendBudget(),
   wake: () => {},
   dataHeader: () => Buffer.alloc(8),
   sendWindowUpdate: () => {},
@@ -23,9 +26,9 @@ const host: StreamHost = {
   release: () => {},
 };
 
-function openStream(): MuxStream {
+function openStream(on: StreamHost = host, id = 1): MuxStream {
   const window = new ReceiveWindow(new WindowBudget(), { rtt: 1, minRtt: 1 });
-  const stream = new MuxStream(1, { window: 0, transport: Transport.tcp, destination: { host: '10.0.0.1', port: 80 } }, host, window);
+  const stream = new MuxStream(id, { window: 0, transport: Transport.tcp, destination: { host: '10.0.0.1', port: 80 } }, on, window);
   stream.onOpenOk({ window: 64 * 1024 * 1024 });
   return stream;
 }
@@ -51,4 +54,60 @@ test('a chunk handed to the writer is not kept alive by a queue that never empti
   collectGarbage();
   assert.equal(sent?.deref(), undefined, 'the queue let go of a chunk it had sent');
   stream.destroy();
+});
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+test("once the session's send budget is used up, streams hold their writers, and get them back in turn", async () => {
+  const LIMIT = 256 * 1024;
+  const CHUNK = 64 * 1024;
+  const budget = new SendBudget(LIMIT);
+  const shared: StreamHost = { ...host, sendBudget: budget };
+  const streams = Array.from({ length: 8 }, (_, i) => openStream(shared, 2 * i + 1));
+  const done = streams.map(() => 0);
+  const order: number[] = [];
+  streams.forEach((stream, i) => {
+    for (let k = 0; k < 2; k++) {
+      stream.write(Buffer.alloc(CHUNK), () => {
+        done[i]++;
+        order.push(i);
+      });
+    }
+  });
+  await turn();
+  // Each stream queues the chunk it was handed; a stream over the floor then waits.
+  assert.ok(budget.queued <= LIMIT + streams.length * CHUNK, `queued ${budget.queued}`);
+  assert.equal(done[0], 2, 'the first stream wrote all it had while there was room');
+  assert.deepEqual(done.slice(2), [0, 0, 0, 0, 0, 0], 'streams that came after the budget ran out are held');
+
+  // An interactive write is never held: it fits under the floor.
+  const shell = openStream(shared, 99);
+  let typed = false;
+  shell.write(Buffer.from('ls\n'), () => (typed = true));
+  await turn();
+  assert.ok(typed, 'a small write went through with the budget used up');
+
+  // The writer drains the streams; every write completes, the earlier streams first.
+  for (let round = 0; round < 20 && done.some((n) => n < 2); round++) {
+    for (const stream of streams) stream.pullFrame(CHUNK);
+    await turn();
+  }
+  assert.deepEqual(done, streams.map(() => 2), 'every write completed');
+  const firstDone = streams.map((_, i) => order.indexOf(i));
+  assert.deepEqual([...firstDone].sort((a, b) => a - b), firstDone, 'streams got their turns in the order they waited');
+  assert.equal(budget.queued, 3, 'only the interactive bytes are left');
+  for (const stream of [...streams, shell]) stream.destroy();
+});
+
+test('a reset stream gives its queued bytes back to the budget', async () => {
+  const budget = new SendBudget(128 * 1024);
+  const stream = openStream({ ...host, sendBudget: budget });
+  stream.write(Buffer.alloc(96 * 1024));
+  stream.write(Buffer.alloc(96 * 1024));
+  await turn();
+  assert.equal(budget.queued, 192 * 1024);
+  stream.on('error', () => {});
+  stream.destroy();
+  await turn();
+  assert.equal(budget.queued, 0);
 });

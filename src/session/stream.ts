@@ -8,9 +8,13 @@ import { INITIAL_WINDOW, ResetReason } from '../protocol/constants.ts';
 import { StreamResetError, resetReasonForErrno } from '../protocol/errors.ts';
 import type { Open, OpenOk } from '../protocol/frames.ts';
 import type { ReceiveWindow } from './flow-control.ts';
+import { STREAM_QUEUE_FLOOR } from './send-budget.ts';
 import type { SessionStream, StreamHost } from './stream-host.ts';
 
-/** How many bytes a stream queues for sending before it stops accepting writes from the application. */
+/**
+ * How many bytes a stream queues for sending before it stops accepting writes from the application.
+ * The session's SendBudget (send-budget.ts) holds it back sooner when all streams together hold a lot.
+ */
 const SEND_BUFFER = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
 
@@ -180,6 +184,7 @@ export class MuxStream extends Duplex implements SessionStream {
     this.#compactQueue();
     this.#credit -= n;
     this.#queuedBytes -= n;
+    this.#host.sendBudget.remove(n);
     const fin = this.#queuedBytes === 0 && this.#finQueued;
     if (fin) this.#finSent = true;
     frame[0] = this.#host.dataHeader(this.id, n, fin);
@@ -196,9 +201,10 @@ export class MuxStream extends Duplex implements SessionStream {
       return;
     }
     this.#queuedBytes += chunk.length;
+    this.#host.sendBudget.add(chunk.length);
     // Let the application keep writing while the queue is short; hold it back once it is long.
     this.#queue.push(chunk);
-    if (this.#queuedBytes > SEND_BUFFER) this.#held = callback;
+    if (this.#mustHold()) this.#hold(callback);
     else callback();
     if (this.sendable) this.#host.wake(this);
   }
@@ -244,13 +250,40 @@ export class MuxStream extends Duplex implements SessionStream {
     if (increment > 0) this.#host.sendWindowUpdate(this.id, increment);
   }
 
+  /** True while the application should not write more: its queue, or the session's, is long. */
+  #mustHold(): boolean {
+    return this.#queuedBytes > SEND_BUFFER || (this.#queuedBytes > STREAM_QUEUE_FLOOR && this.#host.sendBudget.exhausted);
+  }
+
+  #hold(callback: (err?: Error | null) => void): void {
+    this.#held = callback;
+    // Held by the session's budget alone, nothing of this stream's own would release it.
+    if (this.#queuedBytes <= SEND_BUFFER) this.#host.sendBudget.wait(this.#onBudgetRoom);
+  }
+
+  readonly #onBudgetRoom = () => this.#releaseWriter();
+
   /** Lets the application write again once the queue is short. */
   #releaseWriter(): void {
-    if (!this.#held || this.#queuedBytes > SEND_BUFFER) return;
+    if (!this.#held) return;
+    if (this.#mustHold()) {
+      if (this.#queuedBytes <= SEND_BUFFER) this.#host.sendBudget.wait(this.#onBudgetRoom);
+      return;
+    }
     // Clear first: the callback makes the Writable call _write at once, which may hold again.
     const callback = this.#held;
     this.#held = undefined;
     callback();
+  }
+
+  /**
+   * Undefined if the session's send budget has room now; else a promise that resolves once it
+   * has. splice() waits for it before it starts reading a socket into this stream.
+   */
+  sendAdmission(): Promise<void> | undefined {
+    const budget = this.#host.sendBudget;
+    if (!budget.exhausted) return undefined;
+    return new Promise((resolve) => budget.wait(resolve));
   }
 
   /** Forgets the sent part of the queue: at once when all is sent, else in large steps. */
@@ -267,6 +300,8 @@ export class MuxStream extends Duplex implements SessionStream {
   #dropQueue(): void {
     this.#queue = [];
     this.#head = 0;
+    this.#host.sendBudget.remove(this.#queuedBytes);
+    this.#host.sendBudget.cancel(this.#onBudgetRoom);
     this.#queuedBytes = 0;
     const held = this.#held;
     this.#held = undefined;
