@@ -1,7 +1,8 @@
 /**
  * `npm run build`: bundles the shipped agent with esbuild into dist/agent/ (agent.mjs, and
- * guard.mjs, the iptables guard the agent starts beside itself), and builds the exec layer
- * (`make -C layer`: build/layer/libkubectl_mirrord_layer.so). The agent image copies dist/agent;
+ * guard.mjs, the iptables guard the agent starts beside itself), builds the exec layer
+ * (`make -C layer`: build/layer/libkubectl_mirrord_layer.so) and the CLI's memory addon
+ * (`make -C native`: build/native/kubectl_mirrord_memory.node). The agent image copies dist/agent;
  * see scripts/release/agent-image.ts. The CLI runs from source through bin/kubectl-mirrord.
  *
  * ws would try to load the optional native modules bufferutil and utf-8-validate; the agent does
@@ -43,8 +44,20 @@ export function buildLayer(target?: 'arm64' | 'probe' | 'probe-arm64' | 'codec-d
   return `${root}build/layer/${target === 'arm64' || target === 'probe-arm64' ? 'aarch64/' : ''}libkubectl_mirrord_layer.so`;
 }
 
+/**
+ * Builds the CLI's memory addon (`make -C native [arm64]`); resolves with its path. Throws with
+ * make's output when the build fails.
+ */
+export function buildMemoryAddon(target?: 'arm64'): string {
+  const run = spawnSync('make', ['-s', '-C', `${root}native`, ...(target ? [target] : [])], { encoding: 'utf8' });
+  if (run.error) throw new Error(`make -C native could not start (${run.error.message}): install make and a C compiler`);
+  if (run.status !== 0) throw new Error(`make -C native failed:\n${run.stdout}${run.stderr}`);
+  return `${root}build/native/${target === 'arm64' ? 'aarch64/' : ''}kubectl_mirrord_memory.node`;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const out = await buildAgent();
   console.log(`built ${out}/agent.mjs and ${out}/guard.mjs`);
   console.log(`built ${buildLayer()}`);
+  console.log(`built ${buildMemoryAddon()}`);
 }

@@ -26,7 +26,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAgentImage, type BuiltImage } from './release/agent-image.ts';
 import { imageDebs } from './release/debian-packages.ts';
-import { buildExecLayer } from './release/exec-layer.ts';
+import { buildExecLayer, buildMemoryAddon } from './release/exec-layer.ts';
 import { krewManifest, releaseBaseUrl } from './release/krew-manifest.ts';
 import { fetchNodeBinary } from './release/node-binary.ts';
 import { archiveMembers, archiveName, EXECUTABLE, imageArchiveName, RELEASE_PLATFORMS } from './release/platforms.ts';
@@ -115,6 +115,7 @@ export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
       injectSea(platform, node, blob, exe);
       const files: Record<string, Buffer> = { ...docs, [EXECUTABLE]: readFileSync(exe) };
       if (platform.execLayer) files[platform.execLayer.file] = readFileSync(buildExecLayer(root, platform, work));
+      if (platform.memoryAddon) files[platform.memoryAddon.file] = readFileSync(buildMemoryAddon(root, platform, work));
       const data = tarGz(archiveMembers(platform).map((m) => ({ path: m.path, mode: m.mode, data: files[m.path] })), created);
       const name = archiveName(version, platform);
       writeFileSync(join(staging, name), data);

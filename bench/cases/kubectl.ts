@@ -24,6 +24,7 @@ import { startSandbox } from '../../test/sandbox/harness.ts';
 import { readState } from '../../test/sandbox/lifecycle.ts';
 import { startCliCommand, type CliProcess } from '../../test/e2e/cli-process.ts';
 import { bundleCli } from '../../scripts/release/sea.ts';
+import { buildMemoryAddon } from '../../scripts/build.ts';
 import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
 import { mkdirSync } from 'node:fs';
 import { cpuSeconds, findPidsWithEnv, freePort, kubectl, peakRssBytes, ProcGroup, repoRoot, rssBytes } from '../procs.ts';
@@ -103,6 +104,9 @@ export async function benchKubectl(options: KubectlBenchOptions, log: (line: str
   const cliCommand = options.cliFromSource
     ? ['kubectl', 'mirrord']
     : [process.execPath, ...CLI_NODE_OPTIONS, await bundleCli(repoRoot, bundleDir)];
+  // As it ships, the CLI has its memory addon beside it (src/cli/memory-addon.ts); from the
+  // checkout it finds build/native/.
+  buildMemoryAddon();
   log(`anchor: our CLI runs ${options.cliFromSource ? 'from source (bin/kubectl-mirrord)' : 'as it ships (bundled)'}`);
   const startCli = (args: string[]) => startCliCommand(cliCommand, args, kubeconfig);
   let cli: CliProcess | undefined;

@@ -28,19 +28,30 @@ export interface ReleasePlatform {
    * arm64's compiler is Debian's gcc-aarch64-linux-gnu.
    */
   execLayer: { file: string; compiler: string } | undefined;
+  /**
+   * The CLI's memory addon (`native/`, C, Node-API: malloc_trim) built for this platform with
+   * `compiler`: the archive holds it beside the executable under `file`, the name the single
+   * executable looks for next to itself (MEMORY_ADDON_FILE in src/cli/memory-addon.ts).
+   */
+  memoryAddon: { file: string; compiler: string } | undefined;
 }
 
 /** The exec layer's file name; the same as LAYER_FILE in src/cli/run-exec.ts (archives.test.ts checks). */
 export const LAYER_FILE = 'libkubectl_mirrord_layer.so';
 
+/** The memory addon's file name; the same as MEMORY_ADDON_FILE in src/cli/memory-addon.ts (archives.test.ts checks). */
+export const MEMORY_ADDON_FILE = 'kubectl_mirrord_memory.node';
+
 export const RELEASE_PLATFORMS: readonly ReleasePlatform[] = [
   {
     os: 'linux', arch: 'amd64', nodeArch: 'x64', debArch: 'amd64', triplet: 'x86_64-linux-gnu',
     elfMachine: 62, strip: 'strip', execLayer: { file: LAYER_FILE, compiler: 'x86_64-linux-gnu-gcc' },
+    memoryAddon: { file: MEMORY_ADDON_FILE, compiler: 'x86_64-linux-gnu-gcc' },
   },
   {
     os: 'linux', arch: 'arm64', nodeArch: 'arm64', debArch: 'arm64', triplet: 'aarch64-linux-gnu',
     elfMachine: 183, strip: 'aarch64-linux-gnu-strip', execLayer: { file: LAYER_FILE, compiler: 'aarch64-linux-gnu-gcc' },
+    memoryAddon: { file: MEMORY_ADDON_FILE, compiler: 'aarch64-linux-gnu-gcc' },
   },
 ];
 
@@ -57,11 +68,12 @@ export function imageArchiveName(version: string): string {
   return `kubectl-mirrord-agent_${version}_oci.tar`;
 }
 
-/** What an archive holds, in order, with modes: the executable, the layer when built, the docs. */
+/** What an archive holds, in order, with modes: the executable, the layer and the addon when built, the docs. */
 export function archiveMembers(p: ReleasePlatform): { path: string; mode: number }[] {
   return [
     { path: EXECUTABLE, mode: 0o755 },
     ...(p.execLayer ? [{ path: p.execLayer.file, mode: 0o755 }] : []),
+    ...(p.memoryAddon ? [{ path: p.memoryAddon.file, mode: 0o755 }] : []),
     { path: 'LICENSE', mode: 0o644 },
     { path: 'README.md', mode: 0o644 },
   ];

@@ -32,8 +32,9 @@ import { connectionLogger, describeError } from '../ui/connection-log.ts';
 import { requireSecureAgentLink } from '../transport/open-portforward.ts';
 import type { ConnectionLog } from '../forward/connection-events.ts';
 import { VERSION } from '../version.ts';
-import { runtimeLine, tunedEnvironment } from './malloc-tuning.ts';
+import { runtimeDescription } from '../node-options.ts';
 import { startIdleCollector } from './idle-collector.ts';
+import { memoryAddonDescription } from './memory-addon.ts';
 import { ExecLog } from '../exec/exec-log.ts';
 import { FileStreams } from '../exec/file-streams.ts';
 import { LayerServer } from '../exec/layer-server.ts';
@@ -56,9 +57,7 @@ const CONTROL_FD = 3;
 export function runProxy(argv: readonly string[]): void {
   if (!argv.includes(PROXY_DAEMON_FLAG)) {
     const self = selfCommand();
-    const child = spawn(self.file, [...self.args, PROXY_COMMAND, PROXY_DAEMON_FLAG], {
-      detached: true, stdio: ['ignore', 'ignore', 2, CONTROL_FD], env: tunedEnvironment(process.env),
-    });
+    const child = spawn(self.file, [...self.args, PROXY_COMMAND, PROXY_DAEMON_FLAG], { detached: true, stdio: ['ignore', 'ignore', 2, CONTROL_FD] });
     child.unref();
     process.exit(0);
   }
@@ -119,9 +118,7 @@ class ExecProxy {
     const { forwarding } = this.#start;
     const log = (line: string) => this.#log.line(line);
     this.#log.line(`exec proxy ${VERSION} (pid ${process.pid}) for ${this.#start.program}`);
-    this.#log.line(runtimeLine());
-    // Runs until the process exits (stop() ends in process.exit).
-    startIdleCollector();
+    this.#log.line(`${runtimeDescription()}; ${memoryAddonDescription()}`);
     try {
       // A held layer request waits as long as HOLD_MS for the next session.
       const link = linkFor(() => this.#setup, false, HOLD_MS);
@@ -180,6 +177,8 @@ class ExecProxy {
       const versionWarning = agentVersionWarning(session.peerName, VERSION, setup.image);
       if (versionWarning) this.#log.warnOnce(versionWarning);
       link.start(session);
+      // Runs until the process exits (stop() ends in process.exit).
+      startIdleCollector();
       link.on('reconnected', (s) => {
         files.attach(s);
         log('reconnected to the agent');

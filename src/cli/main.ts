@@ -7,11 +7,9 @@ import { ExitCode } from '../errors.ts';
 import { buildProgram } from './program.ts';
 import { reportError } from './report-error.ts';
 import { PROXY_COMMAND } from './exec-pipe.ts';
-import { applyMallocTuning } from './malloc-tuning.ts';
 
 const argv = process.argv.slice(2);
 const verbose = argv.includes('-v') || argv.includes('--verbose');
-applyMallocTuning(argv);
 
 // No top-level await: the single executable (scripts/release/) runs this file bundled as CommonJS,
 // which has none.

@@ -29,8 +29,9 @@ import { Spinner } from '../ui/spinner.ts';
 import { formatSummary } from '../ui/summary.ts';
 import type { ForwardingPlan } from './forwarding-options.ts';
 import { VERSION } from '../version.ts';
-import { runtimeLine } from './malloc-tuning.ts';
+import { runtimeDescription } from '../node-options.ts';
 import { startIdleCollector } from './idle-collector.ts';
+import { memoryAddonDescription } from './memory-addon.ts';
 
 /** Starts, reconnects and removes the agent: AgentManager (targetless) or TargetedAgentManager. */
 export interface AgentProvider {
@@ -255,14 +256,14 @@ export function linkFor(getSetup: () => AgentSetup | undefined, exitOnDisconnect
  * @throws MirrordError for every failure, after removing the listeners and the agent.
  */
 export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
-  if (plan.verbose) say(c.dim(runtimeLine()));
+  if (plan.verbose) say(c.dim(`${runtimeDescription()}; ${memoryAddonDescription()}`));
   if (plan.exposedWarning) say(c.yellow(`warning: ${plan.exposedWarning}`));
   let setup: AgentSetup | undefined;
   const link = linkFor(() => setup, plan.exitOnDisconnect);
   // One log for -L, SOCKS and -R: failures print on stderr by default, rate-limited together.
   const log = connectionLogger(plan.verbose, say);
   const listeners = await bindListeners(plan, link, log);
-  const stopCollector = startIdleCollector();
+  let stopCollector = () => {};
   try {
     const ctx = loadKubeContext({ kubeconfigPath: plan.kubeconfigPath, context: plan.context, namespace: plan.namespace });
     requireSecureAgentLink(ctx.server, ctx.contextName, plan.insecureAgentLink);
@@ -279,6 +280,7 @@ export async function runForwarding(plan: ForwardingPlan): Promise<ExitCode> {
     const versionWarning = agentVersionWarning(session.peerName, VERSION, setup.image);
     if (versionWarning) say(c.yellow(`warning: ${versionWarning}`));
     link.start(session);
+    stopCollector = startIdleCollector();
     progress = plan.verbose ? (text) => say(c.dim(text)) : () => {};
     printSummary(plan, listeners, ctx, reverse, setup.describeTarget());
     reportLinkEvents(link, manager, plan.verbose);

@@ -14,7 +14,8 @@ import { startSandbox, setRbacDenials } from '../sandbox/harness.ts';
 import type { Sandbox } from '../sandbox/harness.ts';
 import { REPO, kubectlJson, runCli } from './cli-process.ts';
 import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
-import { CLI_MALLOC_TUNABLES } from '../../src/cli/malloc-tuning.ts';
+import { MEMORY_ADDON_FILE } from '../../src/cli/memory-addon.ts';
+import { buildMemoryAddon } from '../../scripts/build.ts';
 
 let sandbox: Sandbox;
 let scratch: string;
@@ -102,11 +103,12 @@ test('missing kubeconfig: exit 3', async () => {
   assertOneLineError(flag.output, /--kubeconfig .*nope: no such file/);
 });
 
-test('-v names the runtime: bin/kubectl-mirrord starts Node with the options of src/node-options.ts', async () => {
+test('-v names the runtime: bin/kubectl-mirrord starts Node with the options of src/node-options.ts, and the memory addon', async () => {
+  buildMemoryAddon();
   const { code, output } = await runCli(['socks', String(await freePort()), '-v'], join(scratch, 'missing-kubeconfig'));
   assert.equal(code, 3, output);
   const lines = output.split('\n');
-  assert.equal(lines[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}; malloc: ${CLI_MALLOC_TUNABLES}`);
+  assert.equal(lines[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}; malloc_trim: ${join(REPO, 'build', 'native', MEMORY_ADDON_FILE)}`);
   assert.match(lines[1], /^error: KUBECONFIG names no existing file/);
 });
 

@@ -22,7 +22,8 @@ import { blockedArgv, runBlocked, spawnBlocked, watchChild, type BlockedResult }
 import { buildLayer } from '../support/layer-build.ts';
 import { agentMainProcess } from '../faults/fault-env.ts';
 import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
-import { CLI_MALLOC_TUNABLES } from '../../src/cli/malloc-tuning.ts';
+import { MEMORY_ADDON_FILE } from '../../src/cli/memory-addon.ts';
+import { buildMemoryAddon } from '../../scripts/build.ts';
 
 const TARGET = 'deployment/ip-visit-counter';
 /** Every test ends within this, whatever hangs (a failed start-up, a proxy that never exits). */
@@ -37,6 +38,7 @@ let scratch: string;
 before(async () => {
   // A fresh checkout has no build/ yet (make is a no-op when the layer is up to date).
   buildLayer();
+  buildMemoryAddon();
   sandbox = await startSandbox();
   await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/sandbox/demo.yaml')]);
   await kubectl(sandbox.kubeconfigPath, ['apply', '-f', join(REPO, 'test/e2e/fixtures/exec-backends.yaml')]);
@@ -98,9 +100,9 @@ test('printenv GREETING prints the ConfigMap value; PATH and HOME stay local; th
   assert.equal(path, cliEnv().PATH);
   assert.equal(home, process.env.HOME);
   assert.match(r.stderr, /kubectl-mirrord: session log: \/\S+\.log/);
-  // The proxy runs with the CLI's Node options, and its log says so.
+  // The proxy runs with the CLI's Node options and its memory addon, and its log says so.
   const logPath = /kubectl-mirrord: session log: (\/\S+\.log)/.exec(r.stderr)![1];
-  assert.match(readFileSync(logPath, 'utf8'), new RegExp(` runtime: Node ${process.version.replace(/\./g, '\\.')}, ${CLI_NODE_OPTIONS.join(' ')}; malloc: ${CLI_MALLOC_TUNABLES}\n`));
+  assert.match(readFileSync(logPath, 'utf8'), new RegExp(` runtime: Node ${process.version.replace(/\./g, '\\.')}, ${CLI_NODE_OPTIONS.join(' ')}; malloc_trim: ${join(REPO, 'build', 'native', MEMORY_ADDON_FILE)}\n`));
 });
 
 test('a TOML config file (mirrord.toml style) applies: an exclude and an override', BOUND, async () => {

@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archiveMembers, archiveName, LAYER_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { archiveMembers, archiveName, LAYER_FILE, MEMORY_ADDON_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { MEMORY_ADDON_FILE as CLI_MEMORY_ADDON_FILE } from '../../src/cli/memory-addon.ts';
 import { LAYER_FILE as CLI_LAYER_FILE } from '../../src/cli/run-exec.ts';
 import { REPO, releaseBuild, TEST_EPOCH } from './release-build.ts';
 
@@ -35,6 +36,7 @@ for (const platform of RELEASE_PLATFORMS) {
     assert.equal(entries.find((e) => e.name === 'kubectl-mirrord')?.perms, '-rwxr-xr-x');
     assert.equal(entries.find((e) => e.name === 'LICENSE')?.perms, '-rw-r--r--');
     assert.equal(entries.find((e) => e.name === LAYER_FILE)?.perms, '-rwxr-xr-x', 'the exec layer is in the archive');
+    assert.equal(entries.find((e) => e.name === MEMORY_ADDON_FILE)?.perms, '-rwxr-xr-x', 'the memory addon is in the archive');
     const license = execFileSync('tar', ['-xzOf', file, 'LICENSE'], { encoding: 'utf8' });
     assert.match(license, /^MIT License/);
   });
@@ -43,10 +45,32 @@ for (const platform of RELEASE_PLATFORMS) {
 /** readelf -h's Machine line for each platform (binutils' names for EM_X86_64 and EM_AARCH64). */
 const READELF_MACHINE = { amd64: /X86-64/, arm64: /AArch64/ } as const;
 
-test('the archive holds the layer under the name the single executable looks for next to itself', () => {
+test('the archive holds the layer and the memory addon under the names the single executable looks for next to itself', () => {
   assert.equal(LAYER_FILE, CLI_LAYER_FILE);
   for (const p of RELEASE_PLATFORMS) assert.equal(p.execLayer?.file, CLI_LAYER_FILE, `${p.arch}'s execLayer`);
+  assert.equal(MEMORY_ADDON_FILE, CLI_MEMORY_ADDON_FILE);
+  for (const p of RELEASE_PLATFORMS) assert.equal(p.memoryAddon?.file, CLI_MEMORY_ADDON_FILE, `${p.arch}'s memoryAddon`);
 });
+
+for (const platform of RELEASE_PLATFORMS) {
+  test(`${platform.os}/${platform.arch}: the memory addon is an ${platform.arch} shared object with the Node-API entry point`, () => {
+    const { dir, version } = releaseBuild();
+    const out = mkdtempSync(join(tmpdir(), `kmrd-addon-${platform.arch}-`));
+    try {
+      execFileSync('tar', ['-xzf', join(dir, archiveName(version, platform)), '-C', out, MEMORY_ADDON_FILE]);
+      const addon = join(out, MEMORY_ADDON_FILE);
+      const header = execFileSync('readelf', ['-h', addon], { encoding: 'utf8' });
+      assert.match(/^\s*Machine:\s*(.+)$/m.exec(header)?.[1] ?? '', READELF_MACHINE[platform.arch], `readelf -h: ${header}`);
+      assert.match(header, /^\s*Type:\s*DYN /m, 'a shared object');
+      const defined = execFileSync('nm', ['-D', '--defined-only', addon], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(/\s+/).at(-1));
+      assert.ok(defined.includes('napi_register_module_v1'), `Node finds its entry point (${defined.join(' ')})`);
+      const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', addon], { encoding: 'utf8' });
+      assert.match(undefinedSymbols, /malloc_trim/, 'it calls glibc\'s malloc_trim');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+}
 
 for (const platform of RELEASE_PLATFORMS) {
   test(`${platform.os}/${platform.arch}: the exec layer is an ${platform.arch} shared object exporting the hooks`, () => {

@@ -14,10 +14,9 @@ import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { elfMachine } from '../../scripts/release/elf.ts';
-import { archiveName, LAYER_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { archiveName, LAYER_FILE, MEMORY_ADDON_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
 import { REPO, releaseBuild } from './release-build.ts';
 import { CLI_NODE_OPTIONS } from '../../src/node-options.ts';
-import { CLI_MALLOC_TUNABLES } from '../../src/cli/malloc-tuning.ts';
 
 const amd64 = RELEASE_PLATFORMS.find((p) => p.arch === 'amd64')!;
 const arm64 = RELEASE_PLATFORMS.find((p) => p.arch === 'arm64')!;
@@ -28,6 +27,17 @@ function extract(arch: typeof amd64, members = ['kubectl-mirrord']): { dir: stri
   execFileSync('tar', ['-xzf', join(dist, archiveName(version, arch)), '-C', dir, ...members]);
   return { dir, exe: join(dir, 'kubectl-mirrord') };
 }
+
+test('linux/amd64: the single executable loads the memory addon from beside itself', () => {
+  const { dir, exe } = extract(amd64, ['kubectl-mirrord', MEMORY_ADDON_FILE]);
+  try {
+    const verbose = spawnSync('env', ['-i', `PATH=${dir}`, `KUBECONFIG=${join(dir, 'none')}`, exe, 'socks', '0', '-v'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(verbose.status, 3, verbose.stderr);
+    assert.equal(verbose.stderr.split('\n')[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}; malloc_trim: ${join(dir, MEMORY_ADDON_FILE)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 /** The dynamic linker's trace (ld.so(8) LD_DEBUG=files) shows `layer` loaded and its constructor run. */
 function assertLayerInitialised(stderr: string, layer: string): void {
@@ -51,7 +61,7 @@ test('linux/amd64: --version and --help with no Node anywhere (env -i, PATH = it
     // the missing kubeconfig stops it.
     const verbose = spawnSync('env', ['-i', `PATH=${dir}`, `KUBECONFIG=${join(dir, 'none')}`, exe, 'socks', '0', '-v'], { cwd: dir, encoding: 'utf8' });
     assert.equal(verbose.status, 3, verbose.stderr);
-    assert.equal(verbose.stderr.split('\n')[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}; malloc: ${CLI_MALLOC_TUNABLES}`);
+    assert.equal(verbose.stderr.split('\n')[0], `runtime: Node ${process.version}, ${CLI_NODE_OPTIONS.join(' ')}; malloc_trim: unavailable (no ${join(dir, MEMORY_ADDON_FILE)})`, 'without the addon beside it, it says so and runs');
     const bad = spawnSync('env', ['-i', `PATH=${dir}`, exe, '--no-such-flag'], { cwd: dir, encoding: 'utf8' });
     assert.equal(bad.status, 2, 'bad usage exits 2, as from source');
     assert.match(bad.stderr, /unknown option '--no-such-flag'/);
