@@ -5,40 +5,57 @@
  * Each stream queues at most SEND_BUFFER (stream.ts) before it holds its writer back, and the
  * transport takes bytes no faster than the link carries them. Without a cap across streams, many
  * streams written at once would all queue in memory: with the bench's 1,000 SOCKS connections of
- * 64 KiB each, the whole 64 MB sat in the CLI as socket reads waiting for the transport (peak RSS
- * 175 MB against 113 MB before that phase). With the cap, a stream whose queue is over
- * STREAM_QUEUE_FLOOR while the session is over budget is held back too, and a socket is not read
- * at all until the budget has room (splice.ts), so the bytes wait in the kernel, where TCP's own
- * flow control pushes back on the sender.
+ * 64 KiB each, the whole 64 MB sat in the CLI as socket reads waiting for the transport. With the
+ * cap, a stream whose queue is over STREAM_QUEUE_FLOOR while the session is over budget is held
+ * back too, and a new stream is not read from (splice.ts; the SOCKS server does not even answer
+ * its client) before it is admitted: admission reserves ADMISSION_BYTES, its likely first read,
+ * until that read arrives or ADMISSION_MS pass, so a burst of new streams cannot all be let in
+ * before any of them has sent a byte. The bytes then wait on the sender's side, where TCP's own
+ * flow control holds the program back.
  *
  * The floor keeps interactive streams out of it: a keystroke or a small request is always queued
- * and sent at once, however much bulk data is waiting.
+ * and sent at once, however much bulk data is waiting. And the budget never stops the session:
+ * when nothing it holds has been sent for STALL_MS (every stream with bytes queued waits for a
+ * peer that does not read), waiters are let through one per STALL_MS, each as if there were room.
  */
 
-/** Most bytes all of a session's streams may queue for sending at once (before the floor). */
+/** Most bytes all of a session's streams may queue (or have reserved) for sending at once. */
 export const SESSION_SEND_BUDGET = 4 * 1024 * 1024;
 
 /** A stream may always queue this much, whatever the session holds. */
 export const STREAM_QUEUE_FLOOR = 16 * 1024;
 
+/** What admitting a new stream reserves: one socket read (libuv reads 64 KiB at a time). */
+export const ADMISSION_BYTES = 64 * 1024;
+
+/** How long an admission's reservation waits for the stream's first bytes. */
+export const ADMISSION_MS = 50;
+
+/** With waiters and no progress for this long, one waiter goes ahead anyway. */
+export const STALL_MS = 100;
+
 export class SendBudget {
   readonly #limit: number;
   #queued = 0;
+  #reserved = 0;
   /** Who waits for room, in the order they started waiting. */
   readonly #waiting = new Set<() => void>();
   #wakeScheduled = false;
+  /** Bytes given back so far: progress, for the stall check. */
+  #progress = 0;
+  #stallTimer: NodeJS.Timeout | undefined;
 
   constructor(limit: number = SESSION_SEND_BUDGET) {
     this.#limit = limit;
   }
 
-  /** Bytes queued now, across the session's streams. */
+  /** Bytes queued now, across the session's streams (reservations not included). */
   get queued(): number {
     return this.#queued;
   }
 
   get exhausted(): boolean {
-    return this.#queued >= this.#limit;
+    return this.#queued + this.#reserved >= this.#limit;
   }
 
   add(bytes: number): void {
@@ -48,11 +65,17 @@ export class SendBudget {
   /** The writer took `bytes`, or a stream dropped them. Wakes waiters once there is room. */
   remove(bytes: number): void {
     this.#queued -= bytes;
-    if (this.#waiting.size > 0 && !this.exhausted && !this.#wakeScheduled) {
-      // Not from inside the stream that gave the bytes back: a woken writer writes at once.
-      this.#wakeScheduled = true;
-      queueMicrotask(() => this.#wake());
-    }
+    this.#progress += bytes;
+    this.#maybeWake();
+  }
+
+  reserve(bytes: number): void {
+    this.#reserved += bytes;
+  }
+
+  unreserve(bytes: number): void {
+    this.#reserved -= bytes;
+    this.#maybeWake();
   }
 
   /**
@@ -61,10 +84,35 @@ export class SendBudget {
    */
   wait(wake: () => void): void {
     this.#waiting.add(wake);
+    if (!this.#stallTimer) {
+      let seen = this.#progress;
+      this.#stallTimer = setInterval(() => {
+        if (this.#waiting.size === 0) {
+          clearInterval(this.#stallTimer);
+          this.#stallTimer = undefined;
+          return;
+        }
+        if (this.#progress === seen) {
+          const [first] = this.#waiting;
+          this.#waiting.delete(first);
+          first();
+        }
+        seen = this.#progress;
+      }, STALL_MS);
+      this.#stallTimer.unref();
+    }
   }
 
   cancel(wake: () => void): void {
     this.#waiting.delete(wake);
+  }
+
+  #maybeWake(): void {
+    if (this.#waiting.size > 0 && !this.exhausted && !this.#wakeScheduled) {
+      // Not from inside the stream that gave the bytes back: a woken writer writes at once.
+      this.#wakeScheduled = true;
+      queueMicrotask(() => this.#wake());
+    }
   }
 
   #wake(): void {

@@ -8,7 +8,7 @@ import { INITIAL_WINDOW, ResetReason } from '../protocol/constants.ts';
 import { StreamResetError, resetReasonForErrno } from '../protocol/errors.ts';
 import type { Open, OpenOk } from '../protocol/frames.ts';
 import type { ReceiveWindow } from './flow-control.ts';
-import { STREAM_QUEUE_FLOOR } from './send-budget.ts';
+import { ADMISSION_BYTES, ADMISSION_MS, STREAM_QUEUE_FLOOR } from './send-budget.ts';
 import type { SessionStream, StreamHost } from './stream-host.ts';
 
 /**
@@ -35,6 +35,12 @@ export class MuxStream extends Duplex implements SessionStream {
    */
   #held: ((err?: Error | null) => void) | undefined;
   #finQueued = false;
+  /** sendAdmission() has been asked for (it admits a stream once). */
+  #admissionAsked = false;
+  /** Budget reserved at admission, until the first write or ADMISSION_MS. */
+  #reservation = 0;
+  #reservationTimer: NodeJS.Timeout | undefined;
+  #admissionWaiter: (() => void) | undefined;
   /** _final's callback, held until the FIN has been handed to the writer. */
   #finalCallback: ((err?: Error | null) => void) | undefined;
   #finSent = false;
@@ -200,6 +206,7 @@ export class MuxStream extends Duplex implements SessionStream {
       callback(new StreamResetError(ResetReason.cancelled, 'write after the stream was reset', false));
       return;
     }
+    this.#releaseReservation();
     this.#queuedBytes += chunk.length;
     this.#host.sendBudget.add(chunk.length);
     // Let the application keep writing while the queue is short; hold it back once it is long.
@@ -277,13 +284,41 @@ export class MuxStream extends Duplex implements SessionStream {
   }
 
   /**
-   * Undefined if the session's send budget has room now; else a promise that resolves once it
-   * has. splice() waits for it before it starts reading a socket into this stream.
+   * Admits the stream to the session's send budget (send-budget.ts): undefined if it is admitted
+   * now, else a promise that resolves once it is. Admission reserves the stream's likely first
+   * read until it arrives. splice() waits for this before it reads a socket into the stream; asked
+   * again, it admits nothing more.
    */
   sendAdmission(): Promise<void> | undefined {
+    if (this.#admissionAsked || this.#reset) return undefined;
+    this.#admissionAsked = true;
     const budget = this.#host.sendBudget;
-    if (!budget.exhausted) return undefined;
-    return new Promise((resolve) => budget.wait(resolve));
+    if (!budget.exhausted) {
+      this.#reserve();
+      return undefined;
+    }
+    return new Promise((resolve) => {
+      this.#admissionWaiter = () => {
+        this.#admissionWaiter = undefined;
+        if (!this.#reset && !this.destroyed) this.#reserve();
+        resolve();
+      };
+      budget.wait(this.#admissionWaiter);
+    });
+  }
+
+  #reserve(): void {
+    this.#reservation = ADMISSION_BYTES;
+    this.#host.sendBudget.reserve(ADMISSION_BYTES);
+    this.#reservationTimer = setTimeout(() => this.#releaseReservation(), ADMISSION_MS);
+    this.#reservationTimer.unref();
+  }
+
+  #releaseReservation(): void {
+    if (this.#reservation === 0) return;
+    clearTimeout(this.#reservationTimer);
+    this.#host.sendBudget.unreserve(this.#reservation);
+    this.#reservation = 0;
   }
 
   /** Forgets the sent part of the queue: at once when all is sent, else in large steps. */
@@ -302,6 +337,12 @@ export class MuxStream extends Duplex implements SessionStream {
     this.#head = 0;
     this.#host.sendBudget.remove(this.#queuedBytes);
     this.#host.sendBudget.cancel(this.#onBudgetRoom);
+    this.#releaseReservation();
+    if (this.#admissionWaiter) {
+      // Let splice() go on: it finds the stream reset.
+      this.#host.sendBudget.cancel(this.#admissionWaiter);
+      this.#admissionWaiter();
+    }
     this.#queuedBytes = 0;
     const held = this.#held;
     this.#held = undefined;

@@ -181,6 +181,10 @@ async function connect(socket: net.Socket, request: SocksRequest, source: Sessio
     event('failed', 0, 0, err instanceof Error ? err : new Error(String(err)), true);
     return;
   }
+  // The client sends nothing before the reply, so while the session holds all it may queue for
+  // sending (send-budget.ts), waiting here keeps the client's bytes on its own side.
+  const admission = stream.sendAdmission();
+  if (admission) await admission;
   if (socket.destroyed) {
     stream.destroy();
     return;
