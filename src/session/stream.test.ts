@@ -11,7 +11,7 @@ import { Transport } from '../protocol/constants.ts';
 import { ReceiveWindow, WindowBudget } from './flow-control.ts';
 import { MuxStream } from './stream.ts';
 import type { StreamHost } from './stream-host.ts';
-import { SendBudget } from './send-budget.ts';
+import { ADMISSION_MS, SendBudget, STALL_MS } from './send-budget.ts';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -110,4 +110,60 @@ test('a reset stream gives its queued bytes back to the budget', async () => {
   stream.destroy();
   await turn();
   assert.equal(budget.queued, 0);
+});
+
+test('admission reserves a first read per new stream, so a burst of streams waits until bytes come in', async () => {
+  const budget = new SendBudget(128 * 1024);
+  const shared: StreamHost = { ...host, sendBudget: budget };
+  const [a, b, c] = [1, 3, 5].map((id) => openStream(shared, id));
+  assert.equal(a.sendAdmission(), undefined, 'room: admitted at once');
+  assert.equal(b.sendAdmission(), undefined);
+  assert.ok(budget.exhausted, 'two reservations fill 128 KiB');
+  let admitted = false;
+  void c.sendAdmission()?.then(() => (admitted = true));
+  await turn();
+  assert.equal(admitted, false, 'the third waits');
+  // a's first bytes arrive: its reservation gives way to the 1 KiB it really queued.
+  a.write(Buffer.alloc(1024));
+  a.pullFrame(1024);
+  await turn();
+  assert.equal(admitted, true, 'and is let in once the first stream has sent what it read');
+  assert.equal(c.sendAdmission(), undefined, 'asked again, it admits nothing more');
+  for (const s of [a, b, c]) s.destroy();
+});
+
+test('a reservation lapses when no bytes come, and a stream reset while waiting stops waiting', async () => {
+  const budget = new SendBudget(64 * 1024);
+  const shared: StreamHost = { ...host, sendBudget: budget };
+  const quiet = openStream(shared, 1);
+  assert.equal(quiet.sendAdmission(), undefined);
+  assert.ok(budget.exhausted);
+  const waiting = openStream(shared, 3);
+  const admission = waiting.sendAdmission();
+  assert.ok(admission, 'the budget is reserved, so it waits');
+  const started = performance.now();
+  await admission;
+  assert.ok(performance.now() - started >= ADMISSION_MS * 0.9, 'let in when the first reservation lapsed');
+  const gone = openStream(shared, 5);
+  const third = gone.sendAdmission();
+  assert.ok(third, 'the second stream now holds the reservation');
+  gone.destroy();
+  await third;
+  for (const s of [quiet, waiting]) s.destroy();
+});
+
+test('with every queued byte stuck behind a peer that does not read, new streams are still let in', async () => {
+  const budget = new SendBudget(64 * 1024);
+  const shared: StreamHost = { ...host, sendBudget: budget };
+  // Its bytes are never taken (this host has no writer): the budget stays full, and nothing moves.
+  const stuck = openStream(shared, 1);
+  stuck.write(Buffer.alloc(64 * 1024));
+  await turn();
+  assert.ok(budget.exhausted);
+  const started = performance.now();
+  const late = openStream(shared, 3);
+  await late.sendAdmission();
+  const waited = performance.now() - started;
+  assert.ok(waited >= STALL_MS * 0.9, `it waited for the stall check (${waited.toFixed(0)} ms)`);
+  for (const s of [stuck, late]) s.destroy();
 });
