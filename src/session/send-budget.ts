@@ -16,7 +16,8 @@
  * The floor keeps interactive streams out of it: a keystroke or a small request is always queued
  * and sent at once, however much bulk data is waiting. And the budget never stops the session:
  * when nothing it holds has been sent for STALL_MS (every stream with bytes queued waits for a
- * peer that does not read), waiters are let through one per STALL_MS, each as if there were room.
+ * peer that does not read), every waiter is woken as if there were room. New streams are then
+ * admitted; a held writer finds its stream still over the floor and waits again.
  */
 
 /** Most bytes all of a session's streams may queue (or have reserved) for sending at once. */
@@ -31,7 +32,7 @@ export const ADMISSION_BYTES = 64 * 1024;
 /** How long an admission's reservation waits for the stream's first bytes. */
 export const ADMISSION_MS = 50;
 
-/** With waiters and no progress for this long, one waiter goes ahead anyway. */
+/** With waiters and no progress for this long, they are all woken anyway. */
 export const STALL_MS = 100;
 
 export class SendBudget {
@@ -93,9 +94,9 @@ export class SendBudget {
           return;
         }
         if (this.#progress === seen) {
-          const [first] = this.#waiting;
-          this.#waiting.delete(first);
-          first();
+          const stalled = [...this.#waiting];
+          this.#waiting.clear();
+          for (const wake of stalled) wake();
         }
         seen = this.#progress;
       }, STALL_MS);

@@ -167,3 +167,19 @@ test('with every queued byte stuck behind a peer that does not read, new streams
   assert.ok(waited >= STALL_MS * 0.9, `it waited for the stall check (${waited.toFixed(0)} ms)`);
   for (const s of [stuck, late]) s.destroy();
 });
+
+test('a stall lets every new stream in at once, however many held writers wait before them', async () => {
+  const budget = new SendBudget(64 * 1024);
+  const shared: StreamHost = { ...host, sendBudget: budget };
+  // Eight streams whose bytes are never taken, each held over the floor.
+  const stuck = Array.from({ length: 8 }, (_, i) => openStream(shared, 2 * i + 1));
+  for (const s of stuck) s.write(Buffer.alloc(32 * 1024));
+  await turn();
+  assert.ok(budget.exhausted);
+  const started = performance.now();
+  const late = Array.from({ length: 4 }, (_, i) => openStream(shared, 101 + 2 * i));
+  await Promise.all(late.map((s) => s.sendAdmission()));
+  const waited = performance.now() - started;
+  assert.ok(waited < 10 * STALL_MS, `all four were let in after one stall check, not one per check (${waited.toFixed(0)} ms)`);
+  for (const s of [...stuck, ...late]) s.destroy();
+});

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { archiveName, LAYER_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { archiveName, LAYER_FILE, MEMORY_ADDON_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
 import { installedBy, validateKrewManifest } from './krew-validation.ts';
 import { releaseBuild } from './release-build.ts';
 
@@ -72,6 +72,9 @@ test('dist/krew/mirrord.yaml passes krew\'s rules, installs a LICENSE, and its s
     // krew installs only what `files` names; exec looks for the layer next to the executable.
     assert.ok(installedBy(entry.files, archiveMembers[i]).includes(LAYER_FILE), 'the exec layer is installed');
     assert.ok(entry.files.some((f: { from: string; to: string }) => f.from === LAYER_FILE && f.to === '.'), 'into the executable\'s folder');
+    // And the CLI looks for its memory addon there too.
+    assert.ok(installedBy(entry.files, archiveMembers[i]).includes(MEMORY_ADDON_FILE), 'the memory addon is installed');
+    assert.ok(entry.files.some((f: { from: string; to: string }) => f.from === MEMORY_ADDON_FILE && f.to === '.'), 'into the executable\'s folder');
   });
 });
 
