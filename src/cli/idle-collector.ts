@@ -47,11 +47,9 @@ export function startIdleCollector(trim: (() => boolean) | undefined = loadMallo
     const used = process.cpuUsage(cpu);
     cpu = process.cpuUsage();
     const usedMs = (used.user + used.system) / 1000;
-    if (usedMs > QUIET_CPU * CHECK_MS) {
-      busyMs += usedMs;
-      return;
-    }
-    if (busyMs < BUSY_CPU_MS) return;
+    // A slow transfer's quiet seconds add up too.
+    busyMs += usedMs;
+    if (usedMs > QUIET_CPU * CHECK_MS || busyMs < BUSY_CPU_MS) return;
     busyMs = 0;
     // 'last-resort' is the collection V8 runs on a low-memory notification: it also gives back the
     // heap pages the transfer grew (a regular one left the JS heap at 31 MB, against 20 MB).

@@ -74,9 +74,10 @@ export class TcpInterceptor {
       clearTimeout(entry.timer);
       const rest = head.subarray(LAYER_TOKEN_BYTES);
       if (rest.length > 0) socket.unshift(rest);
+      // splice() resumes the socket when it pipes it, which may wait for the session's send budget:
+      // resumed here, it would flow before anything reads it.
       void splice(socket, entry.stream);
       entry.stream.resume();
-      socket.resume();
     };
     socket.on('data', onData);
   }

@@ -15,8 +15,9 @@
  *
  * The floor keeps interactive streams out of it: a keystroke or a small request is always queued
  * and sent at once, however much bulk data is waiting. And the budget never stops the session:
- * when nothing it holds has been sent for STALL_MS (every stream with bytes queued waits for a
- * peer that does not read), every waiter is woken as if there were room. New streams are then
+ * when nothing it holds has been sent for STALL_MS although the transport could take more (so
+ * every stream with bytes queued waits for a peer that does not read; a slow link, whose writer
+ * waits for the transport to drain, is not a stall), every waiter is woken as if there were room. New streams are then
  * admitted; a held writer finds its stream still over the floor and waits again.
  */
 
@@ -37,6 +38,7 @@ export const STALL_MS = 100;
 
 export class SendBudget {
   readonly #limit: number;
+  readonly #transportBusy: () => boolean;
   #queued = 0;
   #reserved = 0;
   /** Who waits for room, in the order they started waiting. */
@@ -46,8 +48,10 @@ export class SendBudget {
   #progress = 0;
   #stallTimer: NodeJS.Timeout | undefined;
 
-  constructor(limit: number = SESSION_SEND_BUDGET) {
+  /** `transportBusy`: true while the session's writer waits for its transport to drain. */
+  constructor(limit: number = SESSION_SEND_BUDGET, transportBusy: () => boolean = () => false) {
     this.#limit = limit;
+    this.#transportBusy = transportBusy;
   }
 
   /** Bytes queued now, across the session's streams (reservations not included). */
@@ -93,7 +97,7 @@ export class SendBudget {
           this.#stallTimer = undefined;
           return;
         }
-        if (this.#progress === seen) {
+        if (this.#progress === seen && !this.#transportBusy()) {
           const stalled = [...this.#waiting];
           this.#waiting.clear();
           for (const wake of stalled) wake();

@@ -23,7 +23,7 @@ import { Requests, type DnsLookupAnswer, type RequestContract } from '../protoco
 import { destinationProblem, type Destination } from '../protocol/address.ts';
 import { ReceiveWindow, WindowBudget } from './flow-control.ts';
 import { FrameWriter } from './writer.ts';
-import { SendBudget } from './send-budget.ts';
+import { SendBudget, SESSION_SEND_BUDGET } from './send-budget.ts';
 import { Keepalive } from './keepalive.ts';
 import { MuxStream } from './stream.ts';
 import { DatagramStream, DEFAULT_DATAGRAM_IDLE_MS } from './datagram-stream.ts';
@@ -65,7 +65,7 @@ export class Session extends EventEmitter implements FrameSink, StreamHost {
   readonly #writer: FrameWriter;
   readonly #keepalive: Keepalive;
   readonly #budget = new WindowBudget();
-  readonly sendBudget = new SendBudget();
+  readonly sendBudget = new SendBudget(SESSION_SEND_BUDGET, () => this.#writer.waitingForDrain);
   readonly #streams = new Map<number, SessionStream>();
   readonly #requests: RequestTable;
   readonly #maxStreams: number;

@@ -55,6 +55,12 @@ export function splice(socket: Socket, stream: Duplex | Socket): Promise<SpliceR
     stream.on('close', () => {
       if (!socket.destroyed && !stream.readableEnded) socket.resetAndDestroy();
     });
+    if (stream.destroyed) {
+      // Reset before it was handed over (its 'close' has been and gone).
+      if (!socket.destroyed) socket.resetAndDestroy();
+      finish(stream.errored ?? undefined);
+      return;
+    }
     stream.pipe(socket);
     const readSocket = () => {
       if (settled || socket.destroyed) return;

@@ -53,6 +53,11 @@ export class FrameWriter {
     this.#limit = TRANSPORT_BUFFER;
   }
 
+  /** True while the transport is full and the writer waits for it to drain. */
+  get waitingForDrain(): boolean {
+    return this.#waitingForDrain;
+  }
+
   /** Queues a control frame ahead of all data. */
   control(frame: Buffer): void {
     if (this.#closed) return;

@@ -184,7 +184,20 @@ async function connect(socket: net.Socket, request: SocksRequest, source: Sessio
   // The client sends nothing before the reply, so while the session holds all it may queue for
   // sending (send-budget.ts), waiting here keeps the client's bytes on its own side.
   const admission = stream.sendAdmission();
-  if (admission) await admission;
+  if (admission) {
+    let failure: Error | undefined;
+    const onError = (err: Error) => (failure = err);
+    stream.on('error', onError);
+    await admission;
+    stream.off('error', onError);
+    if (stream.destroyed) {
+      // Reset (the destination closed, the session dropped) while it waited.
+      const err = failure ?? new Error('the stream ended before it could be used');
+      if (!socket.destroyed) socket.end(encodeReply(replyForErrorCode((err as { code?: string }).code)));
+      event('failed', 0, 0, err, true);
+      return;
+    }
+  }
   if (socket.destroyed) {
     stream.destroy();
     return;
