@@ -5,17 +5,14 @@
  * same and only gives less memory back (src/cli/idle-collector.ts).
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { isSea } from 'node:sea';
+import { shippedFile } from './self-command.ts';
 
 /** The addon's file name; scripts/release/platforms.ts ships it under this name. */
 export const MEMORY_ADDON_FILE = 'kubectl_mirrord_memory.node';
 
 /** Where this CLI looks for the addon. */
 export function memoryAddonPath(): string {
-  return isSea()
-    ? join(dirname(process.execPath), MEMORY_ADDON_FILE)
-    : join(dirname(process.argv[1]), '..', '..', 'build', 'native', MEMORY_ADDON_FILE);
+  return shippedFile(MEMORY_ADDON_FILE, 'native');
 }
 
 const loaded = new Map<string, { trim: (() => boolean) | undefined; why: string }>();

@@ -7,8 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { isSea } from 'node:sea';
+import { join } from 'node:path';
 import { ExitCode, LocalError, MirrordError, UsageError } from '../errors.ts';
 import type { ForwardingPlan } from './forwarding-options.ts';
 import { stderrColors as c } from '../ui/colors.ts';
@@ -19,6 +18,7 @@ import { newLogPath } from '../exec/exec-log.ts';
 import { binaryWarnings, findProgram, inspectBinary } from '../exec/program-lookup.ts';
 import { processIdentity } from '../exec/program-watch.ts';
 import { launchProxy } from './exec-launch.ts';
+import { shippedFile, shippedFileHint } from './self-command.ts';
 
 export const LAYER_FILE = 'libkubectl_mirrord_layer.so';
 /** Overrides where the layer is looked for (a build of one's own). */
@@ -39,15 +39,10 @@ const warn = (text: string) => process.stderr.write(`kubectl-mirrord: ${c.yellow
  * @throws LocalError ENOLAYER saying how to build it.
  */
 export function findLayer(env: Record<string, string | undefined> = process.env): string {
-  const candidates = env[LAYER_PATH_ENV]
-    ? [env[LAYER_PATH_ENV] as string]
-    : isSea()
-      ? [join(dirname(process.execPath), LAYER_FILE)]
-      : [join(dirname(process.argv[1]), '..', '..', 'build', 'layer', LAYER_FILE)];
-  const found = candidates.find((p) => existsSync(p));
-  if (found) return found;
-  throw new LocalError('ENOLAYER', `the exec layer is missing: ${candidates.join(', ')} does not exist`, {
-    hint: isSea() ? `the release archive holds ${LAYER_FILE} next to kubectl-mirrord; extract both` : 'run `npm run build` (it builds layer/ with cc)',
+  const path = env[LAYER_PATH_ENV] || shippedFile(LAYER_FILE, 'layer');
+  if (existsSync(path)) return path;
+  throw new LocalError('ENOLAYER', `the exec layer is missing: ${path} does not exist`, {
+    hint: shippedFileHint(LAYER_FILE, 'layer'),
   });
 }
 
