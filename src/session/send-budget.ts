@@ -17,8 +17,9 @@
  * and sent at once, however much bulk data is waiting. And the budget never stops the session:
  * when nothing it holds has been sent for STALL_MS although the transport could take more (so
  * every stream with bytes queued waits for a peer that does not read; a slow link, whose writer
- * waits for the transport to drain, is not a stall), every waiter is woken as if there were room. New streams are then
- * admitted; a held writer finds its stream still over the floor and waits again.
+ * waits for the transport to drain, is not a stall), every waiter is woken as if there were room.
+ * New streams are then admitted; a held writer finds its stream still over the floor and waits
+ * again.
  */
 
 /** Most bytes all of a session's streams may queue (or have reserved) for sending at once. */

@@ -264,7 +264,11 @@ export class MuxStream extends Duplex implements SessionStream {
 
   #hold(callback: (err?: Error | null) => void): void {
     this.#held = callback;
-    // Held by the session's budget alone, nothing of this stream's own would release it.
+    this.#waitForBudgetIfItHolds();
+  }
+
+  /** Held by the session's budget alone, nothing of this stream's own would release the writer. */
+  #waitForBudgetIfItHolds(): void {
     if (this.#queuedBytes <= SEND_BUFFER) this.#host.sendBudget.wait(this.#onBudgetRoom);
   }
 
@@ -274,7 +278,7 @@ export class MuxStream extends Duplex implements SessionStream {
   #releaseWriter(): void {
     if (!this.#held) return;
     if (this.#mustHold()) {
-      if (this.#queuedBytes <= SEND_BUFFER) this.#host.sendBudget.wait(this.#onBudgetRoom);
+      this.#waitForBudgetIfItHolds();
       return;
     }
     // Clear first: the callback makes the Writable call _write at once, which may hold again.

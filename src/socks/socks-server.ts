@@ -192,7 +192,7 @@ async function connect(socket: net.Socket, request: SocksRequest, source: Sessio
     stream.off('error', onError);
     if (stream.destroyed) {
       // Reset (the destination closed, the session dropped) while it waited.
-      const err = failure ?? new Error('the stream ended before it could be used');
+      const err = failure ?? new Error(`the stream to ${destination} closed while it waited for the session's send budget`);
       if (!socket.destroyed) socket.end(encodeReply(replyForErrorCode((err as { code?: string }).code)));
       event('failed', 0, 0, err, true);
       return;
