@@ -26,7 +26,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAgentImage, type BuiltImage } from './release/agent-image.ts';
 import { imageDebs } from './release/debian-packages.ts';
-import { buildExecLayer, buildMemoryAddon } from './release/exec-layer.ts';
+import { buildExecLayer, buildMemoryAddon } from './release/native-builds.ts';
 import { krewManifest, releaseBaseUrl } from './release/krew-manifest.ts';
 import { fetchNodeBinary } from './release/node-binary.ts';
 import { archiveMembers, archiveName, EXECUTABLE, imageArchiveName, RELEASE_PLATFORMS } from './release/platforms.ts';

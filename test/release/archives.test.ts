@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archiveMembers, archiveName, LAYER_FILE, MEMORY_ADDON_FILE, RELEASE_PLATFORMS } from '../../scripts/release/platforms.ts';
+import { archiveMembers, archiveName, LAYER_FILE, MEMORY_ADDON_FILE, RELEASE_PLATFORMS, type ReleasePlatform } from '../../scripts/release/platforms.ts';
 import { MEMORY_ADDON_FILE as CLI_MEMORY_ADDON_FILE } from '../../src/cli/memory-addon.ts';
 import { LAYER_FILE as CLI_LAYER_FILE } from '../../src/cli/run-exec.ts';
 import { REPO, releaseBuild, TEST_EPOCH } from './release-build.ts';
@@ -52,45 +52,47 @@ test('the archive holds the layer and the memory addon under the names the singl
   for (const p of RELEASE_PLATFORMS) assert.equal(p.memoryAddon?.file, CLI_MEMORY_ADDON_FILE, `${p.arch}'s memoryAddon`);
 });
 
+/**
+ * Extracts `file` from the platform's archive and reads it as binutils does: readelf -h's header
+ * and Machine line, and nm -D's defined dynamic symbols (nm reads either machine's ELF; the dynamic
+ * symbols are what the dynamic linker binds).
+ */
+function withExtractedElf(platform: ReleasePlatform, file: string, check: (elf: { path: string; header: string; machine: string | undefined; defined: Set<string | undefined> }) => void): void {
+  const { dir, version } = releaseBuild();
+  const out = mkdtempSync(join(tmpdir(), `kmrd-elf-${platform.arch}-`));
+  try {
+    execFileSync('tar', ['-xzf', join(dir, archiveName(version, platform)), '-C', out, file]);
+    const path = join(out, file);
+    const header = execFileSync('readelf', ['-h', path], { encoding: 'utf8' });
+    const machine = /^\s*Machine:\s*(.+)$/m.exec(header)?.[1];
+    const defined = new Set(execFileSync('nm', ['-D', '--defined-only', path], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(/\s+/).at(-1)));
+    check({ path, header, machine, defined });
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
 for (const platform of RELEASE_PLATFORMS) {
   test(`${platform.os}/${platform.arch}: the memory addon is an ${platform.arch} shared object with the Node-API entry point`, () => {
-    const { dir, version } = releaseBuild();
-    const out = mkdtempSync(join(tmpdir(), `kmrd-addon-${platform.arch}-`));
-    try {
-      execFileSync('tar', ['-xzf', join(dir, archiveName(version, platform)), '-C', out, MEMORY_ADDON_FILE]);
-      const addon = join(out, MEMORY_ADDON_FILE);
-      const header = execFileSync('readelf', ['-h', addon], { encoding: 'utf8' });
-      assert.match(/^\s*Machine:\s*(.+)$/m.exec(header)?.[1] ?? '', READELF_MACHINE[platform.arch], `readelf -h: ${header}`);
+    withExtractedElf(platform, MEMORY_ADDON_FILE, ({ path, header, machine, defined }) => {
+      assert.match(machine ?? '', READELF_MACHINE[platform.arch], `readelf -h: ${header}`);
       assert.match(header, /^\s*Type:\s*DYN /m, 'a shared object');
-      const defined = execFileSync('nm', ['-D', '--defined-only', addon], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(/\s+/).at(-1));
-      assert.ok(defined.includes('napi_register_module_v1'), `Node finds its entry point (${defined.join(' ')})`);
-      const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', addon], { encoding: 'utf8' });
+      assert.ok(defined.has('napi_register_module_v1'), `Node finds its entry point (${[...defined].join(' ')})`);
+      const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', path], { encoding: 'utf8' });
       assert.match(undefinedSymbols, /malloc_trim/, 'it calls glibc\'s malloc_trim');
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 }
 
 for (const platform of RELEASE_PLATFORMS) {
   test(`${platform.os}/${platform.arch}: the exec layer is an ${platform.arch} shared object exporting the hooks`, () => {
-    const { dir, version } = releaseBuild();
-    const out = mkdtempSync(join(tmpdir(), `kmrd-layer-${platform.arch}-`));
-    try {
-      execFileSync('tar', ['-xzf', join(dir, archiveName(version, platform)), '-C', out, LAYER_FILE]);
-      const layer = join(out, LAYER_FILE);
-      const header = execFileSync('readelf', ['-h', layer], { encoding: 'utf8' });
-      const machine = /^\s*Machine:\s*(.+)$/m.exec(header)?.[1];
+    withExtractedElf(platform, LAYER_FILE, ({ header, machine, defined }) => {
       assert.match(machine ?? '', READELF_MACHINE[platform.arch], `readelf -h: ${header}`);
       for (const [other, pattern] of Object.entries(READELF_MACHINE)) if (other !== platform.arch) assert.doesNotMatch(machine!, pattern);
       assert.match(header, /^\s*Type:\s*DYN /m, 'a shared object');
-      // nm reads either machine's ELF; the dynamic symbols are what the dynamic linker binds.
-      const defined = new Set(execFileSync('nm', ['-D', '--defined-only', layer], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(/\s+/).at(-1)));
       for (const hook of ['getaddrinfo', 'connect', 'open', 'execve']) assert.ok(defined.has(hook), `${hook} is exported (${[...defined].join(' ')})`);
       assert.ok(!defined.has('main'), 'not an executable');
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 }
 
