@@ -61,7 +61,7 @@ const report = emptyReport();
 if (wanted('session')) {
   merge(report, await benchSession({
     bytes: values.quick ? GiB / 8 : GiB,
-    rounds: values.quick ? 1 : 3,
+    rounds: values.quick ? 1 : 5,
     latencyCount: values.quick ? 200 : 1000,
     memoryBytes: values.quick ? GiB / 4 : GiB,
   }, log));
