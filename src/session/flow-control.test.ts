@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INITIAL_WINDOW } from '../protocol/constants.ts';
-import { MAX_STREAM_WINDOW, QUEUE_RTT_FACTOR, QUEUE_SLACK_MS, ReceiveWindow, SESSION_WINDOW_BUDGET, WindowBudget, queueing } from './flow-control.ts';
+import { MAX_STREAM_WINDOW, QUEUE_RTT_FACTOR, QUEUE_SLACK_MS, ReceiveWindow, SESSION_WINDOW_BUDGET, SHARED_LINK_MS, WindowBudget, queueing } from './flow-control.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -88,9 +88,13 @@ test('a random walk: the peer never has more credit than granted, the receiver n
   let seed = 7;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const roundTrips = { rtt: 5, minRtt: 5 };
-  const window = new ReceiveWindow(new WindowBudget(), roundTrips);
+  const budget = new WindowBudget();
+  const window = new ReceiveWindow(budget, roundTrips);
+  const other = interactiveStream(budget, roundTrips);
   let credit = INITIAL_WINDOW;
   let buffered = 0;
+  let grew = false;
+  let shrank = false;
   let now = 1000;
   for (let i = 0; i < 5000; i++) {
     if (random() < 0.5) {
@@ -102,14 +106,20 @@ test('a random walk: the peer never has more credit than granted, the receiver n
       const n = Math.floor(random() * buffered);
       buffered -= n;
       now += random() * 20;
-      // The link queues now and then, so the window both grows and shrinks.
+      // The link queues now and then, and another stream receives now and then, so the window
+      // both grows and shrinks.
       roundTrips.rtt = random() < 0.2 ? 50 : 5;
+      if (random() < 0.1) other(now);
+      const before = window.size;
       credit += window.consume(n, now);
+      grew ||= window.size > before;
+      shrank ||= window.size < before;
     }
     assert.ok(buffered <= window.size, 'the receiver never buffers more than its window');
     assert.ok(credit + buffered <= window.size, 'credit in hand and bytes in the buffer never exceed the window');
     assert.ok(window.size <= MAX_STREAM_WINDOW);
   }
+  assert.ok(grew && shrank, 'the walk exercised growing and shrinking');
 });
 
 test('the link counts as queueing only past twice its smallest round trip plus the slack', () => {
@@ -120,17 +130,60 @@ test('the link counts as queueing only past twice its smallest round trip plus t
   assert.equal(queueing({ rtt: 6, minRtt: 0.1 }), true, 'megabytes queued on loopback');
 });
 
-test('a window does not grow while the link is queueing, however fast updates come', () => {
-  const window = new ReceiveWindow(new WindowBudget(64 * MiB), { rtt: 30, minRtt: 5 });
+/** A second stream of the same session that receives a byte now and then, as a shell would. */
+function interactiveStream(budget: WindowBudget, roundTrips: { rtt: number; minRtt: number }): (now: number) => void {
+  const window = new ReceiveWindow(budget, roundTrips);
+  return (now) => { window.receive(1); window.consume(1, now); };
+}
+
+test('a window does not grow while the link is queueing and shared, however fast updates come', () => {
+  const budget = new WindowBudget(64 * MiB);
+  const roundTrips = { rtt: 30, minRtt: 5 };
+  const window = new ReceiveWindow(budget, roundTrips);
+  const other = interactiveStream(budget, roundTrips);
   let now = 1000;
   for (let i = 0; i < 20; i++) {
+    if (i % 5 === 0) other(now);
     assert.equal(window.consume(INITIAL_WINDOW / 2, now), INITIAL_WINDOW / 2, 'all consumed credit goes back: nothing to shrink');
     now += 1;
   }
   assert.equal(window.size, INITIAL_WINDOW);
 });
 
-test('a grown window gives its growth back while the link is queueing, down to the initial window', () => {
+test('a stream alone on a queueing link grows: its queue delays no other stream', () => {
+  const budget = new WindowBudget(64 * MiB);
+  const roundTrips = { rtt: 30, minRtt: 5 };
+  const window = new ReceiveWindow(budget, roundTrips);
+  let now = 1000;
+  for (let i = 0; i < 3; i++) window.consume(window.size / 2, now++);
+  assert.equal(window.size, 4 * INITIAL_WINDOW, 'it doubles as on a link without a queue');
+  assert.equal(budget.shared(now), false);
+});
+
+test('the link counts as shared for SHARED_LINK_MS after two streams consumed, then the lone stream grows again', () => {
+  const budget = new WindowBudget(64 * MiB);
+  const roundTrips = { rtt: 30, minRtt: 5 };
+  const window = new ReceiveWindow(budget, roundTrips);
+  const other = interactiveStream(budget, roundTrips);
+  window.consume(1, 1000);
+  assert.equal(budget.shared(1000), false, 'one stream is not a shared link');
+  other(1000 + SHARED_LINK_MS);
+  assert.equal(budget.shared(1000 + SHARED_LINK_MS), false, 'the first stream last received SHARED_LINK_MS ago: not together');
+  const together = 2000 + SHARED_LINK_MS / 2;
+  window.consume(INITIAL_WINDOW / 2 - 1, together);
+  assert.equal(budget.shared(together), true, 'two streams within SHARED_LINK_MS');
+  let now = together + 1;
+  window.consume(INITIAL_WINDOW / 2, now);
+  assert.equal(window.size, INITIAL_WINDOW, 'no growth while shared and queueing');
+  assert.equal(budget.shared(together + SHARED_LINK_MS - 1), true, 'the same stream consuming again does not extend it');
+  now = together + SHARED_LINK_MS;
+  assert.equal(budget.shared(now), false, 'the other stream went quiet');
+  window.consume(INITIAL_WINDOW / 2, now++);
+  window.consume(INITIAL_WINDOW / 2, now++);
+  assert.equal(window.size, 2 * INITIAL_WINDOW, 'alone again, it grows');
+});
+
+test('a grown window gives its growth back while the link is queueing and shared, down to the initial window', () => {
   const budget = new WindowBudget(64 * MiB);
   const roundTrips = { rtt: 10, minRtt: 10 };
   const window = new ReceiveWindow(budget, roundTrips);
@@ -141,6 +194,7 @@ test('a grown window gives its growth back while the link is queueing, down to t
   assert.equal(budget.available, 64 * MiB - (grown - INITIAL_WINDOW));
 
   roundTrips.rtt = 40; // the same link, now holding a queue of three round trips
+  interactiveStream(budget, roundTrips)(now); // and another stream waits behind it
   const due = grown / 2;
   const increment = window.consume(due, now++);
   assert.equal(window.size, grown - (grown - INITIAL_WINDOW) / 2, 'half the growth goes');
@@ -158,7 +212,9 @@ test('a grown window gives its growth back while the link is queueing, down to t
 
 test('a shrinking window keeps the peer within what it may buffer', () => {
   const roundTrips = { rtt: 10, minRtt: 10 };
-  const window = new ReceiveWindow(new WindowBudget(64 * MiB), roundTrips);
+  const budget = new WindowBudget(64 * MiB);
+  const window = new ReceiveWindow(budget, roundTrips);
+  const other = interactiveStream(budget, roundTrips);
   let credit = INITIAL_WINDOW;
   let now = 1000;
   // Grow to 2 MiB with the peer sending everything it may.
@@ -168,6 +224,7 @@ test('a shrinking window keeps the peer within what it may buffer', () => {
   }
   roundTrips.rtt = 100;
   for (let i = 0; i < 10; i++) {
+    other(now);
     assert.equal(window.receive(credit), true, 'the peer may send all it was given');
     assert.equal(window.receive(1), false, 'and not a byte more');
     credit = window.consume(credit, now++);

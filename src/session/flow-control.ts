@@ -18,6 +18,12 @@
  * window that has grown gives its growth back (it returns less credit than was consumed) instead
  * of growing. The queue then settles near the link's own round trip instead of the session cap.
  *
+ * A queue only costs latency to the frames of other streams waiting behind it, so the check holds
+ * only while the link is shared: while another stream has received data within SHARED_LINK_MS. A
+ * stream alone on the session grows to what its round trip needs, queue or not (before this rule,
+ * the session's one-stream throughput over loopback fell from 1.0x to 0.8x a two-process relay's,
+ * because its window stayed at INITIAL_WINDOW on any link with a millisecond of queue).
+ *
  * A session-wide budget caps how far all the windows together may grow past their initial size,
  * so many fast streams cannot make the session's memory unbounded.
  */
@@ -45,6 +51,13 @@ export const SESSION_WINDOW_BUDGET = 4 * 1024 * 1024;
 export const QUEUE_RTT_FACTOR = 2;
 export const QUEUE_SLACK_MS = 1;
 
+/**
+ * How long a stream that received data keeps the link counted as shared. An interactive stream
+ * (a shell, a request now and then) is seen at each exchange; a second is long enough to cover its
+ * pauses while it types or waits, and short enough that a bulk stream left alone grows again soon.
+ */
+export const SHARED_LINK_MS = 1000;
+
 /** The session's round-trip estimates in milliseconds (the session's Keepalive measures them). */
 export interface RoundTrips {
   /** Smoothed over recent probes: the link as loaded now, queues included. */
@@ -58,9 +71,17 @@ export function queueing(roundTrips: RoundTrips): boolean {
   return roundTrips.rtt > QUEUE_RTT_FACTOR * roundTrips.minRtt + QUEUE_SLACK_MS;
 }
 
-/** The session-wide cap on window growth, shared by every stream's ReceiveWindow. */
+/**
+ * What every stream's ReceiveWindow in a session shares: the cap on window growth, and whether more
+ * than one stream is receiving (see SHARED_LINK_MS).
+ */
 export class WindowBudget {
   #available: number;
+  /** The window that consumed data last, and when. */
+  #lastConsumer: ReceiveWindow | undefined;
+  #lastConsumedAt = -Infinity;
+  /** Until when the link counts as shared. */
+  #sharedUntil = -Infinity;
 
   constructor(bytes: number = SESSION_WINDOW_BUDGET) {
     this.#available = bytes;
@@ -79,6 +100,23 @@ export class WindowBudget {
 
   give(bytes: number): void {
     this.#available += bytes;
+  }
+
+  /**
+   * Records that `window`'s stream consumed data at `now`. Two different streams consuming within
+   * SHARED_LINK_MS of each other make the link shared for the next SHARED_LINK_MS.
+   */
+  consumed(window: ReceiveWindow, now: number): void {
+    if (window !== this.#lastConsumer) {
+      if (now - this.#lastConsumedAt < SHARED_LINK_MS) this.#sharedUntil = now + SHARED_LINK_MS;
+      this.#lastConsumer = window;
+    }
+    this.#lastConsumedAt = now;
+  }
+
+  /** True while more than one stream has been receiving (see consumed()). */
+  shared(now: number): boolean {
+    return now < this.#sharedUntil;
   }
 }
 
@@ -120,10 +158,11 @@ export class ReceiveWindow {
    */
   consume(bytes: number, now: number): number {
     this.#unreturned += bytes;
+    this.#budget.consumed(this, now);
     if (this.#unreturned < this.#size / 2) return 0;
     let increment = this.#unreturned;
     this.#unreturned = 0;
-    if (queueing(this.#roundTrips)) {
+    if (queueing(this.#roundTrips) && this.#budget.shared(now)) {
       increment -= this.#shrink(increment);
     } else if (this.#lastUpdateAt !== 0 && now - this.#lastUpdateAt < 2 * this.#roundTrips.rtt) {
       increment += this.#grow();
