@@ -136,11 +136,15 @@ function interactiveStream(budget: WindowBudget, roundTrips: { rtt: number; minR
   return (now) => { window.receive(1); window.consume(1, now); };
 }
 
-test('a window does not grow while the link is queueing and shared, however fast updates come', () => {
+/** A session on a link queueing five times its own round trip: a bulk window, and another stream that may join it. */
+function queueingLink(): { budget: WindowBudget; window: ReceiveWindow; other: (now: number) => void } {
   const budget = new WindowBudget(64 * MiB);
   const roundTrips = { rtt: 30, minRtt: 5 };
-  const window = new ReceiveWindow(budget, roundTrips);
-  const other = interactiveStream(budget, roundTrips);
+  return { budget, window: new ReceiveWindow(budget, roundTrips), other: interactiveStream(budget, roundTrips) };
+}
+
+test('a window does not grow while the link is queueing and shared, however fast updates come', () => {
+  const { budget, window, other } = queueingLink();
   let now = 1000;
   for (let i = 0; i < 20; i++) {
     if (i % 5 === 0) other(now);
@@ -151,9 +155,7 @@ test('a window does not grow while the link is queueing and shared, however fast
 });
 
 test('a stream alone on a queueing link grows: its queue delays no other stream', () => {
-  const budget = new WindowBudget(64 * MiB);
-  const roundTrips = { rtt: 30, minRtt: 5 };
-  const window = new ReceiveWindow(budget, roundTrips);
+  const { budget, window } = queueingLink();
   let now = 1000;
   for (let i = 0; i < 3; i++) window.consume(window.size / 2, now++);
   assert.equal(window.size, 4 * INITIAL_WINDOW, 'it doubles as on a link without a queue');
@@ -161,10 +163,7 @@ test('a stream alone on a queueing link grows: its queue delays no other stream'
 });
 
 test('the link counts as shared for SHARED_LINK_MS after two streams consumed, then the lone stream grows again', () => {
-  const budget = new WindowBudget(64 * MiB);
-  const roundTrips = { rtt: 30, minRtt: 5 };
-  const window = new ReceiveWindow(budget, roundTrips);
-  const other = interactiveStream(budget, roundTrips);
+  const { budget, window, other } = queueingLink();
   window.consume(1, 1000);
   assert.equal(budget.shared(1000), false, 'one stream is not a shared link');
   other(1000 + SHARED_LINK_MS);
